@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a fresh clone: system packages (when root), Node deps,
+# the Python venv for training/ and python-sandbox/, and the extension build.
+# Each step is skipped when its inputs have not changed since the last run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+STAMPS=.cache/stamps
+mkdir -p "$STAMPS"
+
+log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
+hash_of() { cat "$@" 2>/dev/null | sha256sum | cut -c1-16; }
+stale() { [ ! -f "$STAMPS/$1" ] || [ "$(cat "$STAMPS/$1")" != "$2" ]; }
+mark() { echo "$2" > "$STAMPS/$1"; }
+
+# 1. System packages: bubblewrap isolates the sandbox, chromium drives the
+#    editor tests, libkrb5-dev lets code-server build its native parts.
+SYSTEM_PACKAGES="bubblewrap chromium libkrb5-dev"
+missing=$(for p in $SYSTEM_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done | xargs)
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "apt-get install $missing"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing) >/dev/null \
+      || log "warning: could not install $missing; tests that need them will say so"
+  else
+    log "warning: missing system packages ($missing); install them with: sudo apt-get install $missing"
+  fi
+fi
+
+# 2. Node dependencies. onnxruntime-node's postinstall would try to download
+#    CUDA providers; its CPU binaries ship in the package.
+h=$(hash_of package-lock.json)
+if [ ! -d node_modules ] || stale npm "$h"; then
+  log "npm ci"
+  ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --loglevel=error
+  mark npm "$h"
+fi
+
+# 3. Python venv: CPU torch pinned (a bare `torch` pulls a multi-GB CUDA build).
+PY=${PASSLENS_PYTHON:-python3}
+h=$(hash_of training/pyproject.toml training/requirements-cpu.txt)
+if [ ! -x .venv/bin/python ] || stale venv "$h"; then
+  log "python venv (.venv) with CPU torch"
+  [ -x .venv/bin/python ] || "$PY" -m venv .venv
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -r training/requirements-cpu.txt
+  .venv/bin/pip install -q -e "training[dev]"
+  mark venv "$h"
+fi
+
+# 4. Extension build (fast; always run so dist/ matches src/).
+log "esbuild"
+node esbuild.mjs >/dev/null
+log "ready"
