@@ -1,0 +1,39 @@
+import type { Problem, PromptTemplates } from '../problem';
+
+/** Per-token critic output over a scored text (the assistant response, not the prompt). */
+export interface TokenScores {
+  /** Decoded text of each token (may be a partial character for split multi-byte chars). */
+  tokens: string[];
+  tokenIds: number[];
+  /** [start, end) UTF-16 offsets of each token into the scored text. */
+  charOffsets: Array<[number, number]>;
+  /** p(pass) after each token, in [0, 1]. */
+  values: number[];
+}
+
+export interface CriticInfo {
+  /** Human-readable name: bundle folder or server URL plus base model. */
+  name: string;
+  baseModel: string;
+  templates: PromptTemplates;
+  /** Execution provider actually in use ('cpu', 'cuda', ... or 'remote'). */
+  provider: string;
+}
+
+/** Incremental scoring of one growing response, O(new tokens) per append via the KV cache. */
+export interface CriticStream {
+  /** Appends text; returns scores of the tokens that changed or are new (offsets into the full text). */
+  append(chunk: string, signal?: AbortSignal): Promise<TokenScores>;
+  /** Everything scored so far. */
+  current(): TokenScores;
+  close(): Promise<void>;
+}
+
+export interface Critic {
+  readonly info: CriticInfo;
+  score(problem: Problem, text: string, signal?: AbortSignal): Promise<TokenScores>;
+  /** Scores several responses to the same problem, reusing the prompt's KV cache. */
+  scoreMany(problem: Problem, texts: readonly string[], signal?: AbortSignal): Promise<TokenScores[]>;
+  open(problem: Problem): Promise<CriticStream>;
+  dispose(): Promise<void>;
+}

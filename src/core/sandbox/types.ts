@@ -1,0 +1,37 @@
+import type { Tests } from '../problem';
+
+/** One request of python-sandbox/judge.py's JSON Lines protocol (docs/ARCHITECTURE.md). */
+export interface JudgeRequest {
+  id: string;
+  code: string;
+  tests: Tests;
+  timeout_s?: number;
+  memory_mb?: number;
+  compare?: 'apps' | 'strict';
+}
+
+export type Verdict =
+  | 'pass'
+  | 'wrong_answer'
+  | 'runtime_error'
+  | 'timeout'
+  | 'memory_limit'
+  | 'output_limit'
+  | 'compile_error';
+
+export interface JudgeVerdict {
+  id: string;
+  passed: boolean;
+  results: Array<boolean | -1 | -2>;
+  verdicts: Verdict[];
+  seconds: number;
+  isolation: 'bwrap' | 'rlimits';
+  stderr: string;
+}
+
+export interface JudgeError {
+  id: string | null;
+  error: string;
+}
+
+export type JudgeResponse = JudgeVerdict | JudgeError;
