@@ -2,4 +2,6 @@
 # Python tests: python-sandbox/ and training/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-exec .venv/bin/python -m pytest -q "$@" python-sandbox/tests training/tests
+dirs=()
+for d in python-sandbox/tests training/tests; do [ -d "$d" ] && dirs+=("$d"); done
+exec .venv/bin/python -m pytest -q "$@" "${dirs[@]}"
