@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dirs=()
 for d in python-sandbox/tests training/tests; do [ -d "$d" ] && dirs+=("$d"); done
-exec .venv/bin/python -m pytest -q "$@" "${dirs[@]}"
+exec .venv/bin/python -m pytest -q --import-mode=importlib "$@" "${dirs[@]}"
