@@ -1,0 +1,129 @@
+"""The value-head critic: a Phi-3-architecture decoder whose LM head is replaced by one
+linear output per token, read through a sigmoid as p(pass | tokens so far).
+
+The checkpoint is a plain Hugging Face `Phi3ForTokenClassification` with `num_labels=1`,
+so transformers loads it as is and vLLM can serve it as a pooling model
+(`token_classify`, which applies the sigmoid for a single label). transformers' own
+token-classification loss is cross-entropy, wrong for one label: use `value_loss`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from transformers import AutoConfig, Phi3Config, Phi3ForTokenClassification
+
+VALUE_ARCHITECTURE = "Phi3ForTokenClassification"
+# A fresh head starts near p=0.5 for every token: large random logits would make the
+# first steps fight the head's own noise instead of learning from the labels.
+NEW_HEAD_STD = 1e-3
+
+
+def _as_value_config(config: Phi3Config) -> Phi3Config:
+    """Sets the fields that make a Phi-3 config a one-output value model."""
+    config.num_labels = 1
+    config.id2label = {0: "pass"}
+    config.label2id = {"pass": 0}
+    config.architectures = [VALUE_ARCHITECTURE]
+    if getattr(config, "classifier_dropout", None) is None:
+        # GenericForTokenClassification falls back to 0.1 dropout on the head input;
+        # the value head is trained without it (deterministic per-token targets).
+        config.classifier_dropout = 0.0
+    return config
+
+
+def is_value_checkpoint(config) -> bool:
+    return VALUE_ARCHITECTURE in (getattr(config, "architectures", None) or []) and config.num_labels == 1
+
+
+def _init_new_head(model: Phi3ForTokenClassification) -> None:
+    with torch.no_grad():
+        model.score.weight.normal_(mean=0.0, std=NEW_HEAD_STD)
+        if model.score.bias is not None:
+            model.score.bias.zero_()
+
+
+def load_value_model(name_or_path: str | Path, *, torch_dtype: torch.dtype | None = None) -> Phi3ForTokenClassification:
+    """Loads a value model from a hub id or a local folder.
+
+    A value checkpoint (saved by this package or `train`) loads with its trained head.
+    A causal-LM checkpoint (e.g. microsoft/Phi-4-mini-instruct) loads its backbone and
+    gets a new head initialised small; its LM head weights are dropped.
+    """
+    name = str(name_or_path)
+    try:
+        config = AutoConfig.from_pretrained(name)
+    except OSError as err:
+        raise FileNotFoundError(
+            f"cannot load a model config from '{name}': give a local folder with config.json "
+            f"or a Hugging Face hub id ({err})"
+        ) from err
+    if config.model_type != "phi3":
+        raise ValueError(f"'{name}' is a '{config.model_type}' model; the PassLens critic needs the Phi-3 architecture (Phi-4, Phi-4-mini)")
+    from_value = is_value_checkpoint(config)
+    config = _as_value_config(config)
+    kwargs = {"config": config}
+    if torch_dtype is not None:
+        kwargs["dtype"] = torch_dtype
+    model = Phi3ForTokenClassification.from_pretrained(name, **kwargs)
+    if not from_value:
+        _init_new_head(model)
+    return model
+
+
+def value_model_from_config(config: Phi3Config, *, seed: int | None = None) -> Phi3ForTokenClassification:
+    """A randomly initialised value model (tiny configs for tests and fixtures)."""
+    config = _as_value_config(Phi3Config.from_dict(config.to_dict()))
+    if seed is not None:
+        torch.manual_seed(seed)
+    return Phi3ForTokenClassification(config)
+
+
+def freeze_all_but_last(model: Phi3ForTokenClassification, n_layers: int) -> dict[str, int]:
+    """Trains only the last `n_layers` decoder layers, the final norm and the value head
+    (the paper fine-tunes the regression head plus the last 12 layers)."""
+    layers = model.model.layers
+    if not 0 <= n_layers <= len(layers):
+        raise ValueError(f"n_layers must be between 0 and {len(layers)} (the model's decoder layers), got {n_layers}")
+    for param in model.parameters():
+        param.requires_grad_(False)
+    trainable_modules = [model.model.norm, model.score, *list(layers)[len(layers) - n_layers:]]
+    for module in trainable_modules:
+        for param in module.parameters():
+            param.requires_grad_(True)
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return {"trainable": trainable, "frozen": total - trainable, "total": total, "trainable_layers": n_layers}
+
+
+def value_loss(logits: torch.Tensor, labels: torch.Tensor, token_mask: torch.Tensor) -> torch.Tensor:
+    """BCE-with-logits between every masked token's logit and its sequence's 0/1 label,
+    averaged over masked tokens. logits [B,T] or [B,T,1], labels [B], token_mask [B,T]."""
+    if logits.dim() == 3:
+        logits = logits.squeeze(-1)
+    if logits.shape != token_mask.shape:
+        raise ValueError(f"logits {tuple(logits.shape)} and token_mask {tuple(token_mask.shape)} must have the same [batch, tokens] shape")
+    if labels.shape != logits.shape[:1]:
+        raise ValueError(f"labels must be one per sequence, shape ({logits.shape[0]},), got {tuple(labels.shape)}")
+    mask = token_mask.to(torch.float32)
+    targets = labels.to(torch.float32)[:, None].expand_as(mask)
+    per_token = F.binary_cross_entropy_with_logits(logits.float(), targets, reduction="none")
+    count = mask.sum()
+    if count == 0:
+        raise ValueError("token_mask selects no tokens: nothing to train on")
+    return (per_token * mask).sum() / count
+
+
+def positions_from_mask(attention_mask: torch.Tensor) -> torch.Tensor:
+    """Position ids counting only attended tokens, so left-padded rows start at 0."""
+    return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+
+
+@torch.no_grad()
+def token_values(model: Phi3ForTokenClassification, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """p(pass) after each token, [B, T] float32 (padding positions carry junk; mask them)."""
+    if attention_mask is None:
+        attention_mask = torch.ones_like(input_ids)
+    out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=positions_from_mask(attention_mask))
+    return torch.sigmoid(out.logits.squeeze(-1).float())
