@@ -1,0 +1,132 @@
+"""How judge.py starts its workers: inside bubblewrap when it works, else bare (rlimits
+plus the in-process guard). See README.md for what each mode guarantees."""
+import os
+import shutil
+import stat
+import sys
+
+HERE = os.path.dirname(os.path.realpath(__file__))
+WORKER_SCRIPT = os.path.join(HERE, 'sandbox_worker.py')
+# Candidates run as uid BASE_UID + worker index when the judge runs as root, so each
+# worker's candidates are counted (RLIMIT_NPROC) and signalled apart from everything else.
+BASE_UID = 61000
+NPROC_DROPPED = 128
+NPROC_MARGIN = 256
+SANDBOX_TMP_BYTES = 256 * 1024 * 1024
+# Directories a candidate must never read: homes (SSH keys, tokens) and runtime sockets.
+HIDDEN_DIRS = ('/root', '/home', '/run', '/mnt', '/media', '/srv')
+
+CLEAN_ENV = {'PATH': '/usr/local/bin:/usr/bin:/bin', 'LANG': 'C.UTF-8', 'PYTHONDONTWRITEBYTECODE': '1',
+             'OPENBLAS_NUM_THREADS': '1', 'OMP_NUM_THREADS': '1', 'PYTHONIOENCODING': 'utf-8'}
+
+
+def python_paths():
+    """What the interpreter needs to run: its prefixes and the sandbox's own folder."""
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, HERE,
+             os.path.dirname(os.path.realpath(sys.executable))}
+    return sorted(os.path.realpath(p) for p in paths if p)
+
+
+def hidden_dirs():
+    home = os.path.realpath(os.path.expanduser('~'))
+    found = []
+    for path in list(HIDDEN_DIRS) + [home]:
+        if os.path.isdir(path) and not os.path.islink(path) and path != '/' and path not in found:
+            found.append(path)
+    return found
+
+
+def world_readable(path):
+    """True when every directory on the way to `path` lets any user through (and read)."""
+    path = os.path.realpath(path)
+    parts = path.split(os.sep)
+    for depth in range(1, len(parts) + 1):
+        prefix = os.sep.join(parts[:depth]) or os.sep
+        try:
+            mode = os.stat(prefix).st_mode
+        except OSError:
+            return False
+        if not mode & stat.S_IXOTH or (prefix == path and not mode & stat.S_IROTH):
+            return False
+    return True
+
+
+def count_user_tasks(uid):
+    count = 0
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            try:
+                if os.stat('/proc/' + entry).st_uid == uid:
+                    count += len(os.listdir('/proc/%s/task' % entry))
+            except OSError:
+                pass
+    return count
+
+
+def bwrap_command(bwrap):
+    """argv that runs the worker in a sandbox: no network, read-only root, private /tmp,
+    homes hidden, its own pid/ipc/uts namespaces, killed with the judge."""
+    root = os.geteuid() == 0
+    argv = [bwrap, '--die-with-parent', '--new-session', '--unshare-pid', '--unshare-net',
+            '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try']
+    if not root:
+        argv.append('--unshare-user')
+    argv += ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc',
+             '--size', str(SANDBOX_TMP_BYTES), '--tmpfs', '/tmp',
+             '--size', str(SANDBOX_TMP_BYTES), '--tmpfs', '/dev/shm']
+    hidden = hidden_dirs()
+    for path in hidden:
+        argv += ['--tmpfs', path]
+    made = set()
+    for path in python_paths():
+        home = next((h for h in hidden if path == h or path.startswith(h + os.sep)), None)
+        if home is None:
+            continue
+        # bwrap would create the folders leading to the mount point as 0700, which a
+        # candidate with its own uid could not pass through.
+        parent = os.path.dirname(path)
+        chain = []
+        while parent != home and parent.startswith(home + os.sep):
+            chain.append(parent)
+            parent = os.path.dirname(parent)
+        for folder in reversed(chain):
+            if folder not in made:
+                argv += ['--perms', '0755', '--dir', folder]
+                made.add(folder)
+        argv += ['--ro-bind', path, path]
+    argv += ['--chdir', '/tmp', '--clearenv']
+    for key, value in dict(CLEAN_ENV, HOME='/tmp').items():
+        argv += ['--setenv', key, value]
+    if root:
+        # The worker keeps just what it needs to drop each candidate to its own uid, signal
+        # it, and clean up its files; candidates lose every capability with the uid change.
+        for cap in ('CAP_SETUID', 'CAP_SETGID', 'CAP_KILL', 'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER'):
+            argv += ['--cap-add', cap]
+    return argv + ['--', interpreter(), '-E', '-s', '-B', WORKER_SCRIPT]
+
+
+def worker_settings(mode, index, tmp_dir):
+    """The worker's config message for `mode` ('bwrap' or 'rlimits')."""
+    root = os.geteuid() == 0
+    if mode == 'bwrap':
+        uid = BASE_UID + index if root else None
+        return {'uid': uid, 'nproc': NPROC_DROPPED if uid is not None else count_user_tasks(os.getuid()) + NPROC_MARGIN,
+                'guard': False, 'deny_read': [], 'tmp': '/tmp', 'wipe': ['/tmp', '/dev/shm']}
+    # rlimits: a non-root uid only where the interpreter stays readable for it.
+    can_drop = root and all(world_readable(p) for p in python_paths()) and world_readable(tmp_dir)
+    uid = BASE_UID + index if can_drop else None
+    return {'uid': uid, 'nproc': NPROC_DROPPED if uid is not None else count_user_tasks(os.getuid()) + NPROC_MARGIN,
+            'guard': True, 'deny_read': hidden_dirs(), 'tmp': tmp_dir, 'wipe': []}
+
+
+def interpreter():
+    # Not realpath: a venv's python is a symlink, and resolving it would leave the venv.
+    return os.path.abspath(sys.executable)
+
+
+def plain_command():
+    return [interpreter(), '-E', '-s', '-B', WORKER_SCRIPT]
+
+
+def find_bwrap():
+    return shutil.which('bwrap')

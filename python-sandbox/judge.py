@@ -1,0 +1,376 @@
+#!/usr/bin/env python3
+"""PassLens sandbox judge: runs model-written Python against APPS-style tests.
+
+    python3 python-sandbox/judge.py [--workers N] [--stop-on-first-failure] [--compare apps|strict]
+
+Reads one JSON request per line on stdin, writes one JSON response per line on stdout in
+request order (protocol: docs/ARCHITECTURE.md, "Sandbox protocol"; isolation and
+comparison details: python-sandbox/README.md). Standard library only, Python >= 3.9.
+"""
+import argparse
+import json
+import math
+import os
+import queue
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
+
+import compare  # noqa: E402
+import isolation  # noqa: E402
+import valuecodec  # noqa: E402
+
+DEFAULT_TIMEOUT_S = 4.0
+DEFAULT_MEMORY_MB = 1024
+MAX_TIMEOUT_S = 600.0
+MIN_MEMORY_MB = 32
+STDERR_IN_RESPONSE = 2000
+WORKER_START_S = 30.0
+# Extra time a worker gets beyond the test's own limit before it is declared hung.
+WORKER_SLACK_S = 10.0
+RESULT_CODE = {'pass': True, 'wrong_answer': False, 'compile_error': -2}
+
+
+def log(message):
+    sys.stderr.write('passlens-judge: %s\n' % message)
+    sys.stderr.flush()
+
+
+class RequestError(ValueError):
+    """A malformed request; the message is sent back to the caller."""
+
+
+def parse_request(line, default_compare):
+    try:
+        request = json.loads(line)
+    except ValueError as error:
+        raise RequestError('invalid JSON: %s' % error) from None
+    if not isinstance(request, dict):
+        raise RequestError('a request must be a JSON object')
+    rid = request.get('id')
+    if not isinstance(rid, str):
+        raise RequestError('"id" must be a string')
+    code = request.get('code')
+    if not isinstance(code, str):
+        raise RequestError('"code" must be a string')
+    tests = request.get('tests')
+    if not isinstance(tests, dict):
+        raise RequestError('"tests" must be an object with "inputs" and "outputs"')
+    inputs, outputs, fn_name = tests.get('inputs'), tests.get('outputs'), tests.get('fn_name')
+    if not isinstance(inputs, list) or not isinstance(outputs, list):
+        raise RequestError('"tests.inputs" and "tests.outputs" must be lists')
+    if len(inputs) != len(outputs):
+        raise RequestError('"tests.inputs" has %d items but "tests.outputs" has %d' % (len(inputs), len(outputs)))
+    if fn_name is not None and (not isinstance(fn_name, str) or not fn_name.isidentifier()):
+        raise RequestError('"tests.fn_name" must be a Python identifier')
+    timeout_s = request.get('timeout_s', DEFAULT_TIMEOUT_S)
+    if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or \
+            not (0 < timeout_s <= MAX_TIMEOUT_S) or not math.isfinite(timeout_s):
+        raise RequestError('"timeout_s" must be a number in (0, %g]' % MAX_TIMEOUT_S)
+    memory_mb = request.get('memory_mb', DEFAULT_MEMORY_MB)
+    if isinstance(memory_mb, bool) or not isinstance(memory_mb, int) or memory_mb < MIN_MEMORY_MB:
+        raise RequestError('"memory_mb" must be an integer >= %d' % MIN_MEMORY_MB)
+    mode = request.get('compare', default_compare)
+    if mode not in ('apps', 'strict'):
+        raise RequestError('"compare" must be "apps" or "strict"')
+    return {'id': rid, 'code': code, 'inputs': inputs, 'outputs': outputs, 'fn_name': fn_name,
+            'timeout_s': float(timeout_s), 'memory_mb': memory_mb, 'compare': mode}
+
+
+class WorkerDied(Exception):
+    pass
+
+
+class Worker:
+    """A pre-warmed worker process (sandbox_worker.py) and its control pipes."""
+
+    def __init__(self, judge, index):
+        self.judge = judge
+        self.index = index
+        self.proc = None
+        self.buffer = b''
+
+    def start(self):
+        mode = self.judge.mode
+        argv = isolation.bwrap_command(self.judge.bwrap) if mode == 'bwrap' else isolation.plain_command()
+        env = dict(isolation.CLEAN_ENV, HOME=self.judge.tmp_root)
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=env, cwd=self.judge.tmp_root,
+                                     start_new_session=True)
+        self.buffer = b''
+        threading.Thread(target=self._relay_stderr, args=(self.proc,), daemon=True).start()
+        settings = isolation.worker_settings(mode, self.index, self._rlimits_tmp())
+        self.send({'op': 'config', 'worker': settings})
+        return self.receive(WORKER_START_S)
+
+    def _rlimits_tmp(self):
+        path = os.path.join(self.judge.tmp_root, 'worker-%d' % self.index)
+        os.makedirs(path, exist_ok=True)
+        os.chmod(path, 0o711)
+        return path
+
+    def _relay_stderr(self, proc):
+        lines = []
+        for line in proc.stderr:
+            lines.append(line)
+            if len(lines) <= 20:
+                self.judge.worker_log.append(line.decode('utf-8', 'replace').rstrip())
+
+    def send(self, message):
+        try:
+            self.proc.stdin.write(json.dumps(message, separators=(',', ':')).encode() + b'\n')
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError) as error:
+            raise WorkerDied('worker stopped (%s)' % error) from None
+
+    def receive(self, timeout_s):
+        deadline = time.monotonic() + timeout_s
+        fd = self.proc.stdout.fileno()
+        with selectors.DefaultSelector() as selector:
+            selector.register(fd, selectors.EVENT_READ)
+            while b'\n' not in self.buffer:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not selector.select(remaining):
+                    raise WorkerDied('worker did not answer within %.0f s' % timeout_s)
+                chunk = os.read(fd, 1 << 20)
+                if not chunk:
+                    raise WorkerDied('worker exited')
+                self.buffer += chunk
+        line, self.buffer = self.buffer.split(b'\n', 1)
+        return json.loads(line)
+
+    def stop(self):
+        if self.proc is None:
+            return
+        proc, self.proc = self.proc, None
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        proc.wait()
+        for stream in (proc.stdin, proc.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+
+class Judge:
+    def __init__(self, args):
+        self.args = args
+        self.tmp_root = tempfile.mkdtemp(prefix='passlens-judge-')
+        os.chmod(self.tmp_root, 0o711)
+        self.worker_log = []
+        self.bwrap = isolation.find_bwrap()
+        self.mode = 'rlimits'
+        self.workers = []
+        self._start_workers()
+
+    def _start_workers(self):
+        wanted = self.args.isolation
+        if wanted in ('auto', 'bwrap') and self.bwrap:
+            self.mode = 'bwrap'
+            first = Worker(self, 0)
+            try:
+                first.start()
+                self.workers.append(first)
+            except (WorkerDied, ValueError, OSError) as error:
+                first.stop()
+                detail = ' | '.join(self.worker_log[-3:]) or str(error)
+                if wanted == 'bwrap':
+                    raise SystemExit('passlens-judge: bwrap does not work here: %s' % detail)
+                log('bwrap does not work here (%s); falling back to rlimits + guard' % detail)
+                self.mode = 'rlimits'
+        elif wanted == 'bwrap':
+            raise SystemExit('passlens-judge: bwrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)')
+        elif wanted == 'auto':
+            log('bwrap not found; isolation is rlimits + guard (install bubblewrap for a real sandbox)')
+        while len(self.workers) < self.args.workers:
+            worker = Worker(self, len(self.workers))
+            worker.start()
+            self.workers.append(worker)
+
+    def close(self):
+        for worker in self.workers:
+            worker.stop()
+        shutil.rmtree(self.tmp_root, ignore_errors=True)
+
+    # ------------------------------------------------------------ one request
+
+    def run(self, worker, request):
+        start = time.monotonic()
+        call = request['fn_name'] is not None
+        begin = {'op': 'begin', 'kind': 'call' if call else 'stdin', 'code': request['code'],
+                 'fn_name': request['fn_name'], 'timeout_s': request['timeout_s'],
+                 'memory_mb': request['memory_mb'], 'n_tests': len(request['inputs']),
+                 'apps_exit': request['compare'] == 'apps'}
+        results, verdicts, apps_results, stderr = [], [], [], ''
+        begun = False
+        for test_input, expected in zip(request['inputs'], request['outputs']):
+            payload = valuecodec.to_data(compare.apps_call_args(test_input)) if call else test_input
+            try:
+                if not begun:
+                    worker.send(begin)
+                    begun = True
+                worker.send({'op': 'test', 'input': payload})
+                reply = worker.receive(request['timeout_s'] + WORKER_SLACK_S)
+            except (WorkerDied, ValueError) as error:
+                # Killed by the candidate, or hung: a fresh worker takes the next test.
+                reply = {'status': 'runtime_error', 'stderr': '',
+                         'message': 'sandbox worker restarted: %s' % error}
+                begun = False
+                worker.restart()
+            status = reply.get('status')
+            if status == 'compile_error':
+                results, verdicts, apps_results = [-2], ['compile_error'], [-2]
+                stderr = reply.get('message') or reply.get('stderr', '')
+                break
+            if status == 'ok':
+                strict_ok, apps_ok = self._compare(call, reply, expected)
+                ok = apps_ok if request['compare'] == 'apps' else strict_ok
+                verdict = 'pass' if ok else 'wrong_answer'
+                apps_results.append(apps_ok)
+            else:
+                verdict = status if status in ('timeout', 'memory_limit', 'output_limit') else 'runtime_error'
+                apps_results.append(-1)
+            results.append(RESULT_CODE.get(verdict, -1))
+            verdicts.append(verdict)
+            if verdict != 'pass' and not stderr:
+                stderr = (reply.get('stderr') or '') or reply.get('message', '')
+            if verdict != 'pass' and self.args.stop_on_first_failure:
+                break
+        if begun:
+            try:
+                worker.send({'op': 'end'})
+                worker.receive(WORKER_SLACK_S + 20)
+            except (WorkerDied, ValueError):
+                worker.restart()
+        response = {'id': request['id'], 'passed': bool(results) and all(r is True for r in results),
+                    'results': results, 'verdicts': verdicts,
+                    'seconds': round(time.monotonic() - start, 4), 'isolation': self.mode,
+                    'stderr': stderr[-STDERR_IN_RESPONSE:]}
+        if request['compare'] == 'strict':
+            # Where the official harness would have said pass: the dataset's false positives.
+            response['apps_results'] = apps_results
+            response['apps_passed'] = bool(apps_results) and all(r is True for r in apps_results)
+        return response
+
+    @staticmethod
+    def _compare(call, reply, expected):
+        if call:
+            try:
+                value = valuecodec.loads(json.dumps(reply.get('value')))
+            except (ValueError, TypeError):
+                return False, False
+            ok = compare.apps_call_equal(value, expected)
+            return ok, ok
+        stdout = reply.get('stdout', '')
+        return compare.strict_stdin_equal(stdout, expected), compare.apps_stdin_equal(stdout, expected)
+
+
+def serve(judge, args, stdin, stdout):
+    jobs = queue.Queue(maxsize=4 * len(judge.workers))
+    ordered = queue.Queue(maxsize=8 * len(judge.workers))
+
+    def work(worker):
+        while True:
+            item = jobs.get()
+            if item is None:
+                return
+            request, slot = item
+            try:
+                slot['response'] = judge.run(worker, request)
+            except Exception as error:  # never lose a response
+                slot['response'] = {'id': request['id'], 'error': 'judge error: %r' % error}
+            slot['done'].set()
+
+    def write():
+        while True:
+            slot = ordered.get()
+            if slot is None:
+                return
+            slot['done'].wait()
+            stdout.write(json.dumps(slot['response'], ensure_ascii=False) + '\n')
+            stdout.flush()
+
+    threads = [threading.Thread(target=work, args=(w,), daemon=True) for w in judge.workers]
+    writer = threading.Thread(target=write, daemon=True)
+    for thread in threads + [writer]:
+        thread.start()
+    for number, raw in enumerate(stdin, 1):
+        line = raw.strip()
+        if not line:
+            continue
+        slot = {'done': threading.Event(), 'response': None}
+        try:
+            request = parse_request(line, args.compare)
+        except RequestError as error:
+            slot['response'] = {'id': _best_effort_id(line), 'error': 'line %d: %s' % (number, error)}
+            slot['done'].set()
+            ordered.put(slot)
+            continue
+        ordered.put(slot)
+        jobs.put((request, slot))
+    for _ in threads:
+        jobs.put(None)
+    for thread in threads:
+        thread.join()
+    ordered.put(None)
+    writer.join()
+
+
+def _best_effort_id(line):
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return None
+    rid = value.get('id') if isinstance(value, dict) else None
+    return rid if isinstance(rid, str) else None
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
+    parser.add_argument('--workers', type=int, default=cpus, help='parallel workers (default: CPUs)')
+    parser.add_argument('--stop-on-first-failure', action='store_true',
+                        help='stop a request at its first failing test')
+    parser.add_argument('--compare', choices=('apps', 'strict'), default='strict',
+                        help='output comparison when a request names none (default: strict)')
+    parser.add_argument('--isolation', choices=('auto', 'bwrap', 'rlimits'), default='auto',
+                        help='auto: bwrap when it works here, else rlimits + guard')
+    args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error('--workers must be at least 1')
+    if hasattr(sys, 'set_int_max_str_digits'):
+        sys.set_int_max_str_digits(0)
+    stdin = open(sys.stdin.fileno(), 'r', encoding='utf-8', errors='replace', closefd=False)
+    stdout = open(sys.stdout.fileno(), 'w', encoding='utf-8', errors='surrogateescape', closefd=False)
+    judge = Judge(args)
+
+    def terminate(signum, frame):
+        judge.close()
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
+    signal.signal(signal.SIGINT, terminate)
+    try:
+        serve(judge, args, stdin, stdout)
+    except BrokenPipeError:
+        pass
+    finally:
+        judge.close()
+
+
+if __name__ == '__main__':
+    main()
