@@ -1,0 +1,152 @@
+/**
+ * Generator that runs an ONNX causal LM with transformers.js in a worker thread. The model
+ * loads on first use (downloading when it is a hub id and offline-only is off); dispose()
+ * terminates the worker, which frees all of its memory.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { EventQueue, type GenerationEvent, type GenerationRequest, type Generator } from './types';
+import type { FromWorker, LoadOptions, ToWorker } from './protocol';
+
+export interface DownloadProgress {
+  file: string;
+  loaded: number;
+  total: number;
+}
+
+export interface LocalGeneratorOptions extends LoadOptions {
+  /** Called while model files download or load from disk. */
+  onProgress?: (progress: DownloadProgress) => void;
+}
+
+/** The worker's entry: dist/generator.worker.js when bundled, the TypeScript source under tsx. */
+function workerEntry(): { path: string; execArgv?: string[] } {
+  const bundled = join(__dirname, 'generator.worker.js');
+  if (existsSync(bundled)) return { path: bundled };
+  return { path: join(__dirname, 'generator.worker.ts'), execArgv: ['--import', 'tsx'] };
+}
+
+export class LocalGenerator implements Generator {
+  readonly name: string;
+  private worker: Worker | undefined;
+  private ready: Promise<void> | undefined;
+  private nextId = 1;
+  private readonly listeners = new Set<(message: FromWorker) => void>();
+  /** Open generations by id, so a worker crash can end each of them. */
+  private readonly generations = new Map<number, (message: FromWorker) => void>();
+
+  constructor(private readonly options: LocalGeneratorOptions) {
+    this.name = `${options.model} (${options.dtype}, local)`;
+  }
+
+  /** Loads the model (once); rejects with an actionable message when it cannot. */
+  load(signal?: AbortSignal): Promise<void> {
+    this.ready ??= new Promise<void>((resolve, reject) => {
+      const entry = workerEntry();
+      const worker = new Worker(entry.path, { execArgv: entry.execArgv });
+      this.worker = worker;
+      worker.on('message', (message: FromWorker) => {
+        for (const listener of this.listeners) listener(message);
+      });
+      worker.on('error', (error) => this.fail(error));
+      worker.on('exit', (code) => {
+        if (this.worker === worker) this.fail(new Error(`generator worker exited (code ${code})`));
+      });
+      const onLoad = (message: FromWorker) => {
+        if (message.type === 'progress') this.options.onProgress?.(message);
+        else if (message.type === 'loaded') {
+          this.listeners.delete(onLoad);
+          resolve();
+        } else if (message.type === 'error' && message.id === undefined) {
+          this.listeners.delete(onLoad);
+          reject(new Error(message.message));
+        }
+      };
+      this.listeners.add(onLoad);
+      this.onFailure = (error) => reject(error);
+      const { onProgress: _ignored, ...load } = this.options;
+      this.post({ type: 'load', options: load });
+    }).catch(async (error: unknown) => {
+      // A failed load leaves nothing behind; the next call tries again.
+      await this.dispose();
+      throw error;
+    });
+    if (signal) {
+      return new Promise<void>((resolve, reject) => {
+        const abort = () => {
+          void this.dispose();
+          reject(Object.assign(new Error('cancelled'), { name: 'AbortError' }));
+        };
+        if (signal.aborted) return abort();
+        signal.addEventListener('abort', abort, { once: true });
+        this.ready!.then(resolve, reject).finally(() => signal.removeEventListener('abort', abort));
+      });
+    }
+    return this.ready;
+  }
+
+  stream(request: GenerationRequest, signal?: AbortSignal): AsyncIterable<GenerationEvent> {
+    const queue = new EventQueue<GenerationEvent>();
+    const id = this.nextId++;
+    const abort = () => this.post({ type: 'cancel', id });
+    const ended = new Set<number>();
+    const listener = (message: FromWorker) => {
+      if (!('id' in message) || message.id !== id) return;
+      if (message.type === 'token') {
+        queue.push({ type: 'token', candidate: message.candidate, text: message.text, ...(message.tokenId >= 0 ? { tokenId: message.tokenId } : {}), ...(Number.isFinite(message.logprob) ? { logprob: message.logprob } : {}) });
+      } else if (message.type === 'done') {
+        if (!ended.has(message.candidate)) queue.push({ type: 'done', candidate: message.candidate, finishReason: message.finishReason });
+        ended.add(message.candidate);
+      } else if (message.type === 'finished' || message.type === 'error') {
+        this.listeners.delete(listener);
+        this.generations.delete(id);
+        signal?.removeEventListener('abort', abort);
+        if (message.type === 'error') queue.fail(new Error(message.message));
+        else queue.end();
+      }
+    };
+    this.load(signal).then(
+      () => {
+        this.listeners.add(listener);
+        this.generations.set(id, listener);
+        signal?.addEventListener('abort', abort, { once: true });
+        this.post({
+          type: 'generate',
+          id,
+          messages: request.messages,
+          n: request.n,
+          temperature: request.temperature,
+          topP: request.topP,
+          maxNewTokens: request.maxNewTokens,
+          seed: request.seed,
+        });
+        if (signal?.aborted) abort();
+      },
+      (error: unknown) => queue.fail(error),
+    );
+    return queue;
+  }
+
+  async dispose(): Promise<void> {
+    const worker = this.worker;
+    this.worker = undefined;
+    this.ready = undefined;
+    this.listeners.clear();
+    for (const [id, listener] of [...this.generations]) listener({ type: 'finished', id });
+    if (worker) await worker.terminate();
+  }
+
+  private onFailure: ((error: Error) => void) | undefined;
+
+  /** The worker died: the pending load and every open generation end with the error. */
+  private fail(error: Error): void {
+    this.onFailure?.(error);
+    this.onFailure = undefined;
+    for (const [id, listener] of [...this.generations]) listener({ type: 'error', id, message: error.message });
+  }
+
+  private post(message: ToWorker): void {
+    this.worker?.postMessage(message);
+  }
+}

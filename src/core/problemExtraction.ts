@@ -1,0 +1,245 @@
+/**
+ * Where a problem statement comes from in an editor: the selection, the docstring or
+ * comment block above the cursor, a file's top docstring, or a sibling problem.md; and
+ * the examples a statement contains, turned into sandbox Tests.
+ */
+import type { Problem, Tests } from './problem';
+
+/** Joins `# ...` comment lines into prose, dropping the markers. */
+function uncomment(lines: readonly string[]): string {
+  return lines.map((line) => line.replace(/^\s*#\s?/, '')).join('\n').trim();
+}
+
+const DOCSTRING_OPEN = /^\s*(?:[rRuU])?("""|''')/;
+
+/**
+ * A triple-quoted string starting on `lines[start]`; returns its body and the line it
+ * ends on, or undefined when it never closes.
+ */
+function readDocstring(lines: readonly string[], start: number): { body: string; end: number } | undefined {
+  const open = DOCSTRING_OPEN.exec(lines[start]);
+  if (!open) return undefined;
+  const quote = open[1];
+  const first = lines[start].slice(open[0].length);
+  const sameLine = first.indexOf(quote);
+  if (sameLine !== -1) return { body: first.slice(0, sameLine).trim(), end: start };
+  const body = [first];
+  for (let i = start + 1; i < lines.length; i++) {
+    const close = lines[i].indexOf(quote);
+    if (close !== -1) {
+      body.push(lines[i].slice(0, close));
+      // Like inspect.cleandoc: the opening line keeps its text, the rest lose their common indent.
+      return { body: [body[0].trim(), dedent(body.slice(1).join('\n'))].join('\n').trim(), end: i };
+    }
+    body.push(lines[i]);
+  }
+  return undefined;
+}
+
+function dedent(text: string): string {
+  const lines = text.split('\n');
+  const indents = lines.filter((l) => l.trim()).map((l) => /^\s*/.exec(l)![0].length);
+  const cut = indents.length ? Math.min(...indents) : 0;
+  return lines.map((l) => l.slice(Math.min(cut, /^\s*/.exec(l)![0].length))).join('\n');
+}
+
+/** Statement at the top of a Python file: its module docstring or leading comment block. */
+export function topOfFileStatement(fileText: string): string | undefined {
+  const lines = fileText.split(/\r?\n/);
+  let i = 0;
+  // Shebang and encoding lines are not part of the statement.
+  while (i < lines.length && /^#!|^#.*coding[:=]/.test(lines[i])) i++;
+  while (i < lines.length && !lines[i].trim()) i++;
+  if (i >= lines.length) return undefined;
+  const docstring = readDocstring(lines, i);
+  if (docstring) return docstring.body || undefined;
+  const comments: string[] = [];
+  while (i < lines.length && /^\s*#/.test(lines[i])) comments.push(lines[i++]);
+  return uncomment(comments) || undefined;
+}
+
+/**
+ * The docstring or comment block that ends just above `line` (blank lines between are
+ * allowed), or the one `line` is inside. Used when generating at the cursor.
+ */
+export function statementAboveLine(fileText: string, line: number): string | undefined {
+  const lines = fileText.split(/\r?\n/);
+  // Inside or on a docstring: find one whose span covers the line.
+  for (let start = 0; start <= Math.min(line, lines.length - 1); start++) {
+    const doc = readDocstring(lines, start);
+    if (doc && doc.end >= line) return doc.body || undefined;
+    if (doc) start = doc.end;
+  }
+  let i = Math.min(line, lines.length) - 1;
+  while (i >= 0 && !lines[i].trim()) i--;
+  if (i < 0) return undefined;
+  if (/^\s*#/.test(lines[i])) {
+    const end = i;
+    while (i >= 0 && /^\s*#/.test(lines[i])) i--;
+    return uncomment(lines.slice(i + 1, end + 1)) || undefined;
+  }
+  if (/("""|''')\s*$/.test(lines[i])) {
+    for (let start = i; start >= 0; start--) {
+      const doc = readDocstring(lines, start);
+      if (doc && doc.end === i) return doc.body || undefined;
+    }
+  }
+  return undefined;
+}
+
+/** A problem.md: an optional leading `# Title` line is dropped, a ```python block is starter code. */
+export function problemFromMarkdown(markdown: string): Problem {
+  const text = markdown.replace(/^\s*#\s+[^\n]*\n/, '');
+  const starter = /```python[^\n]*\n([\s\S]*?)```/i.exec(text);
+  const question = (starter ? text.slice(0, starter.index) + text.slice(starter.index + starter[0].length) : text).trim();
+  return problemFromStatement(question, starter?.[1]);
+}
+
+/** The function a call-based problem asks for: `class Solution: def name(self, ...)` or a top-level def. */
+export function functionNameOf(starterCode: string): string | undefined {
+  const inClass = /class\s+Solution\b[\s\S]*?\n\s+def\s+([A-Za-z_]\w*)\s*\(/.exec(starterCode);
+  if (inClass) return inClass[1];
+  return /^def\s+([A-Za-z_]\w*)\s*\(/m.exec(starterCode)?.[1];
+}
+
+/** A Problem from a statement (and starter code, which makes it call-based), examples parsed in. */
+export function problemFromStatement(statement: string, starterCode?: string): Problem {
+  const starter = starterCode?.trim() ? starterCode : undefined;
+  const fnName = starter ? functionNameOf(starter) : undefined;
+  const problem: Problem = {
+    question: statement.trim(),
+    kind: starter ? 'call_based' : 'standard_input',
+    ...(starter ? { starterCode: starter } : {}),
+  };
+  const tests = parseExamples(statement, fnName);
+  if (tests) problem.tests = tests;
+  return problem;
+}
+
+/**
+ * Examples in a statement as Tests. Understands APPS' standard-input layout
+ * ("-----Examples-----" then "Input"/"Output" blocks, also "Sample Input"/"Sample Output")
+ * and LeetCode's call-based "Input: a = [1,2], k = 3 / Output: 4" lines when `fnName` is
+ * given. Returns undefined when the statement has no example.
+ */
+export function parseExamples(statement: string, fnName?: string): Tests | undefined {
+  return fnName ? parseCallBasedExamples(statement, fnName) : parseStdinExamples(statement);
+}
+
+function parseStdinExamples(statement: string): Tests | undefined {
+  const lines = statement.replace(/\r\n/g, '\n').split('\n');
+  const inputs: string[] = [];
+  const outputs: string[] = [];
+  const header = (line: string, word: 'input' | 'output') =>
+    new RegExp(`^\\s*(?:sample\\s+|example\\s+)?${word}(?:\\s*#?\\s*\\d+)?\\s*:?\\s*$`, 'i').test(line);
+  const isSectionBreak = (line: string) => /^\s*-{3,}.*-{3,}\s*$/.test(line) || /^\s*#{1,6}\s/.test(line);
+  // Reads a block after a header until the next header or section; keeps inner blank lines
+  // only when more content follows in the same block.
+  const readBlock = (start: number): { text: string; next: number } => {
+    const body: string[] = [];
+    let i = start;
+    while (i < lines.length && !header(lines[i], 'input') && !header(lines[i], 'output') && !isSectionBreak(lines[i])) {
+      if (/^\s*(?:note|explanation)\b/i.test(lines[i])) break;
+      body.push(lines[i]);
+      i++;
+    }
+    while (body.length && !body[body.length - 1].trim()) body.pop();
+    while (body.length && !body[0].trim()) body.shift();
+    const fenced = body.length >= 2 && /^\s*```/.test(body[0]) && /^\s*```\s*$/.test(body[body.length - 1]);
+    const content = fenced ? body.slice(1, -1) : body;
+    return { text: content.length ? content.join('\n') + '\n' : '', next: i };
+  };
+  for (let i = 0; i < lines.length; ) {
+    if (!header(lines[i], 'input')) {
+      i++;
+      continue;
+    }
+    const input = readBlock(i + 1);
+    let j = input.next;
+    while (j < lines.length && !lines[j].trim()) j++;
+    if (j < lines.length && header(lines[j], 'output')) {
+      const output = readBlock(j + 1);
+      if (input.text || output.text) {
+        inputs.push(input.text);
+        outputs.push(output.text);
+      }
+      i = output.next;
+    } else {
+      i = j;
+    }
+  }
+  return inputs.length ? { inputs, outputs } : undefined;
+}
+
+function parseCallBasedExamples(statement: string, fnName: string): Tests | undefined {
+  const inputs: unknown[] = [];
+  const outputs: unknown[] = [];
+  const pattern = /^\s*Input:\s*(.+?)\s*\n\s*Output:\s*(.+?)\s*$/gim;
+  for (let match = pattern.exec(statement); match; match = pattern.exec(statement)) {
+    try {
+      const args = splitTopLevel(match[1]).map((part) => parsePythonLiteral(part.replace(/^\s*[A-Za-z_]\w*\s*=\s*/, '')));
+      const output = parsePythonLiteral(match[2]);
+      inputs.push(args);
+      outputs.push(output);
+    } catch {
+      // An example we cannot read as Python literals is skipped, not guessed.
+    }
+  }
+  return inputs.length ? { inputs, outputs, fn_name: fnName } : undefined;
+}
+
+/** Splits `a = [1, 2], b = "x,y"` on commas outside brackets and strings. */
+function splitTopLevel(text: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let quote: string | undefined;
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (quote) {
+      if (ch === '\\') i++;
+      else if (ch === quote) quote = undefined;
+    } else if (ch === '"' || ch === "'") quote = ch;
+    else if ('([{'.includes(ch)) depth++;
+    else if (')]}'.includes(ch)) depth--;
+    else if (ch === ',' && depth === 0) {
+      parts.push(text.slice(start, i));
+      start = i + 1;
+    }
+  }
+  parts.push(text.slice(start));
+  return parts.map((p) => p.trim()).filter(Boolean);
+}
+
+/**
+ * A Python literal (numbers, strings, lists, tuples, dicts, True/False/None) as JSON data.
+ * Throws on anything else (an expression, a name).
+ */
+export function parsePythonLiteral(source: string): unknown {
+  let json = '';
+  const text = source.trim();
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === '"' || ch === "'") {
+      let value = '';
+      let j = i + 1;
+      for (; j < text.length && text[j] !== ch; j++) {
+        if (text[j] === '\\' && j + 1 < text.length) {
+          const escaped = text[++j];
+          value += ({ n: '\n', t: '\t', r: '\r', '\\': '\\', "'": "'", '"': '"' } as Record<string, string>)[escaped] ?? '\\' + escaped;
+        } else value += text[j];
+      }
+      if (j >= text.length) throw new Error(`unterminated string in ${source}`);
+      json += JSON.stringify(value);
+      i = j;
+    } else if (/[A-Za-z_]/.test(ch)) {
+      const word = /^[A-Za-z_]\w*/.exec(text.slice(i))![0];
+      const mapped = ({ True: 'true', False: 'false', None: 'null' } as Record<string, string>)[word];
+      if (!mapped) throw new Error(`not a literal: ${word}`);
+      json += mapped;
+      i += word.length - 1;
+    } else json += ch === '(' ? '[' : ch === ')' ? ']' : ch;
+  }
+  // Python allows trailing commas and one-element tuples; JSON does not.
+  return JSON.parse(json.replace(/,\s*([\]}])/g, '$1'));
+}
