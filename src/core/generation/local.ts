@@ -65,8 +65,8 @@ export class LocalGenerator implements Generator {
       };
       this.listeners.add(onLoad);
       this.onFailure = (error) => reject(error);
-      const { onProgress: _ignored, ...load } = this.options;
-      this.post({ type: 'load', options: load });
+      const { model, dtype, offlineOnly, cacheDir } = this.options;
+      this.post({ type: 'load', options: { model, dtype, offlineOnly, cacheDir } });
     }).catch(async (error: unknown) => {
       // A failed load leaves nothing behind; the next call tries again.
       await this.dispose();
