@@ -1,0 +1,292 @@
+"""`python -m passlens_training.micro.build --config configs/micro.yaml`: the whole paper
+at CPU scale, through the same stage CLIs as the paper configs.
+
+world (micro-APPS problems) → generator (corpus, tokenizer, Phi-3 LM from scratch, ONNX
+for transformers.js) → build-dataset (trunk, K forks × M rollouts, sandbox labels) →
+train (value head initialised from the generator) → score → evaluate → export (critic
+bundle) → report.
+
+Every stage's output folder holds a stamp: the hash of the config sections it reads, its
+code and the stamps of the stages it depends on. A stage whose stamp matches is skipped,
+so a rerun after a kill resumes at the first unfinished stage, and changing one section
+rebuilds that stage and what follows only. The other stages' CLIs read this same YAML:
+`${work}` in any string is replaced by the work folder before they see it.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from ..config import from_dict, read_config
+from .generator import GeneratorConfig
+
+PACKAGE = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class EffectBar:
+    """The effect the build must show on held-out problems (checked with --check)."""
+
+    min_best_of_1_relative: float = 0.20
+    min_auroc: float = 0.75
+
+
+@dataclass
+class MicroConfig:
+    work_dir: str = ".cache/micro"
+    seed: int = 0
+    train_problems_per_template: int = 4
+    test_problems_per_template: int = 4
+    n_tests: int = 6
+    corpus_problems_per_template: int = 40
+    corpus_samples_per_problem: int = 2
+    wrong_rate: float = 0.3
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    export_generator_onnx: bool = True
+    critic_bundle_dtype: str = "fp32"
+    expect: EffectBar = field(default_factory=EffectBar)
+
+
+def _substitute(value: Any, work: str) -> Any:
+    if isinstance(value, str):
+        return value.replace("${work}", work)
+    if isinstance(value, dict):
+        return {k: _substitute(v, work) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, work) for v in value]
+    return value
+
+
+def _digest(*parts: Any) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(json.dumps(part, sort_keys=True, default=str).encode())
+        h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+def _code_digest(*modules: str) -> str:
+    """Hash of the source files a stage runs (a module or a package folder)."""
+    h = hashlib.sha256()
+    for module in modules:
+        path = PACKAGE.joinpath(*module.split("."))
+        files = sorted(path.rglob("*.py")) if path.is_dir() else [path.with_suffix(".py")]
+        for f in files:
+            if f.is_file():
+                h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+@dataclass
+class Stage:
+    name: str
+    sections: tuple[str, ...]
+    code: tuple[str, ...]
+    after: tuple[str, ...]
+    run: Callable[["Build"], None]
+
+
+class Build:
+    def __init__(self, config_path: Path, work_override: str | None = None, progress: bool = True):
+        raw = read_config(config_path)
+        self.config_path = Path(config_path)
+        self.raw = raw
+        micro = dict(raw.get("micro") or {})
+        if work_override:
+            micro["work_dir"] = work_override
+        self.cfg: MicroConfig = from_dict(MicroConfig, micro, f"{config_path}:micro")
+        work = Path(self.cfg.work_dir)
+        if not work.is_absolute():  # relative to the repository root (the config's ../../..)
+            work = _repo_root() / work
+        self.work = work
+        self.progress = progress
+        self.resolved = _substitute({k: v for k, v in raw.items() if k != "_path"}, str(work))
+        self.stamps: dict[str, str] = {}
+        self.timings: dict[str, float] = {}
+
+    # paths every stage agrees on
+    @property
+    def problems_file(self) -> Path:
+        return self.work / "world" / "problems.jsonl"
+
+    @property
+    def generator_dir(self) -> Path:
+        return self.work / "generator"
+
+    @property
+    def derived_config(self) -> Path:
+        return self.work / "config.yaml"
+
+    def section(self, name: str) -> dict:
+        return dict(self.resolved.get(name) or {})
+
+    def path(self, key: str, default: str) -> Path:
+        return Path(_substitute((self.resolved.get("micro_paths") or {}).get(key, default), str(self.work)))
+
+    def write_derived_config(self) -> None:
+        self.work.mkdir(parents=True, exist_ok=True)
+        text = yaml.safe_dump(self.resolved, sort_keys=False)
+        if not self.derived_config.exists() or self.derived_config.read_text() != text:
+            self.derived_config.write_text(text)
+
+    def stage_cli(self, module: str, *args: str) -> None:
+        cmd = [sys.executable, "-m", f"passlens_training.{module}", *args]
+        print(f"[micro] $ {' '.join(cmd)}", flush=True)
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        result = subprocess.run(cmd, env=env)
+        if result.returncode != 0:
+            raise SystemExit(f"[micro] stage command failed ({result.returncode}): {' '.join(cmd)}")
+
+    def run(self, stages: list[Stage], only_until: str | None = None) -> None:
+        self.write_derived_config()
+        for stage in stages:
+            stamp = _digest(
+                [self.resolved.get(s) for s in stage.sections],
+                asdict(self.cfg) if "micro" in stage.sections else None,
+                _code_digest(*stage.code), [self.stamps[a] for a in stage.after],
+            )
+            stamp_file = self.work / ".stamps" / stage.name
+            if stamp_file.is_file() and stamp_file.read_text() == stamp:
+                print(f"[micro] {stage.name}: up to date ({stamp})", flush=True)
+            else:
+                print(f"[micro] {stage.name}: building ...", flush=True)
+                started = time.monotonic()
+                stamp_file.unlink(missing_ok=True)
+                stage.run(self)
+                stamp_file.parent.mkdir(parents=True, exist_ok=True)
+                stamp_file.write_text(stamp)
+                self.timings[stage.name] = round(time.monotonic() - started, 1)
+                print(f"[micro] {stage.name}: done in {self.timings[stage.name]} s", flush=True)
+            self.stamps[stage.name] = stamp
+            if stage.name == only_until:
+                break
+
+
+def _repo_root() -> Path:
+    return PACKAGE.parents[1]
+
+
+# --- stages -----------------------------------------------------------------------
+
+def build_world(b: Build) -> None:
+    from .problems import generate_problems, write_jsonl
+
+    problems = generate_problems(b.cfg.seed, {"train": b.cfg.train_problems_per_template,
+                                              "test": b.cfg.test_problems_per_template}, n_tests=b.cfg.n_tests)
+    write_jsonl(b.problems_file, problems)
+    split = {"train": [p["problem_id"] for p in problems if p["split"] == "train"],
+             "test": [p["problem_id"] for p in problems if p["split"] == "test"]}
+    (b.problems_file.parent / "split.json").write_text(json.dumps(split, indent=1))
+    print(f"[micro] world: {len(split['train'])} train, {len(split['test'])} test problems -> {b.problems_file}")
+
+
+def build_generator(b: Build) -> None:
+    from .corpus import build_corpus
+    from .generator import train_generator
+    from .problems import generate_problems
+
+    # The corpus is drawn from its own seed: none of its problems is a dataset problem.
+    corpus_problems = generate_problems(b.cfg.seed + 1_000_003, b.cfg.corpus_problems_per_template,
+                                        n_tests=b.cfg.n_tests, prefix="corpus")
+    examples = build_corpus(corpus_problems, samples_per_problem=b.cfg.corpus_samples_per_problem,
+                            wrong_rate=b.cfg.wrong_rate, seed=b.cfg.seed)
+    summary = train_generator(examples, b.generator_dir, b.cfg.generator, progress=b.progress)
+    if b.cfg.export_generator_onnx:
+        from transformers import AutoModelForCausalLM
+
+        from ..export import export_decoder_onnx
+
+        model = AutoModelForCausalLM.from_pretrained(b.generator_dir)
+        export_decoder_onnx(model, b.generator_dir, head="lm")
+    (b.generator_dir / "passlens-micro-generator.json").write_text(json.dumps(summary, indent=1))
+    print(f"[micro] generator: {summary}")
+
+
+def build_dataset(b: Build) -> None:
+    b.stage_cli("build_dataset", "--config", str(b.derived_config))
+
+
+def train_critic(b: Build) -> None:
+    b.stage_cli("train", "--config", str(b.derived_config))
+
+
+def score_critic(b: Build) -> None:
+    b.stage_cli("score", "--checkpoint", str(b.path("critic", "${work}/critic")),
+                "--data", str(b.path("test_data", "${work}/dataset/test")),
+                "--out", str(b.path("scores", "${work}/scores.jsonl")))
+
+
+def evaluate_critic(b: Build) -> None:
+    b.stage_cli("evaluate", "--scores", str(b.path("scores", "${work}/scores.jsonl")),
+                "--out", str(b.path("evaluation", "${work}/evaluation")))
+
+
+def export_bundle(b: Build) -> None:
+    b.stage_cli("export", "--checkpoint", str(b.path("critic", "${work}/critic")),
+                "--out", str(b.path("bundle", "${work}/critic-bundle")), "--dtype", b.cfg.critic_bundle_dtype)
+
+
+STAGES = [
+    Stage("world", ("micro",), ("micro.problems",), (), build_world),
+    Stage("generator", ("micro",), ("micro.corpus", "micro.generator", "micro.problems", "tiny", "export"), ("world",), build_generator),
+    Stage("dataset", ("data", "rollouts"), ("build_dataset", "rollouts", "generation", "apps", "prompts"),
+          ("world", "generator"), build_dataset),
+    Stage("train", ("train",), ("train", "model"), ("dataset",), train_critic),
+    Stage("score", ("evaluate",), ("score", "model"), ("train",), score_critic),
+    Stage("evaluate", ("evaluate",), ("evaluate", "metrics"), ("score",), evaluate_critic),
+    Stage("export", ("micro",), ("export",), ("train",), export_bundle),
+]
+
+
+def effect_summary(metrics: dict, bar: EffectBar) -> tuple[bool, list[str]]:
+    """Reads the paper's effect off metrics.json; returns (bar met, lines to print)."""
+    base = metrics["baseline_pass_at_k"]["1"]
+    best = metrics["best_of_k"]["1"]
+    rel = metrics["relative_improvement"]["1"]
+    aurocs = {k: metrics[k]["auroc"] for k in ("imbalanced", "balanced")}
+    ok = rel is not None and rel >= bar.min_best_of_1_relative and all(
+        a is not None and a >= bar.min_auroc for a in aurocs.values())
+    lines = [
+        f"baseline pass@1 {base:.3f} -> critic best-of-1 {best:.3f} ({rel:+.1%} relative; bar {bar.min_best_of_1_relative:+.0%})",
+        f"AUROC imbalanced {aurocs['imbalanced']:.3f}, balanced {aurocs['balanced']:.3f} (bar {bar.min_auroc:.2f})",
+        f"effect bar: {'MET' if ok else 'NOT MET'}",
+    ]
+    return ok, lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="passlens-train micro", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", required=True, help="YAML with micro, data, rollouts, train, evaluate sections")
+    parser.add_argument("--work-dir", help="override micro.work_dir")
+    parser.add_argument("--until", choices=[s.name for s in STAGES], help="stop after this stage")
+    parser.add_argument("--check", action="store_true", help="exit 1 unless the effect bar (micro.expect) is met")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+
+    build = Build(Path(args.config), args.work_dir, progress=not args.no_progress)
+    started = time.monotonic()
+    build.run(STAGES, args.until)
+    total = round(time.monotonic() - started, 1)
+    (build.work / "timings.json").write_text(json.dumps({**build.timings, "total": total}, indent=1))
+    print(f"[micro] finished in {total} s; work folder {build.work}")
+    if args.until and args.until != STAGES[-1].name and args.until != "evaluate":
+        return 0
+    metrics_file = build.path("evaluation", "${work}/evaluation") / "metrics.json"
+    ok, lines = effect_summary(json.loads(metrics_file.read_text()), build.cfg.expect)
+    for line in lines:
+        print(f"[micro] {line}")
+    return 0 if ok or not args.check else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
