@@ -15,10 +15,7 @@ export interface DownloadProgress {
   total: number;
 }
 
-export interface LocalGeneratorOptions extends LoadOptions {
-  /** Called while model files download or load from disk. */
-  onProgress?: (progress: DownloadProgress) => void;
-}
+export type LocalGeneratorOptions = LoadOptions;
 
 /** The worker's entry: dist/generator.worker.js when bundled, the TypeScript source under tsx. */
 function workerEntry(): { path: string; execArgv?: string[] } {
@@ -40,8 +37,14 @@ export class LocalGenerator implements Generator {
     this.name = `${options.model} (${options.dtype}, local)`;
   }
 
-  /** Loads the model (once); rejects with an actionable message when it cannot. */
-  load(signal?: AbortSignal): Promise<void> {
+  private onProgress: ((progress: DownloadProgress) => void) | undefined;
+
+  /**
+   * Loads the model (once); rejects with an actionable message when it cannot.
+   * `onProgress` hears about files downloading or loading from disk.
+   */
+  load(signal?: AbortSignal, onProgress?: (progress: DownloadProgress) => void): Promise<void> {
+    if (onProgress) this.onProgress = onProgress;
     this.ready ??= new Promise<void>((resolve, reject) => {
       const entry = workerEntry();
       const worker = new Worker(entry.path, { execArgv: entry.execArgv });
@@ -54,7 +57,7 @@ export class LocalGenerator implements Generator {
         if (this.worker === worker) this.fail(new Error(`generator worker exited (code ${code})`));
       });
       const onLoad = (message: FromWorker) => {
-        if (message.type === 'progress') this.options.onProgress?.(message);
+        if (message.type === 'progress') this.onProgress?.(message);
         else if (message.type === 'loaded') {
           this.listeners.delete(onLoad);
           resolve();

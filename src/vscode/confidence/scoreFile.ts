@@ -1,0 +1,25 @@
+import * as vscode from 'vscode';
+import { offerCriticFix } from '../configure/selectCritic';
+import { isCancellation, withProgress } from '../log';
+import type { ConfidenceController } from './confidenceController';
+
+/** PassLens: Score Current File — one full scoring of the active editor, with progress. */
+export async function scoreCurrentFile(controller: ConfidenceController, log: vscode.LogOutputChannel): Promise<void> {
+  const document = vscode.window.activeTextEditor?.document;
+  if (!document) {
+    void vscode.window.showInformationMessage('PassLens: open a Python file to score it.');
+    return;
+  }
+  try {
+    const scored = await withProgress(log, 'PassLens: scoring file', (_progress, signal) => controller.score(document, signal));
+    if (scored === false) {
+      const choice = await vscode.window.showWarningMessage(
+        'PassLens: this file has no problem statement (top docstring, comment block or problem.md beside it).',
+        'Set Problem',
+      );
+      if (choice) await vscode.commands.executeCommand('passlens.setProblem');
+    }
+  } catch (error) {
+    if (!isCancellation(error)) await offerCriticFix(error);
+  }
+}

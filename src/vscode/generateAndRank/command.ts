@@ -1,0 +1,125 @@
+import * as vscode from 'vscode';
+import { generateAndRank, judgeCandidates, type RankedCandidate } from '../../core/bestOfN';
+import type { Problem } from '../../core/problem';
+import { problemFromStatement, statementAboveLine } from '../../core/problemExtraction';
+import { offerCriticFix } from '../configure/selectCritic';
+import { errorMessage, isCancellation, timed, withProgress } from '../log';
+import type { CriticService } from '../services/criticService';
+import type { GeneratorService } from '../services/generatorService';
+import type { ProblemService } from '../services/problemService';
+import type { SandboxService } from '../services/sandboxService';
+import { readSettings } from '../settings';
+import type { CandidateStore } from './candidateStore';
+import { pickCandidate } from './picker';
+import type { CandidatePreviews } from './preview';
+
+export interface GenerateAndRankDeps {
+  generators: GeneratorService;
+  critics: CriticService;
+  sandbox: SandboxService;
+  problems: ProblemService;
+  previews: CandidatePreviews;
+  store: CandidateStore;
+  log: vscode.LogOutputChannel;
+}
+
+/** Problem for generation: the selection, the docstring/comment above the cursor, the file's problem, or typed. */
+async function problemAtCursor(editor: vscode.TextEditor, problems: ProblemService): Promise<Problem | undefined> {
+  const selection = editor.document.getText(editor.selection);
+  if (selection.trim()) return problemFromStatement(selection);
+  const above = statementAboveLine(editor.document.getText(), editor.selection.active.line);
+  if (above) return problemFromStatement(above);
+  const fileProblem = await problems.problemFor(editor.document);
+  if (fileProblem) return fileProblem.problem;
+  const typed = await vscode.window.showInputBox({
+    title: 'PassLens: Generate and Rank Solutions',
+    prompt: 'Problem statement (no selection or docstring above the cursor)',
+    ignoreFocusOut: true,
+  });
+  return typed?.trim() ? problemFromStatement(typed) : undefined;
+}
+
+/** The document text after accepting `code`: it replaces the selection, or goes in at the cursor's line. */
+export function textAfterAccept(document: vscode.TextDocument, selection: vscode.Selection, code: string): { range: vscode.Range; text: string } {
+  const block = code.endsWith('\n') ? code : code + '\n';
+  if (!selection.isEmpty) return { range: selection, text: code };
+  const line = selection.active.line;
+  const at = document.lineAt(line);
+  // On an empty line the code takes its place; otherwise it goes below the current line.
+  if (at.isEmptyOrWhitespace) return { range: at.range, text: block.replace(/\n$/, '') };
+  const position = at.range.end;
+  return { range: new vscode.Range(position, position), text: '\n' + block.replace(/\n$/, '') };
+}
+
+/** PassLens: Generate and Rank Solutions. */
+export async function generateAndRankCommand(deps: GenerateAndRankDeps): Promise<RankedCandidate | undefined> {
+  const editor = vscode.window.activeTextEditor;
+  if (!editor) {
+    void vscode.window.showInformationMessage('PassLens: open a Python file to generate into.');
+    return undefined;
+  }
+  const problem = await problemAtCursor(editor, deps.problems);
+  if (!problem) return undefined;
+  const settings = readSettings();
+  let candidates: RankedCandidate[] | undefined;
+  try {
+    candidates = await withProgress(deps.log, `PassLens: generating ${settings.generator.candidates} candidates`, async (progress, signal) => {
+      const critic = await deps.critics.get(signal);
+      const generator = await deps.generators.get(signal);
+      progress.report({ message: `${generator.name}` });
+      const lengths = new Map<number, number>();
+      try {
+        const ranked = await timed(deps.log, `generate and score ${settings.generator.candidates} with ${generator.name}`, () =>
+          generateAndRank(
+            generator,
+            critic,
+            problem,
+            { n: settings.generator.candidates, temperature: settings.generator.temperature, maxNewTokens: settings.generator.maxNewTokens },
+            signal,
+            {
+              onUpdate: ({ index, values }) => {
+                lengths.set(index, values.length);
+                const last = values[values.length - 1];
+                progress.report({ message: `candidate ${index + 1}: ${values.length} tokens, p(pass) ${last === undefined ? '—' : (last * 100).toFixed(0) + '%'}` });
+              },
+            },
+          ),
+        );
+        if (problem.tests && vscode.workspace.isTrusted) {
+          progress.report({ message: `running ${problem.tests.inputs.length} example(s) in the sandbox` });
+          await timed(deps.log, 'judge candidates on the examples', () => judgeCandidates(deps.sandbox.get(), problem, ranked, deps.sandbox.limits, signal)).catch(
+            (error: unknown) => {
+              if (isCancellation(error)) throw error;
+              deps.log.warn(`sandbox: ${errorMessage(error)}`);
+            },
+          );
+        }
+        return ranked;
+      } finally {
+        deps.generators.idle();
+      }
+    });
+  } catch (error) {
+    await offerCriticFix(error);
+    return undefined;
+  }
+  if (!candidates?.length) return undefined;
+  deps.store.last = { document: editor.document.uri, problem, candidates };
+  const document = editor.document;
+  const selection = editor.selection;
+  const fileName = document.uri.path.split('/').pop() || 'candidate.py';
+  const preview = (candidate: RankedCandidate) => {
+    const { range, text } = textAfterAccept(document, selection, candidate.code);
+    const after = document.getText(new vscode.Range(new vscode.Position(0, 0), range.start)) + text + document.getText(new vscode.Range(range.end, document.lineAt(document.lineCount - 1).range.end));
+    const uri = deps.previews.put(`candidate-${candidate.index}`, fileName, after);
+    void vscode.commands.executeCommand('vscode.diff', document.uri, uri, `${fileName} ↔ candidate (p(pass) ${(candidate.final * 100).toFixed(0)}%)`, { preview: true, preserveFocus: true });
+  };
+  const chosen = await pickCandidate(candidates, preview);
+  deps.previews.clear();
+  const target = await vscode.window.showTextDocument(document, editor.viewColumn);
+  if (!chosen) return undefined;
+  const { range, text } = textAfterAccept(document, selection, chosen.code);
+  await target.edit((edit) => edit.replace(range, text));
+  deps.log.info(`accepted candidate ${chosen.index} (p(pass) ${chosen.final.toFixed(3)})`);
+  return chosen;
+}

@@ -1,0 +1,80 @@
+import * as vscode from 'vscode';
+import type { Critic } from '../../core/critic/types';
+import { readSettings, type PassLensSettings } from '../settings';
+import { timed } from '../log';
+
+/** Loads a critic for the critic part of the settings (a bundle folder or a vLLM server). */
+export type CriticLoader = (settings: PassLensSettings['critic'], signal?: AbortSignal) => Promise<Critic>;
+
+export class NoCriticError extends Error {
+  constructor() {
+    super('No critic model is configured. Pick a critic bundle folder (PassLens: Select Critic Model).');
+    this.name = 'NoCriticError';
+  }
+}
+
+/**
+ * Owns the one loaded critic: loads it on first use, reloads when its settings change,
+ * and frees it when no feature needs it any more.
+ */
+export class CriticService implements vscode.Disposable {
+  private loading: Promise<Critic> | undefined;
+  private loadedFor: string | undefined;
+  private readonly changed = new vscode.EventEmitter<void>();
+  /** Fires when the critic was replaced or released: scores from the old one are stale. */
+  readonly onDidChange = this.changed.event;
+
+  constructor(private readonly loader: CriticLoader, private readonly log: vscode.LogOutputChannel) {}
+
+  /** The configured critic; throws NoCriticError when none is configured. */
+  get(signal?: AbortSignal): Promise<Critic> {
+    const settings = readSettings().critic;
+    if (settings.backend === 'local' && !settings.bundlePath) return Promise.reject(new NoCriticError());
+    const key = JSON.stringify(settings);
+    if (!this.loading || this.loadedFor !== key) {
+      void this.release(false);
+      this.loadedFor = key;
+      const where = settings.backend === 'local' ? settings.bundlePath : settings.url;
+      this.loading = timed(this.log, `load critic ${where}`, () => this.loader(settings, signal));
+      this.loading.then(
+        (critic) => this.log.info(`critic ready: ${critic.info.name} (${critic.info.baseModel}, ${critic.info.provider})`),
+        () => {
+          // A failed load is not cached: the next use tries again (e.g. after fixing the path).
+          if (this.loadedFor === key) this.loading = undefined;
+        },
+      );
+    }
+    return this.loading;
+  }
+
+  /** Whether a critic is loaded or loading. */
+  get active(): boolean {
+    return this.loading !== undefined;
+  }
+
+  /** Frees the critic's sessions and memory; the next get() loads it again. */
+  async release(notify = true): Promise<void> {
+    const loading = this.loading;
+    this.loading = undefined;
+    this.loadedFor = undefined;
+    if (!loading) return;
+    const critic = await loading.catch(() => undefined);
+    if (critic) {
+      await critic.dispose();
+      this.log.info('critic released');
+    }
+    if (notify) this.changed.fire();
+  }
+
+  /** Settings changed: drop a critic that no longer matches them. */
+  onSettingsChanged(settings: PassLensSettings): void {
+    if (this.loadedFor !== undefined && this.loadedFor !== JSON.stringify(settings.critic)) {
+      void this.release();
+    }
+  }
+
+  dispose(): void {
+    void this.release(false);
+    this.changed.dispose();
+  }
+}
