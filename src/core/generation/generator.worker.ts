@@ -5,8 +5,8 @@
  * not return.
  */
 import { parentPort } from 'node:worker_threads';
-import { existsSync, statSync } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { FromWorker, LoadOptions, ToWorker } from './protocol';
 
 type Transformers = typeof import('@huggingface/transformers', { with: { 'resolution-mode': 'import' } });
@@ -16,16 +16,17 @@ type Model = Awaited<ReturnType<Transformers['AutoModelForCausalLM']['from_pretr
 const port = parentPort;
 if (!port) throw new Error('generator.worker must run in a worker thread');
 
-let loaded: { tokenizer: Tokenizer; model: Model; lib: Transformers } | undefined;
+let loaded: { tokenizer: Tokenizer; model: Model; lib: Transformers; chatTemplate?: string } | undefined;
 const cancelled = new Set<number>();
 const post = (message: FromWorker) => port.postMessage(message);
 
-function describeLoadError(error: unknown, options: LoadOptions): string {
+function describeLoadError(error: unknown, options: LoadOptions, isFolder: boolean): string {
   const text = error instanceof Error ? error.message : String(error);
   if (/bad_alloc|Failed to allocate|out of memory|ENOMEM/i.test(text)) {
     return `The generator model ${options.model} (${options.dtype}) is too large for this machine's memory. Pick a smaller dtype (q4) or a smaller model.`;
   }
-  if (options.offlineOnly && /local_files_only|not found|Could not locate|allowRemoteModels/i.test(text)) {
+  // Offline, a hub id that is not fully cached fails in many ways inside the library.
+  if (options.offlineOnly && !isFolder) {
     return `The generator model ${options.model} is not on this machine and offline-only is on. Pick a local folder or turn off passlens.generator.offlineOnly. (${text})`;
   }
   return `Could not load the generator model ${options.model}: ${text}`;
@@ -57,9 +58,13 @@ async function load(options: LoadOptions): Promise<void> {
       progress_callback,
       local_files_only: isFolder || options.offlineOnly,
     });
-    loaded = { tokenizer, model, lib };
+    // Folders saved by recent Python transformers keep the template in chat_template.jinja,
+    // which transformers.js does not read by itself.
+    const jinja = join(folder, 'chat_template.jinja');
+    const chatTemplate = isFolder && !tokenizer.chat_template && existsSync(jinja) ? readFileSync(jinja, 'utf8') : undefined;
+    loaded = { tokenizer, model, lib, chatTemplate };
   } catch (error) {
-    throw new Error(describeLoadError(error, options));
+    throw new Error(describeLoadError(error, options, isFolder));
   }
 }
 
@@ -73,12 +78,16 @@ function logSumExp(values: Float32Array, scale: number): number {
 
 async function generate(message: Extract<ToWorker, { type: 'generate' }>): Promise<void> {
   if (!loaded) throw new Error('generator model not loaded');
-  const { tokenizer, model, lib } = loaded;
+  const { tokenizer, model, lib, chatTemplate } = loaded;
   const { id } = message;
-  const prompt = tokenizer.apply_chat_template(message.messages, { add_generation_prompt: true, tokenize: false }) as string;
+  const prompt = tokenizer.apply_chat_template(message.messages, {
+    add_generation_prompt: true,
+    tokenize: false,
+    ...(chatTemplate ? { chat_template: chatTemplate } : {}),
+  }) as string;
   const inputs = tokenizer(prompt, { add_special_tokens: false });
   const doSample = message.temperature > 0;
-  // Undo the temperature warper that runs before us, so log-probabilities are the model's own.
+  // The temperature warper divided the logits by T before us: multiplying by T gives the model's own.
   const scale = doSample ? message.temperature : 1;
   const configured = (model.generation_config as { eos_token_id?: number | number[] | null } | undefined)?.eos_token_id;
   const eos = new Set<number>([configured ?? tokenizer.eos_token_id].flat().filter((t): t is number => typeof t === 'number'));
@@ -88,7 +97,7 @@ async function generate(message: Extract<ToWorker, { type: 'generate' }>): Promi
     last: { logits: Float32Array; lse: number } | undefined;
     override _call(_inputIds: bigint[][], logits: InstanceType<Transformers['Tensor']>) {
       const data = Float32Array.from(logits.data as Float32Array);
-      this.last = { logits: data, lse: logSumExp(data, 1 / scale) };
+      this.last = { logits: data, lse: logSumExp(data, scale) };
       return logits;
     }
   }
@@ -128,7 +137,7 @@ async function generate(message: Extract<ToWorker, { type: 'generate' }>): Promi
         const added = stable.slice(emittedText.length);
         emittedText = stable;
         const last = recorder.last;
-        const logprob = last ? last.logits[tokenId] / scale - last.lse : Number.NaN;
+        const logprob = last ? last.logits[tokenId] * scale - last.lse : Number.NaN;
         post({ type: 'token', id, candidate, text: added, tokenId, logprob });
       }
       override end() {}

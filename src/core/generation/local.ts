@@ -17,11 +17,16 @@ export interface DownloadProgress {
 
 export type LocalGeneratorOptions = LoadOptions;
 
-/** The worker's entry: dist/generator.worker.js when bundled, the TypeScript source under tsx. */
-function workerEntry(): { path: string; execArgv?: string[] } {
+/**
+ * Starts the worker: dist/generator.worker.js when bundled; from source (tests, tsx) the
+ * TypeScript entry is loaded through tsx's CommonJS hook, since Node 20 workers do not
+ * apply the parent's --import loaders to their entry file.
+ */
+function startWorker(): Worker {
   const bundled = join(__dirname, 'generator.worker.js');
-  if (existsSync(bundled)) return { path: bundled };
-  return { path: join(__dirname, 'generator.worker.ts'), execArgv: ['--import', 'tsx'] };
+  if (existsSync(bundled)) return new Worker(bundled);
+  const source = join(__dirname, 'generator.worker.ts');
+  return new Worker(`require('tsx/cjs/api').register(); require(${JSON.stringify(source)});`, { eval: true });
 }
 
 export class LocalGenerator implements Generator {
@@ -46,8 +51,7 @@ export class LocalGenerator implements Generator {
   load(signal?: AbortSignal, onProgress?: (progress: DownloadProgress) => void): Promise<void> {
     if (onProgress) this.onProgress = onProgress;
     this.ready ??= new Promise<void>((resolve, reject) => {
-      const entry = workerEntry();
-      const worker = new Worker(entry.path, { execArgv: entry.execArgv });
+      const worker = startWorker();
       this.worker = worker;
       worker.on('message', (message: FromWorker) => {
         for (const listener of this.listeners) listener(message);

@@ -1,0 +1,53 @@
+/**
+ * Tiny real models for the extension's tests, built once by the Python package and cached
+ * under .cache/fixtures/ (rebuilt when missing): a critic bundle and a transformers.js
+ * generator folder.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const repoRoot = join(__dirname, '..', '..', '..');
+const python = join(repoRoot, '.venv', 'bin', 'python');
+const cache = join(repoRoot, '.cache', 'fixtures');
+
+/** Builds into a temporary folder and renames, so an interrupted build never leaves half a fixture. */
+function build(name: string, args: string[], marker: string): string {
+  const out = join(cache, name);
+  if (existsSync(join(out, marker))) return out;
+  const partial = `${out}.partial-${process.pid}`;
+  rmSync(partial, { recursive: true, force: true });
+  mkdirSync(cache, { recursive: true });
+  execFileSync(python, [...args, partial], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] });
+  rmSync(out, { recursive: true, force: true });
+  renameSync(partial, out);
+  return out;
+}
+
+/** The tiny critic bundle (passlens_training.fixtures critic-bundle). */
+export function tinyCriticBundle(): string {
+  return build('critic-bundle', ['-m', 'passlens_training.fixtures', 'critic-bundle'], 'passlens-critic.json');
+}
+
+const GENERATOR_SCRIPT = `
+import sys, json, shutil
+from pathlib import Path
+from transformers import AutoModelForCausalLM
+from passlens_training.tiny import save_tiny_causal_lm
+from passlens_training.export import export_decoder_onnx
+out = Path(sys.argv[1])
+hf = out / "hf"
+save_tiny_causal_lm(hf, seed=0)
+model = AutoModelForCausalLM.from_pretrained(hf)
+(out / "onnx").mkdir(parents=True, exist_ok=True)
+export_decoder_onnx(model, out / "onnx" / "model.onnx", head="lm")
+for f in hf.iterdir():
+    if f.suffix in (".json", ".jinja", ".txt"):
+        shutil.copy(f, out / f.name)
+shutil.rmtree(hf)
+`;
+
+/** A random tiny Phi-3 causal LM in transformers.js layout (config, tokenizer, onnx/model.onnx). */
+export function tinyGenerator(): string {
+  return build('tiny-generator', ['-c', GENERATOR_SCRIPT], join('onnx', 'model.onnx'));
+}
