@@ -43,6 +43,12 @@ export class LocalGenerator implements Generator {
   }
 
   private onProgress: ((progress: DownloadProgress) => void) | undefined;
+  private loaded = false;
+
+  /** Whether the model is loaded and the worker ready. */
+  get isLoaded(): boolean {
+    return this.loaded;
+  }
 
   /**
    * Loads the model (once); rejects with an actionable message when it cannot.
@@ -64,6 +70,7 @@ export class LocalGenerator implements Generator {
         if (message.type === 'progress') this.onProgress?.(message);
         else if (message.type === 'loaded') {
           this.listeners.delete(onLoad);
+          this.loaded = true;
           resolve();
         } else if (message.type === 'error' && message.id === undefined) {
           this.listeners.delete(onLoad);
@@ -139,6 +146,7 @@ export class LocalGenerator implements Generator {
     const worker = this.worker;
     this.worker = undefined;
     this.ready = undefined;
+    this.loaded = false;
     this.listeners.clear();
     for (const [id, listener] of [...this.generations]) listener({ type: 'finished', id });
     if (worker) await worker.terminate();

@@ -1,10 +1,12 @@
 import * as vscode from 'vscode';
 import { offerCriticFix } from '../configure/selectCritic';
 import { isCancellation, withProgress } from '../log';
+import type { CriticService } from '../services/criticService';
+import { readSettings } from '../settings';
 import type { ConfidenceController } from './confidenceController';
 
 /** PassLens: Score Current File — one full scoring of the active editor, with progress. */
-export async function scoreCurrentFile(controller: ConfidenceController, log: vscode.LogOutputChannel): Promise<void> {
+export async function scoreCurrentFile(controller: ConfidenceController, critics: CriticService, log: vscode.LogOutputChannel): Promise<void> {
   const document = vscode.window.activeTextEditor?.document;
   if (!document) {
     void vscode.window.showInformationMessage('PassLens: open a Python file to score it.');
@@ -21,5 +23,8 @@ export async function scoreCurrentFile(controller: ConfidenceController, log: vs
     }
   } catch (error) {
     if (!isCancellation(error)) await offerCriticFix(error);
+  } finally {
+    // Live mode keeps the critic; a one-off score lets it go after a while.
+    if (!readSettings().liveConfidence.enabled) critics.idle();
   }
 }

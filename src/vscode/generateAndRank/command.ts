@@ -97,6 +97,7 @@ export async function generateAndRankCommand(deps: GenerateAndRankDeps): Promise
         return ranked;
       } finally {
         deps.generators.idle();
+        if (!settings.liveConfidence.enabled) deps.critics.idle();
       }
     });
   } catch (error) {

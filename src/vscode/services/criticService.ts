@@ -6,6 +6,9 @@ import { timed } from '../log';
 /** Loads a critic for the critic part of the settings (a bundle folder or a vLLM server). */
 export type CriticLoader = (settings: PassLensSettings['critic'], signal?: AbortSignal) => Promise<Critic>;
 
+/** How long a critic used only by one-off commands stays loaded. */
+const IDLE_RELEASE_MS = 5 * 60_000;
+
 export class NoCriticError extends Error {
   constructor() {
     super('No critic model is configured. Pick a critic bundle folder (PassLens: Select Critic Model).');
@@ -20,6 +23,7 @@ export class NoCriticError extends Error {
 export class CriticService implements vscode.Disposable {
   private loading: Promise<Critic> | undefined;
   private loadedFor: string | undefined;
+  private idleTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly changed = new vscode.EventEmitter<void>();
   /** Fires when the critic was replaced or released: scores from the old one are stale. */
   readonly onDidChange = this.changed.event;
@@ -28,6 +32,7 @@ export class CriticService implements vscode.Disposable {
 
   /** The configured critic; throws NoCriticError when none is configured. */
   get(signal?: AbortSignal): Promise<Critic> {
+    clearTimeout(this.idleTimer);
     const settings = readSettings().critic;
     if (settings.backend === 'local' && !settings.bundlePath) return Promise.reject(new NoCriticError());
     const key = JSON.stringify(settings);
@@ -52,8 +57,15 @@ export class CriticService implements vscode.Disposable {
     return this.loading !== undefined;
   }
 
+  /** A one-off job finished and nothing else holds the critic: free it after a quiet period. */
+  idle(): void {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => void this.release(), IDLE_RELEASE_MS);
+  }
+
   /** Frees the critic's sessions and memory; the next get() loads it again. */
   async release(notify = true): Promise<void> {
+    clearTimeout(this.idleTimer);
     const loading = this.loading;
     this.loading = undefined;
     this.loadedFor = undefined;

@@ -37,7 +37,7 @@ export class GeneratorService implements vscode.Disposable {
       this.builtFor = key;
     }
     const generator = this.generator;
-    if (generator instanceof LocalGenerator) await this.loadWithProgress(generator, signal);
+    if (generator instanceof LocalGenerator && !generator.isLoaded) await this.loadWithProgress(generator, signal);
     return generator;
   }
 
