@@ -74,7 +74,8 @@ export class CurvePanel implements vscode.Disposable {
   }
 
   private async reveal(start: number, end: number): Promise<void> {
-    const editor = await vscode.window.showTextDocument(this.document, { viewColumn: vscode.ViewColumn.One, preserveFocus: false });
+    const column = vscode.window.visibleTextEditors.find((e) => e.document === this.document)?.viewColumn ?? vscode.ViewColumn.One;
+    const editor = await vscode.window.showTextDocument(this.document, { viewColumn: column, preserveFocus: false });
     const range = new vscode.Range(this.document.positionAt(Math.max(0, start)), this.document.positionAt(Math.max(0, end)));
     editor.selection = new vscode.Selection(range.start, range.end);
     editor.revealRange(range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);

@@ -24,9 +24,20 @@ function build(name: string, args: string[], marker: string): string {
   return out;
 }
 
-/** The tiny critic bundle (passlens_training.fixtures critic-bundle). */
+let criticBundle: string | undefined;
+
+/**
+ * The tiny critic bundle. passlens_training.fixtures keeps it up to date itself (it
+ * rebuilds only when its inputs changed), so it is asked once per test process.
+ */
 export function tinyCriticBundle(): string {
-  return build('critic-bundle', ['-m', 'passlens_training.fixtures', 'critic-bundle'], 'passlens-critic.json');
+  if (!criticBundle) {
+    const out = join(cache, 'critic-bundle');
+    mkdirSync(cache, { recursive: true });
+    execFileSync(python, ['-m', 'passlens_training.fixtures', 'critic-bundle', out], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] });
+    criticBundle = out;
+  }
+  return criticBundle;
 }
 
 const GENERATOR_SCRIPT = `
