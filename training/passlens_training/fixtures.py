@@ -38,7 +38,7 @@ def critic_bundle_fixture(
     heads: int = 4,
     kv_heads: int = 2,
     seed: int = 0,
-    dtypes: tuple[str, ...] = ("fp32",),
+    dtypes: tuple[str, ...] = ("fp32", "int8", "int4"),
     with_past: bool = True,
 ) -> Path:
     """Builds (or reuses) a tiny critic bundle at `out`; returns the checkpoint folder."""
@@ -62,9 +62,12 @@ def critic_bundle_fixture(
     from .model import value_model_from_config
     from .tiny import tiny_phi3_config, train_tokenizer
 
-    for folder in (out, checkpoint):
-        if folder.exists():
-            shutil.rmtree(folder)
+    # Built beside the target and renamed into place, so a build interrupted (or run by
+    # two test processes at once) never leaves half a fixture behind under the real name.
+    partial = out.with_name(f"{out.name}.partial-{os.getpid()}")
+    partial_checkpoint = partial.with_name(partial.name + ".checkpoint")
+    for folder in (partial, partial_checkpoint):
+        shutil.rmtree(folder, ignore_errors=True)
     tokenizer = train_tokenizer()
     config = tiny_phi3_config(len(tokenizer), num_layers=layers, hidden_size=hidden, num_heads=heads, num_kv_heads=kv_heads,
                               eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
@@ -73,10 +76,13 @@ def critic_bundle_fixture(
     # tests see values that differ.
     with torch.no_grad():
         model.score.weight.mul_(4.0)
-    model.save_pretrained(checkpoint)
-    tokenizer.save_pretrained(checkpoint)
-    build_bundle(checkpoint, out, dtypes=dtypes, with_past=with_past, base_model=f"passlens-tiny-random-{layers}x{hidden}")
-    hash_path.write_text(input_hash + "\n")
+    model.save_pretrained(partial_checkpoint)
+    tokenizer.save_pretrained(partial_checkpoint)
+    build_bundle(partial_checkpoint, partial, dtypes=dtypes, with_past=with_past, base_model=f"passlens-tiny-random-{layers}x{hidden}")
+    (partial / HASH_FILE).write_text(input_hash + "\n")
+    for folder, final in ((partial_checkpoint, checkpoint), (partial, out)):
+        shutil.rmtree(final, ignore_errors=True)
+        folder.rename(final)
     return checkpoint
 
 
@@ -100,14 +106,14 @@ def main(argv: list[str] | None = None) -> int:
     bundle.add_argument("--kv-heads", type=int, default=2)
     bundle.add_argument("--seed", type=int, default=0)
     bundle.add_argument("--dtype", action="append", choices=("fp32", "fp16", "int8", "int4"),
-                        help="extra variants (repeatable); fp32 is always written and the default")
+                        help="variants besides fp32 (repeatable; default: int8 and int4); fp32 is the runtime default")
     bundle.add_argument("--no-past", action="store_true")
     ref = sub.add_parser("critic-reference", help="PyTorch values for token ids read from stdin")
     ref.add_argument("--checkpoint", required=True)
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     if args.command == "critic-bundle":
-        dtypes = tuple(dict.fromkeys(["fp32", *(args.dtype or [])]))
+        dtypes = tuple(dict.fromkeys(["fp32", *(args.dtype or ["int8", "int4"])]))
         checkpoint = critic_bundle_fixture(args.out, layers=args.layers, hidden=args.hidden, heads=args.heads,
                                            kv_heads=args.kv_heads, seed=args.seed, dtypes=dtypes, with_past=not args.no_past)
         print(json.dumps({"bundle": str(args.out), "checkpoint": str(checkpoint)}))

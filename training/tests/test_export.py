@@ -24,7 +24,7 @@ CODE = "def solve(nums):\n\ttotal = 0\n    for x in nums:  # café 🙂\n       
 @pytest.fixture(scope="module")
 def tiny_bundle(tmp_path_factory):
     out = tmp_path_factory.mktemp("bundle") / "critic"
-    checkpoint = critic_bundle_fixture(out, layers=2, hidden=64, dtypes=("fp32", "int8", "int4"))
+    checkpoint = critic_bundle_fixture(out, layers=2, hidden=64)
     return out, checkpoint
 
 
