@@ -202,14 +202,28 @@ def build_generator(b: Build) -> None:
                             wrong_rate=b.cfg.wrong_rate, seed=b.cfg.seed)
     summary = train_generator(examples, b.generator_dir, b.cfg.generator, progress=b.progress)
     if b.cfg.export_generator_onnx:
-        from transformers import AutoModelForCausalLM
-
-        from ..export import export_decoder_onnx
-
-        model = AutoModelForCausalLM.from_pretrained(b.generator_dir)
-        export_decoder_onnx(model, b.generator_dir, head="lm")
+        export_generator_for_transformers_js(b.generator_dir)
     (b.generator_dir / "passlens-micro-generator.json").write_text(json.dumps(summary, indent=1))
     print(f"[micro] generator: {summary}")
+
+
+def export_generator_for_transformers_js(folder: Path) -> None:
+    """Adds the transformers.js layout to a HF causal-LM folder: onnx/model.onnx (fp32),
+    onnx/model_quantized.onnx (q8) and the chat template inside tokenizer_config.json."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from ..export import export_decoder_onnx, quantize_int8
+
+    model = AutoModelForCausalLM.from_pretrained(folder).eval()
+    onnx_dir = folder / "onnx"
+    onnx_dir.mkdir(exist_ok=True)
+    export_decoder_onnx(model, onnx_dir / "model.onnx", head="lm")
+    quantize_int8(onnx_dir / "model.onnx", onnx_dir / "model_quantized.onnx")
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    config_path = folder / "tokenizer_config.json"
+    config = json.loads(config_path.read_text())
+    config["chat_template"] = tokenizer.chat_template  # transformers.js reads it only from here
+    config_path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n")
 
 
 def build_dataset(b: Build) -> None:

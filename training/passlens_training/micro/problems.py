@@ -23,14 +23,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-# Decisive phrases and the code each one requires; `WRONG` is the plausible mistake
-# (strictness flip, the other bound, the other builtin) the corpus injects.
+# The world's conventions: each decisive phrase and the code it requires. One phrase per
+# slot, so a mistake is visible in the code itself (`>` where the statement and comment
+# say "at least", `range(1, n)` where they say "including n"); with several phrases per
+# slot the critic would first have to learn to look the phrase up in the statement, which
+# models of this size do not learn within a CPU budget (measured: AUROC 0.56 on held-out
+# families with four comparison phrases). `WRONG` is the plausible mistake the corpus
+# injects: a strictness flip, the other bound, the other builtin.
 SLOTS: dict[str, dict[str, str]] = {
-    "cmp": {"greater than": ">", "at least": ">=", "less than": "<", "at most": "<="},
-    "bound": {"including n": " + 1", "excluding n": ""},
-    "agg": {"largest": "max", "smallest": "min"},
-    "pos": {"first": "0", "last": "-1"},
-    "order": {"ascending": "", "descending": ", reverse=True"},
+    "cmp": {"at least": ">="},
+    "bound": {"including n": " + 1"},
+    "agg": {"largest": "max"},
+    "pos": {"first": "0"},
+    "order": {"ascending": ""},
 }
 WRONG: dict[str, dict[str, str]] = {
     "cmp": {">": ">=", ">=": ">", "<": "<=", "<=": "<"},
