@@ -113,6 +113,7 @@ def worker_settings(mode, index, tmp_dir):
         return {'uid': uid, 'nproc': NPROC_DROPPED if uid is not None else count_user_tasks(os.getuid()) + NPROC_MARGIN,
                 'guard': False, 'deny_read': [], 'tmp': '/tmp', 'wipe': ['/tmp', '/dev/shm']}
     # rlimits: a non-root uid only where the interpreter stays readable for it.
+    assert tmp_dir is not None, 'rlimits mode runs candidates in a host temporary folder'
     can_drop = root and all(world_readable(p) for p in python_paths()) and world_readable(tmp_dir)
     uid = BASE_UID + index if can_drop else None
     return {'uid': uid, 'nproc': NPROC_DROPPED if uid is not None else count_user_tasks(os.getuid()) + NPROC_MARGIN,

@@ -43,6 +43,29 @@ def log(message):
     sys.stderr.flush()
 
 
+TMP_PREFIX = 'passlens-judge-'
+
+
+def remove_stale_roots():
+    """Removes temporary roots of judges that were killed before they could clean up
+    (the name carries the judge's pid)."""
+    base = tempfile.gettempdir()
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return
+    for name in names:
+        parts = name[len(TMP_PREFIX):].split('-', 1)
+        if not name.startswith(TMP_PREFIX) or not parts[0].isdigit():
+            continue
+        try:
+            os.kill(int(parts[0]), 0)
+        except ProcessLookupError:
+            shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+        except OSError:
+            pass
+
+
 class RequestError(ValueError):
     """A malformed request; the message is sent back to the caller."""
 
@@ -106,7 +129,7 @@ class Worker:
                                      start_new_session=True)
         self.buffer = b''
         threading.Thread(target=self._relay_stderr, args=(self.proc,), daemon=True).start()
-        settings = isolation.worker_settings(mode, self.index, self._rlimits_tmp())
+        settings = isolation.worker_settings(mode, self.index, self._rlimits_tmp() if mode == 'rlimits' else None)
         self.send({'op': 'config', 'worker': settings})
         return self.receive(WORKER_START_S)
 
@@ -169,7 +192,8 @@ class Worker:
 class Judge:
     def __init__(self, args):
         self.args = args
-        self.tmp_root = tempfile.mkdtemp(prefix='passlens-judge-')
+        remove_stale_roots()
+        self.tmp_root = tempfile.mkdtemp(prefix='%s%d-' % (TMP_PREFIX, os.getpid()))
         os.chmod(self.tmp_root, 0o711)
         self.worker_log = []
         self.bwrap = isolation.find_bwrap()

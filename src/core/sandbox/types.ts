@@ -27,6 +27,10 @@ export interface JudgeVerdict {
   seconds: number;
   isolation: 'bwrap' | 'rlimits';
   stderr: string;
+  /** Strict comparison only: what the official APPS harness would have said per test. */
+  apps_results?: Array<boolean | -1 | -2>;
+  /** Strict comparison only: whether APPS would have passed it (its false positives). */
+  apps_passed?: boolean;
 }
 
 export interface JudgeError {

@@ -1,0 +1,2 @@
+export * from './types';
+export { SandboxClient, SandboxUntrustedError, defaultJudgePath, type SandboxClientOptions } from './client';
