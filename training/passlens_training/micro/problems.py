@@ -310,13 +310,15 @@ def make_problem(family: Family, kind: str, rng: random.Random, problem_id: str,
         raise RuntimeError(f"{family.name}/{kind}: no test set separates every single-slot mistake")
     statement = family.statement.format(**{f"phrase_{s}": p for s, p in phrases.items()})
     if kind == "call_based":
-        question = statement + f"\n\nImplement the function {family.fn_name}({family.params})."
+        example_args = ", ".join(f"{name} = {value!r}" for name, value in zip(family.params.split(", "), inputs[0]))
+        question = (statement + f"\n\nImplement the function {family.fn_name}({family.params}).\n\nExample:\n"
+                    f"Input: {example_args}\nOutput: {outputs[0]!r}")
         starter = f"def {family.fn_name}({family.params}):\n    "
         io_spec: dict[str, Any] = {"fn_name": family.fn_name, "inputs": inputs, "outputs": outputs}
     else:
         question = (statement + "\n\n-----Input-----\n\n" + family.input_format
                     + "\n\n-----Output-----\n\nPrint the answer.\n\n-----Example-----\nInput\n"
-                    + inputs[0] + "\nOutput\n" + outputs[0])
+                    + inputs[0].rstrip("\n") + "\nOutput\n" + outputs[0])
         starter = ""
         io_spec = {"inputs": inputs, "outputs": outputs}
     return {
