@@ -226,9 +226,15 @@ def compile_candidate(source, kind):
         raise
 
 
+def _write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
 def _write_status(message):
     try:
-        os.write(FD_STATUS, (json.dumps(message) + '\n').encode())
+        _write_all(FD_STATUS, (json.dumps(message) + '\n').encode())
     except OSError:
         pass
 
@@ -312,7 +318,7 @@ def run_call_runner(config):
             data = json.dumps(reply, separators=(',', ':'))
         except (ValueError, TypeError) as error:
             data = json.dumps({'unencodable': str(error)})
-        os.write(FD_RESULT, data.encode() + b'\n')
+        _write_all(FD_RESULT, data.encode() + b'\n')
 
 
 def _compile_or_report(config):
@@ -369,7 +375,7 @@ def install_guard(allowed_dir, deny_read):
 
     allowed = os.path.realpath(allowed_dir) + os.sep
     denied = [os.path.realpath(path) + os.sep for path in deny_read]
-    real_open, real_io_open, real_os_open = builtins.open, io.open, os.open
+    real_open, real_os_open = builtins.open, os.open
 
     def checked(path, writing):
         if isinstance(path, int):
@@ -390,7 +396,6 @@ def install_guard(allowed_dir, deny_read):
 
     builtins.open = io.open = guarded_open
     os.open = guarded_os_open
-    del real_io_open
 
 
 def enter_candidate(config, fds, workdir):
@@ -754,11 +759,7 @@ def serve():
         sys.set_int_max_str_digits(0)
 
     def reply(message):
-        data = (json.dumps(message, separators=(',', ':')) + '\n').encode()
-        view = memoryview(data)
-        while view:
-            written = os.write(control_out, view)
-            view = view[written:]
+        _write_all(control_out, (json.dumps(message, separators=(',', ':')) + '\n').encode())
 
     session = None
     for raw in control_in:

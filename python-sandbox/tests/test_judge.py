@@ -293,3 +293,16 @@ def test_bwrap_hides_home_and_keeps_root_read_only(tmp_path, outside):
     assert got['write-usr']['verdicts'] == ['runtime_error']
     assert not os.path.exists('/usr/pwned')
     assert got['no-network']['passed']
+
+
+def test_a_killed_worker_is_replaced(tmp_path):
+    """ctypes gets around the rlimits guard; killing the worker must cost only that test."""
+    kill_worker = 'import ctypes, os, time\nctypes.CDLL(None).kill(os.getppid(), 9)\ntime.sleep(0.5)\nprint("ok")'
+    requests = [std('kill-worker', kill_worker, ['', ''], ['never', 'never']), std('next', 'print("ok")')]
+    got = by_id(run_judge(requests, tmp_path / 'tmp', '--workers', '1', '--isolation', 'rlimits')[0])
+    killed = got['kill-worker']
+    assert killed['passed'] is False
+    # Killed (same uid as the worker): reported and replaced; own uid: the kill fails instead.
+    assert killed['results'] == [-1, -1] and 'worker restarted' in killed['stderr'] \
+        or killed['results'] == [False, False]
+    assert got['next']['passed']
