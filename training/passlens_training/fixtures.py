@@ -4,9 +4,12 @@
         a tiny random value model + tokenizer exported to the critic bundle OUT; its
         PyTorch checkpoint is kept beside it in OUT.checkpoint (for reference values).
         Skipped when OUT was built from the same inputs.
-    python -m passlens_training.fixtures critic-reference --checkpoint DIR < requests.json
-        PyTorch values for token id sequences: stdin {"sequences": [[ids...], ...]},
-        stdout {"values": [[p...], ...]}; each sequence scored alone (batch 1).
+    python -m passlens_training.fixtures critic-reference --checkpoint DIR < request.json
+        PyTorch reference for the Node runtime's parity tests. stdin
+        {"messages": [{"role", "content"}...], "texts": [str...]}; stdout {"prompt_ids": [...],
+        "text_ids": [[...]...], "values": [[...]...]}: the chat-templated prompt
+        (add_generation_prompt) and each text tokenised apart, and the values of each text's
+        tokens from one pass over prompt + text ("max_tokens": prompt left-truncated to fit).
 """
 from __future__ import annotations
 
@@ -87,12 +90,26 @@ def critic_bundle_fixture(
 
 
 def reference_values(checkpoint: str | Path, sequences: list[list[int]]) -> list[list[float]]:
+    """PyTorch values of each token id sequence, each scored alone (batch 1)."""
     import torch
 
     from .model import load_value_model, token_values
 
     model = load_value_model(checkpoint, torch_dtype=torch.float32).eval()
     return [token_values(model, torch.tensor([ids]))[0].tolist() for ids in sequences]
+
+
+def reference_scores(checkpoint: str | Path, messages: list[dict], texts: list[str], max_tokens: int | None = None) -> dict:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    prompt_ids = tokenizer.encode(prompt, add_special_tokens=False)
+    text_ids = [tokenizer.encode(text, add_special_tokens=False) for text in texts]
+    # The runtime's rule for long inputs: drop prompt tokens from the left until prompt + text fit.
+    prompts = [prompt_ids[max(0, len(prompt_ids) + len(ids) - max_tokens):] if max_tokens else prompt_ids for ids in text_ids]
+    values = reference_values(checkpoint, [p + ids for p, ids in zip(prompts, text_ids)])
+    return {"prompt_ids": prompt_ids, "text_ids": text_ids, "values": [v[len(p):] for p, v in zip(prompts, values)]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"bundle": str(args.out), "checkpoint": str(checkpoint)}))
         return 0
     request = json.load(sys.stdin)
-    json.dump({"values": reference_values(args.checkpoint, request["sequences"])}, sys.stdout)
+    json.dump(reference_scores(args.checkpoint, request["messages"], request["texts"], request.get("max_tokens")), sys.stdout)
     return 0
 
 

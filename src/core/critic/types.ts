@@ -9,6 +9,8 @@ export interface TokenScores {
   charOffsets: Array<[number, number]>;
   /** p(pass) after each token, in [0, 1]. */
   values: number[];
+  /** Set when the input was changed to fit, e.g. the prompt's beginning was cut to fit the context. */
+  notice?: string;
 }
 
 export interface CriticInfo {
@@ -18,6 +20,8 @@ export interface CriticInfo {
   templates: PromptTemplates;
   /** Execution provider actually in use ('cpu', 'cuda', ... or 'remote'). */
   provider: string;
+  /** Things the user should know about how the critic was loaded (e.g. fell back to CPU). */
+  notices?: string[];
 }
 
 /** Incremental scoring of one growing response, O(new tokens) per append via the KV cache. */

@@ -1,0 +1,67 @@
+/**
+ * Worker thread that owns the local critic (tokenizer + onnxruntime session), so scoring
+ * never blocks the extension host. Calls run one at a time, in arrival order: a stream's
+ * appends depend on each other and onnxruntime already uses every core for one pass.
+ */
+import { parentPort } from 'node:worker_threads';
+import { CriticEngine } from './engine';
+import { CriticError } from './errors';
+import type { EngineCall, FromWorker, ToWorker } from './protocol';
+
+const port = parentPort;
+if (!port) throw new Error('critic.worker must run in a worker thread');
+
+let engine: CriticEngine | undefined;
+let queue: Promise<void> = Promise.resolve();
+const cancelled = new Set<number>();
+const post = (message: FromWorker) => port.postMessage(message);
+
+function errorMessage(error: unknown, id?: number): FromWorker {
+  if (error instanceof CriticError) return { type: 'error', id, code: error.code, message: error.message };
+  return { type: 'error', id, code: 'onnx_invalid', message: error instanceof Error ? error.message : String(error) };
+}
+
+async function call(id: number, request: EngineCall): Promise<FromWorker> {
+  if (!engine) throw new CriticError('disposed', 'The critic is not loaded.');
+  switch (request.method) {
+    case 'score':
+      return { type: 'result', id, value: await engine.score(...request.args) };
+    case 'scoreMany':
+      return { type: 'result', id, value: await engine.scoreMany(request.args[0], request.args[1], () => cancelled.has(id)) };
+    case 'open':
+      return { type: 'result', id, value: await engine.open(...request.args) };
+    case 'append':
+      return { type: 'result', id, value: await engine.append(...request.args) };
+    case 'close':
+      engine.close(...request.args);
+      return { type: 'result', id, value: null };
+  }
+}
+
+port.on('message', (message: ToWorker) => {
+  if (message.type === 'cancel') {
+    cancelled.add(message.id);
+    return;
+  }
+  queue = queue.then(async () => {
+    try {
+      if (message.type === 'load') {
+        engine = await CriticEngine.load(message.options);
+        post({ type: 'loaded', info: engine.info });
+      } else if (message.type === 'dispose') {
+        await engine?.dispose();
+        engine = undefined;
+        post({ type: 'disposed' });
+      } else if (cancelled.has(message.id) && message.method !== 'append' && message.method !== 'open') {
+        // Appends and opens always run, so the caller's view of a stream never misses a chunk.
+        post({ type: 'error', id: message.id, code: 'aborted', message: 'Critic scoring was cancelled.' });
+      } else {
+        post(await call(message.id, message));
+      }
+    } catch (error) {
+      post(errorMessage(error, message.type === 'call' ? message.id : undefined));
+    } finally {
+      if (message.type === 'call') cancelled.delete(message.id);
+    }
+  });
+});
