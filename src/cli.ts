@@ -1,13 +1,36 @@
 #!/usr/bin/env node
 /** `passlens`: the command-line face of src/core (no VS Code needed). */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { generateAndRank, judgeCandidates, rankGiven, verdictLabel, type RankedCandidate } from './core/bestOfN';
+import { createRemoteCritic, loadCritic } from './core/critic';
+import type { Critic } from './core/critic/types';
+import { LocalGenerator } from './core/generation/local';
+import { OpenAIGenerator } from './core/generation/openai';
+import type { Generator } from './core/generation/types';
+import { sparkline } from './core/lines';
+import { problemFromMarkdown } from './core/problemExtraction';
+import { SandboxClient, defaultJudgePath } from './core/sandbox';
 
 const USAGE = `usage: passlens <command> [options]
 
 commands:
-  version        print the version
-  help           show this help
+  rank <problem.md>  rank candidate solutions by the critic's p(pass)
+  version            print the version
+  help               show this help
+
+rank options:
+  --critic DIR            critic bundle folder (or --critic-url URL for a vLLM critic server)
+  --candidates PATH       rank existing responses: a JSON list of strings, or a folder of .py/.md/.txt files
+  --generator MODEL       generate with a local ONNX model (folder or hub id; --dtype, --offline)
+  --server URL            generate with an OpenAI-compatible server (--model, --api chat|completions;
+                          API key from the PASSLENS_API_KEY environment variable)
+  -n N                    candidates to generate (default 6); --temperature T (0.8); --max-new-tokens M (1024)
+  --seed S                sampling seed
+  --sandbox               run each candidate on the examples in the problem (python-sandbox/judge.py)
+  --python PATH           interpreter for the sandbox (default python3)
+  --json                  print JSON instead of a table
 `;
 
 function version(): string {
@@ -15,21 +38,152 @@ function version(): string {
   return pkg.version;
 }
 
+class UsageError extends Error {}
+
+/** Responses to rank from a JSON list of strings or a folder of files (sorted by name). */
+export function readCandidates(path: string): string[] {
+  if (!existsSync(path)) throw new UsageError(`--candidates ${path}: no such file or folder`);
+  if (statSync(path).isDirectory()) {
+    const files = readdirSync(path).filter((f) => /\.(py|md|txt)$/.test(f)).sort();
+    if (!files.length) throw new UsageError(`--candidates ${path}: the folder has no .py, .md or .txt files`);
+    // A bare .py file is code; the critic scores responses, so it is wrapped the way the editor does.
+    return files.map((f) => {
+      const text = readFileSync(join(path, f), 'utf8');
+      return f.endsWith('.py') ? '```python\n' + text + (text.endsWith('\n') ? '' : '\n') + '```' : text;
+    });
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new UsageError(`--candidates ${path}: not valid JSON (${(error as Error).message})`);
+  }
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) throw new UsageError(`--candidates ${path}: expected a JSON list of strings`);
+  return value;
+}
+
+function formatTable(candidates: readonly RankedCandidate[], judged: boolean): string {
+  const rows = candidates.map((c, rank) => {
+    const score = Number.isNaN(c.final) ? '   —  ' : (c.final * 100).toFixed(1).padStart(5) + '%';
+    const first = (c.code.split('\n').find((l) => l.trim()) ?? '').trim().slice(0, 40);
+    return `${String(rank + 1).padStart(3)}  ${score}  ${sparkline(c.values, 24).padEnd(24)}  ${judged ? verdictLabel(c.judged).padEnd(24) + '  ' : ''}#${c.index}  ${first}`;
+  });
+  const header = `rank  p(pass)  ${'confidence'.padEnd(24)}  ${judged ? 'examples'.padEnd(24) + '  ' : ''}candidate`;
+  return [header, ...rows].join('\n');
+}
+
+async function rank(argv: string[]): Promise<number> {
+  const { values: o, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      critic: { type: 'string' },
+      'critic-url': { type: 'string' },
+      candidates: { type: 'string' },
+      generator: { type: 'string' },
+      dtype: { type: 'string', default: 'q4f16' },
+      offline: { type: 'boolean', default: false },
+      server: { type: 'string' },
+      model: { type: 'string', default: 'default' },
+      api: { type: 'string', default: 'chat' },
+      n: { type: 'string', short: 'n', default: '6' },
+      temperature: { type: 'string', default: '0.8' },
+      'max-new-tokens': { type: 'string', default: '1024' },
+      seed: { type: 'string' },
+      sandbox: { type: 'boolean', default: false },
+      python: { type: 'string', default: 'python3' },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  const [problemPath] = positionals;
+  if (!problemPath) throw new UsageError('rank needs a problem file: passlens rank problem.md');
+  if (!existsSync(problemPath)) throw new UsageError(`${problemPath}: no such file`);
+  if (!o.critic && !o['critic-url']) throw new UsageError('rank needs a critic: --critic BUNDLE_DIR or --critic-url URL');
+  const sources = [o.candidates, o.generator, o.server].filter(Boolean).length;
+  if (sources !== 1) throw new UsageError('give exactly one of --candidates, --generator or --server');
+  const number = (name: string, text: string) => {
+    const value = Number(text);
+    if (!Number.isFinite(value)) throw new UsageError(`--${name} must be a number, not ${text}`);
+    return value;
+  };
+  if (o.api !== 'chat' && o.api !== 'completions') throw new UsageError('--api is chat or completions');
+  const dtypes = ['fp32', 'fp16', 'q8', 'q4', 'q4f16'] as const;
+  const dtype = dtypes.find((d) => d === o.dtype);
+  if (!dtype) throw new UsageError(`--dtype is one of ${dtypes.join(', ')}`);
+
+  const problem = problemFromMarkdown(readFileSync(problemPath, 'utf8'));
+  const critic: Critic = o.critic ? await loadCritic({ bundlePath: resolve(o.critic), executionProvider: 'cpu' }) : await createRemoteCritic({ url: o['critic-url']! });
+  let generator: Generator | undefined;
+  const controller = new AbortController();
+  process.once('SIGINT', () => controller.abort());
+  try {
+    let ranked: RankedCandidate[];
+    if (o.candidates) {
+      ranked = await rankGiven(critic, problem, readCandidates(o.candidates), controller.signal);
+    } else {
+      generator = o.server
+        ? new OpenAIGenerator({ baseUrl: o.server, model: o.model!, api: o.api, apiKey: process.env.PASSLENS_API_KEY })
+        : new LocalGenerator({ model: o.generator!, dtype, offlineOnly: o.offline! });
+      ranked = await generateAndRank(
+        generator,
+        critic,
+        problem,
+        {
+          n: number('n', o.n!),
+          temperature: number('temperature', o.temperature!),
+          maxNewTokens: number('max-new-tokens', o['max-new-tokens']!),
+          seed: o.seed === undefined ? undefined : number('seed', o.seed),
+        },
+        controller.signal,
+      );
+    }
+    const judge = o.sandbox && problem.tests;
+    if (o.sandbox && !problem.tests) console.error('passlens: the problem has no examples to run (--sandbox ignored)');
+    if (judge) {
+      // The CLI runs only when a person asks for --sandbox on their own machine: that is the trust decision.
+      const sandbox = new SandboxClient({ pythonPath: o.python!, judgePath: defaultJudgePath(), trusted: true });
+      try {
+        await judgeCandidates(sandbox, problem, ranked, { timeoutSeconds: 4, memoryMb: 1024 }, controller.signal);
+      } finally {
+        await sandbox.dispose();
+      }
+    }
+    if (o.json) {
+      console.log(JSON.stringify(ranked.map((c, i) => ({ rank: i + 1, index: c.index, p_pass: c.final, values: c.values, code: c.code, judged: c.judged ?? null })), null, 1));
+    } else console.log(formatTable(ranked, Boolean(judge)));
+    return 0;
+  } finally {
+    await generator?.dispose();
+    await critic.dispose();
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
-  const [command] = argv;
-  switch (command) {
-    case 'version':
-      console.log(version());
-      return 0;
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      console.log(USAGE);
-      return 0;
-    default:
-      console.error(`passlens: unknown command '${command}'\n\n${USAGE}`);
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'version':
+        console.log(version());
+        return 0;
+      case 'rank':
+        return await rank(rest);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        console.log(USAGE);
+        return 0;
+      default:
+        console.error(`passlens: unknown command '${command}'\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (error) {
+    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      console.error(`passlens: ${(error as Error).message}\n\n${USAGE}`);
       return 2;
+    }
+    console.error(`passlens: ${(error as Error).message}`);
+    return 1;
   }
 }
 
