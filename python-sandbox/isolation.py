@@ -67,7 +67,10 @@ def bwrap_command(bwrap):
     """argv that runs the worker in a sandbox: no network, read-only root, private /tmp,
     homes hidden, its own pid/ipc/uts namespaces, killed with the judge."""
     root = os.geteuid() == 0
-    argv = [bwrap, '--die-with-parent', '--new-session', '--unshare-pid', '--unshare-net',
+    # --as-pid-1: the worker is the namespace's init, so no bwrap reaper holds the control
+    # pipes where a same-uid candidate could write to them (/proc/1/fd), and init cannot
+    # be killed from inside its namespace.
+    argv = [bwrap, '--die-with-parent', '--new-session', '--as-pid-1', '--unshare-pid', '--unshare-net',
             '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try']
     if not root:
         argv.append('--unshare-user')

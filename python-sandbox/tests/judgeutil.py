@@ -35,15 +35,16 @@ def leftover_processes():
     return sandbox_worker.descendants(os.getpid())
 
 
-def run_judge(requests, tmp_root, *args, home=None, timeout=120):
-    """Runs judge.py over `requests` (dicts or raw lines); returns (responses, stderr).
+def run_judge(requests, tmp_root, *args, home=None, timeout=120, command=None):
+    """Runs judge.py over `requests` (dicts or raw lines) with `command` (default: this
+    interpreter); returns (responses, stderr).
     Asserts that the judge's temporary root is empty and no process survives it."""
     os.makedirs(tmp_root, exist_ok=True)
     env = dict(os.environ, TMPDIR=str(tmp_root))
     if home is not None:
         env['HOME'] = str(home)
     lines = [r if isinstance(r, str) else json.dumps(r) for r in requests]
-    done = subprocess.run([sys.executable, JUDGE, *args], input='\n'.join(lines) + '\n',
+    done = subprocess.run((command or [sys.executable]) + [JUDGE, *args], input='\n'.join(lines) + '\n',
                           capture_output=True, text=True, env=env, timeout=timeout, cwd='/')
     assert done.returncode == 0, done.stderr
     responses = [json.loads(line) for line in done.stdout.splitlines()]

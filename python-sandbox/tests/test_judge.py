@@ -3,6 +3,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 
 import pytest
@@ -188,7 +189,7 @@ HOSTILE = {
                      'subprocess.Popen("sleep 301 &", shell=True)\nwhile True: pass', None),
     'escaped-daemon': ('import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n'
                        '        time.sleep(300)\n    os._exit(0)\nwhile True: pass', None),
-    'kill-parent': ('import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nprint("ok")', None),
+    'kill-parent': ('import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nwhile True: pass', None),
     'kill-everything': ('import os, signal\nos.kill(-1, signal.SIGKILL)\nwhile True: pass', None),
     'sys-exit-first': ('import sys\nsys.exit(0)\nprint("ok")', 'wrong_answer'),
     'os-exit-first': ('import os\nos._exit(0)\nprint("ok")', 'wrong_answer'),
@@ -306,3 +307,36 @@ def test_a_killed_worker_is_replaced(tmp_path):
     assert killed['results'] == [-1, -1] and 'worker restarted' in killed['stderr'] \
         or killed['results'] == [False, False]
     assert got['next']['passed']
+
+
+def unprivileged_command():
+    """setpriv to `nobody` with a system interpreter nobody can read, when we are root."""
+    python = '/usr/bin/python3'
+    if os.geteuid() != 0 or not shutil.which('setpriv') or not os.path.exists(python):
+        return None
+    command = ['setpriv', '--reuid', '65534', '--regid', '65534', '--clear-groups', python]
+    probe = subprocess.run(command + ['-c', 'import sys; sys.exit(sys.version_info < (3, 9))'],
+                           capture_output=True, cwd='/')
+    return command if probe.returncode == 0 else None
+
+
+@pytest.mark.skipif(unprivileged_command() is None, reason='needs root, setpriv and /usr/bin/python3 >= 3.9')
+def test_unprivileged_judge_cannot_be_forged_or_killed():
+    """As a normal user (the editor's case) candidates share the worker's uid: they must
+    still neither forge the worker's replies nor kill it."""
+    root = tempfile.mkdtemp(prefix='judge-nobody-', dir='/tmp')
+    os.chmod(root, 0o777)
+    try:
+        requests = [std(rid, HOSTILE[rid][0]) for rid in ('forge-reply', 'kill-parent', 'kill-everything')]
+        requests += [std('after-%d' % i, 'print(input())', [str(i)], [str(i)]) for i in range(4)]
+        responses, _ = run_judge(requests, os.path.join(root, 'tmp'), '--workers', '2',
+                                 command=unprivileged_command(), home='/nonexistent')
+        got = by_id(responses)
+        assert [r['id'] for r in responses] == [r['id'] for r in requests]
+        for rid in ('forge-reply', 'kill-parent', 'kill-everything'):
+            assert got[rid]['passed'] is False, got[rid]
+            assert 'worker restarted' not in got[rid]['stderr'], got[rid]
+        for i in range(4):
+            assert got['after-%d' % i]['passed'], got['after-%d' % i]
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
