@@ -20,13 +20,16 @@ const { values: args } = parseArgs({ options: { bundle: { type: 'string' }, runs
 const runs = Number(args.runs);
 const lineCount = Number(args.lines);
 
-/** A plausible solution file of `lines` lines (functions, loops, I/O), deterministic. */
+/**
+ * A plausible solution file of `lines` short lines (functions, loops, I/O), deterministic.
+ * Lines are kept short so 300 of them fit the tiny bundle's 2048-token context.
+ */
 function pythonFile(lines: number): string {
-  const out = ['import sys', '', 'def read_ints():', '    return list(map(int, sys.stdin.readline().split()))', ''];
-  for (let f = 0; out.length < lines - 6; f++) {
-    out.push(`def step_${f}(values, k):`, `    total = 0`, `    for i, v in enumerate(values):`, `        if v % (k + ${f + 2}) == 0:`, `            total += v * i`, `        else:`, `            total -= ${f}`, `    return total`, '');
+  const out = ['import sys', 'def ri():', '    return int(input())'];
+  for (let f = 0; out.length < lines - 4; f++) {
+    out.push(`def f${f}(a):`, '    t = 0', '    for v in a:', `        t += v`, '    return t');
   }
-  out.push('def main():', '    n, k = read_ints()', '    values = read_ints()', '    print(step_0(values, k))', '', "if __name__ == '__main__':");
+  out.push('n = ri()', 'a = [ri()]', 'print(f0(a))');
   return out.slice(0, lines).join('\n') + '\n';
 }
 
