@@ -29,9 +29,20 @@ export class LiveConfidence implements vscode.Disposable {
     this.apply(readSettings());
   }
 
-  /** The toggle command: flips the setting, which apply() then follows. */
+  /**
+   * The toggle command: flips the setting where it is effectively set (a workspace value
+   * would override a global one), and apply() then follows the change.
+   */
   async toggle(): Promise<void> {
-    await vscode.workspace.getConfiguration('passlens').update('liveConfidence.enabled', !this.enabled, vscode.ConfigurationTarget.Global);
+    const config = vscode.workspace.getConfiguration('passlens');
+    const where = config.inspect<boolean>('liveConfidence.enabled');
+    const target =
+      where?.workspaceFolderValue !== undefined
+        ? vscode.ConfigurationTarget.WorkspaceFolder
+        : where?.workspaceValue !== undefined
+          ? vscode.ConfigurationTarget.Workspace
+          : vscode.ConfigurationTarget.Global;
+    await config.update('liveConfidence.enabled', !this.enabled, target);
   }
 
   apply(settings: PassLensSettings): void {
