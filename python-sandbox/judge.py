@@ -8,6 +8,7 @@ request order (protocol: docs/ARCHITECTURE.md, "Sandbox protocol"; isolation and
 comparison details: python-sandbox/README.md). Standard library only, Python >= 3.9.
 """
 import argparse
+import ctypes
 import json
 import math
 import os
@@ -35,6 +36,7 @@ STDERR_IN_RESPONSE = 2000
 WORKER_START_S = 30.0
 # Extra time a worker gets beyond the test's own limit before it is declared hung.
 WORKER_SLACK_S = 10.0
+PR_SET_DUMPABLE = 4
 RESULT_CODE = {'pass': True, 'wrong_answer': False, 'compile_error': -2}
 
 
@@ -378,6 +380,9 @@ def main(argv=None):
         parser.error('--workers must be at least 1')
     if hasattr(sys, 'set_int_max_str_digits'):
         sys.set_int_max_str_digits(0)
+    # Without namespaces a candidate shares our uid: being non-dumpable closes
+    # /proc/<judge>/fd (our stdout is the response stream) and /proc/<judge>/mem to it.
+    ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, ctypes.c_ulong(0), 0, 0, 0)
     stdin = open(sys.stdin.fileno(), 'r', encoding='utf-8', errors='replace', closefd=False)
     stdout = open(sys.stdout.fileno(), 'w', encoding='utf-8', errors='surrogateescape', closefd=False)
     judge = Judge(args)
