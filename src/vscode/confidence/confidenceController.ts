@@ -56,7 +56,8 @@ export class ConfidenceController implements vscode.Disposable {
       const problemKey = JSON.stringify(found.problem);
       let entry = this.scorers.get(key);
       if (!entry || entry.critic !== critic || entry.problemKey !== problemKey) {
-        await entry?.scorer.dispose();
+        // The old stream may belong to a critic already released; closing it is best effort.
+        await entry?.scorer.dispose().catch(() => undefined);
         entry = { scorer: new DocumentScorer(critic, found.problem), critic, problemKey };
         this.scorers.set(key, entry);
       }
@@ -78,7 +79,7 @@ export class ConfidenceController implements vscode.Disposable {
   private async releaseScorer(key: string): Promise<void> {
     const entry = this.scorers.get(key);
     this.scorers.delete(key);
-    await entry?.scorer.dispose();
+    await entry?.scorer.dispose().catch(() => undefined);
   }
 
   /** Frees every document's critic stream (KV caches). */
