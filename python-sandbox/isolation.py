@@ -134,3 +134,31 @@ def plain_command():
 
 def find_bwrap():
     return shutil.which('bwrap')
+
+
+def process_tree():
+    """{parent pid: [child pids]} from /proc."""
+    children = {}
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % entry, 'rb') as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(b')') + 2:].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    return children
+
+
+def descendants(root_pid, children=None):
+    """All live descendants of root_pid (orphans reparent to a subreaper, so a subreaper
+    sees everything its children left behind)."""
+    children = process_tree() if children is None else children
+    found, stack = [], [root_pid]
+    while stack:
+        for child in children.get(stack.pop(), ()):
+            found.append(child)
+            stack.append(child)
+    return found

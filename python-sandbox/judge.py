@@ -36,7 +36,7 @@ STDERR_IN_RESPONSE = 2000
 WORKER_START_S = 30.0
 # Extra time a worker gets beyond the test's own limit before it is declared hung.
 WORKER_SLACK_S = 10.0
-PR_SET_DUMPABLE = 4
+PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 4, 36
 RESULT_CODE = {'pass': True, 'wrong_answer': False, 'compile_error': -2}
 
 
@@ -188,6 +188,7 @@ class Worker:
 
     def restart(self):
         self.stop()
+        self.judge.kill_orphans()
         self.start()
 
 
@@ -227,9 +228,33 @@ class Judge:
             worker.start()
             self.workers.append(worker)
 
+    def kill_orphans(self):
+        """Kills what a dead worker's candidates left running. The judge is a child
+        subreaper, so those processes are re-parented to it; live workers are its only
+        other children."""
+        live = {w.proc.pid for w in self.workers if w.proc is not None}
+        for _ in range(20):
+            tree = isolation.process_tree()
+            strays = [pid for pid in tree.get(os.getpid(), []) if pid not in live]
+            strays = [p for pid in strays for p in [pid] + isolation.descendants(pid, tree)]
+            if not strays:
+                return
+            for pid in strays:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            for pid in strays:
+                try:
+                    os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    pass
+            time.sleep(0.005)
+
     def close(self):
         for worker in self.workers:
             worker.stop()
+        self.kill_orphans()
         shutil.rmtree(self.tmp_root, ignore_errors=True)
 
     # ------------------------------------------------------------ one request
@@ -382,7 +407,10 @@ def main(argv=None):
         sys.set_int_max_str_digits(0)
     # Without namespaces a candidate shares our uid: being non-dumpable closes
     # /proc/<judge>/fd (our stdout is the response stream) and /proc/<judge>/mem to it.
-    ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, ctypes.c_ulong(0), 0, 0, 0)
+    libc = ctypes.CDLL(None)
+    libc.prctl(PR_SET_DUMPABLE, ctypes.c_ulong(0), 0, 0, 0)
+    # Orphans of a worker that died come back to us, to be killed (Judge.kill_orphans).
+    libc.prctl(PR_SET_CHILD_SUBREAPER, ctypes.c_ulong(1), 0, 0, 0)
     stdin = open(sys.stdin.fileno(), 'r', encoding='utf-8', errors='replace', closefd=False)
     stdout = open(sys.stdout.fileno(), 'w', encoding='utf-8', errors='surrogateescape', closefd=False)
     judge = Judge(args)

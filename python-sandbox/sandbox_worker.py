@@ -31,6 +31,7 @@ import time
 import traceback
 
 import valuecodec
+from isolation import descendants
 
 # The names the official APPS harness prepends to every program (it imports them in a
 # header), so solutions that rely on them without importing behave the same here.
@@ -93,27 +94,6 @@ def prctl(option, arg):
 
 
 # ---------------------------------------------------------------- process clean-up
-
-def descendants(root_pid):
-    """All live descendants of root_pid (reads /proc; orphans reparent to a subreaper)."""
-    children = {}
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            with open('/proc/%s/stat' % entry, 'rb') as handle:
-                stat = handle.read()
-        except OSError:
-            continue
-        ppid = int(stat[stat.rindex(b')') + 2:].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
-    found, stack = [], [root_pid]
-    while stack:
-        for child in children.get(stack.pop(), ()):
-            found.append(child)
-            stack.append(child)
-    return found
-
 
 def reap():
     while True:

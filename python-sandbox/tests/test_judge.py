@@ -298,7 +298,11 @@ def test_bwrap_hides_home_and_keeps_root_read_only(tmp_path, outside):
 
 def test_a_killed_worker_is_replaced(tmp_path):
     """ctypes gets around the rlimits guard; killing the worker must cost only that test."""
-    kill_worker = 'import ctypes, os, time\nctypes.CDLL(None).kill(os.getppid(), 9)\ntime.sleep(0.5)\nprint("ok")'
+    # It also leaves a daemon behind (own session, no parent-death signal) for the judge
+    # to find once the worker is gone.
+    kill_worker = ('import ctypes, os, time\nlibc = ctypes.CDLL(None)\nif libc.fork() == 0:\n'
+                   '    libc.setsid()\n    libc.prctl(1, 0, 0, 0, 0)\n    time.sleep(300)\n    os._exit(0)\n'
+                   'time.sleep(0.2)\nlibc.kill(os.getppid(), 9)\ntime.sleep(0.5)\nprint("ok")')
     requests = [std('kill-worker', kill_worker, ['', ''], ['never', 'never']), std('next', 'print("ok")')]
     got = by_id(run_judge(requests, tmp_path / 'tmp', '--workers', '1', '--isolation', 'rlimits')[0])
     killed = got['kill-worker']
