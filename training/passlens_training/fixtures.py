@@ -4,9 +4,9 @@
         a tiny random value model + tokenizer exported to the critic bundle OUT; its
         PyTorch checkpoint is kept beside it in OUT.checkpoint (for reference values).
         Skipped when OUT was built from the same inputs.
-    python -m passlens_training.fixtures critic-reference --checkpoint DIR < request.json
-        PyTorch reference for the Node runtime's parity tests. stdin
-        {"messages": [{"role", "content"}...], "texts": [str...]}; stdout {"prompt_ids": [...],
+    python -m passlens_training.fixtures critic-reference --checkpoint DIR < requests.json
+        PyTorch reference for the Node runtime's parity tests. stdin a list of
+        {"messages": [{"role", "content"}...], "texts": [str...]}; stdout a list of {"prompt_ids": [...],
         "text_ids": [[...]...], "values": [[...]...]}: the chat-templated prompt
         (add_generation_prompt) and each text tokenised apart, and the values of each text's
         tokens from one pass over prompt + text ("max_tokens": prompt left-truncated to fit).
@@ -135,8 +135,9 @@ def main(argv: list[str] | None = None) -> int:
                                            kv_heads=args.kv_heads, seed=args.seed, dtypes=dtypes, with_past=not args.no_past)
         print(json.dumps({"bundle": str(args.out), "checkpoint": str(checkpoint)}))
         return 0
-    request = json.load(sys.stdin)
-    json.dump(reference_scores(args.checkpoint, request["messages"], request["texts"], request.get("max_tokens")), sys.stdout)
+    requests = json.load(sys.stdin)
+    answers = [reference_scores(args.checkpoint, r["messages"], r["texts"], r.get("max_tokens")) for r in requests]
+    json.dump(answers, sys.stdout)
     return 0
 
 
