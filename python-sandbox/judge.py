@@ -275,7 +275,8 @@ class Judge:
                     worker.send(begin)
                     begun = True
                 worker.send({'op': 'test', 'input': payload})
-                reply = worker.receive(request['timeout_s'] + WORKER_SLACK_S)
+                # A call-based test may first load the module, which has its own time limit.
+                reply = worker.receive(2 * request['timeout_s'] + WORKER_SLACK_S)
             except (WorkerDied, ValueError) as error:
                 # Killed by the candidate, or hung: a fresh worker takes the next test.
                 reply = {'status': 'runtime_error', 'stderr': '',
