@@ -41,6 +41,7 @@ def critic_bundle_fixture(
     heads: int = 4,
     kv_heads: int = 2,
     seed: int = 0,
+    max_positions: int = 2048,
     dtypes: tuple[str, ...] = ("fp32", "int8", "int4"),
     with_past: bool = True,
 ) -> Path:
@@ -50,7 +51,7 @@ def critic_bundle_fixture(
     out = Path(out)
     checkpoint = out.with_name(out.name + ".checkpoint")
     inputs = json.dumps(
-        {"layers": layers, "hidden": hidden, "heads": heads, "kv_heads": kv_heads, "seed": seed, "dtypes": list(dtypes),
+        {"layers": layers, "hidden": hidden, "heads": heads, "kv_heads": kv_heads, "seed": seed, "max_positions": max_positions, "dtypes": list(dtypes),
          "with_past": with_past, "source": _source_digest(), "torch": version("torch"), "transformers": version("transformers")},
         sort_keys=True,
     )
@@ -73,7 +74,7 @@ def critic_bundle_fixture(
         shutil.rmtree(folder, ignore_errors=True)
     tokenizer = train_tokenizer()
     config = tiny_phi3_config(len(tokenizer), num_layers=layers, hidden_size=hidden, num_heads=heads, num_kv_heads=kv_heads,
-                              eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+                              max_positions=max_positions, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
     model = value_model_from_config(config, seed=seed)
     # A random head gives values squeezed around 0.5; spread them so ranking and parity
     # tests see values that differ.
@@ -122,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     bundle.add_argument("--heads", type=int, default=4)
     bundle.add_argument("--kv-heads", type=int, default=2)
     bundle.add_argument("--seed", type=int, default=0)
+    bundle.add_argument("--max-positions", type=int, default=2048)
     bundle.add_argument("--dtype", action="append", choices=("fp32", "fp16", "int8", "int4"),
                         help="variants besides fp32 (repeatable; default: int8 and int4); fp32 is the runtime default")
     bundle.add_argument("--no-past", action="store_true")
@@ -132,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "critic-bundle":
         dtypes = tuple(dict.fromkeys(["fp32", *(args.dtype or ["int8", "int4"])]))
         checkpoint = critic_bundle_fixture(args.out, layers=args.layers, hidden=args.hidden, heads=args.heads,
-                                           kv_heads=args.kv_heads, seed=args.seed, dtypes=dtypes, with_past=not args.no_past)
+                                           kv_heads=args.kv_heads, seed=args.seed, max_positions=args.max_positions, dtypes=dtypes, with_past=not args.no_past)
         print(json.dumps({"bundle": str(args.out), "checkpoint": str(checkpoint)}))
         return 0
     requests = json.load(sys.stdin)
