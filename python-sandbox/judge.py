@@ -202,7 +202,11 @@ class Judge:
         self.bwrap = isolation.find_bwrap()
         self.mode = 'rlimits'
         self.workers = []
-        self._start_workers()
+        try:
+            self._start_workers()
+        except BaseException:
+            self.close()
+            raise
 
     def _start_workers(self):
         wanted = self.args.isolation

@@ -3,6 +3,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 
@@ -10,7 +11,7 @@ import pytest
 
 import isolation
 
-from judgeutil import by_id, load_apps_sample, run_judge
+from judgeutil import JUDGE, by_id, load_apps_sample, run_judge
 
 
 def std(rid, code, inputs=('',), outputs=('ok',), **extra):
@@ -344,3 +345,25 @@ def test_unprivileged_judge_cannot_be_forged_or_killed():
             assert got['after-%d' % i]['passed'], got['after-%d' % i]
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_falls_back_when_bwrap_cannot_run(tmp_path):
+    """A bwrap that cannot create namespaces (as in some containers): auto mode says so on
+    stderr and judges with rlimits; --isolation bwrap refuses with the reason."""
+    fake = tmp_path / 'bin'
+    fake.mkdir()
+    (fake / 'bwrap').write_text('#!/bin/sh\necho "bwrap: No permissions to create new namespace" >&2\nexit 1\n')
+    (fake / 'bwrap').chmod(0o755)
+    path = '%s:%s' % (fake, os.environ.get('PATH', ''))
+    env_backup = os.environ['PATH']
+    os.environ['PATH'] = path
+    try:
+        responses, stderr = run_judge([std('a', 'print("ok")')], tmp_path / 'tmp')
+        forced = subprocess.run([sys.executable, JUDGE, '--isolation', 'bwrap'], input='', text=True,
+                                capture_output=True, env=dict(os.environ, TMPDIR=str(tmp_path / 'tmp')))
+    finally:
+        os.environ['PATH'] = env_backup
+    assert responses[0]['passed'] and responses[0]['isolation'] == 'rlimits'
+    assert 'falling back to rlimits' in stderr and 'No permissions' in stderr
+    assert forced.returncode != 0 and 'bwrap does not work here' in forced.stderr
+    assert os.listdir(tmp_path / 'tmp') == []
