@@ -90,10 +90,15 @@ def test_standard_input_semantics(tmp_path):
         std('null-input', 'print("ok")', [None], ['ok']),
         std('runtime-error', 'print(1 // 0)', [''], ['0']),
         std('eof', 'input(); input()', ['1'], ['']),
+        # The competitive-programming idiom: main in a big-stack thread, not joined.
+        std('thread-main', 'import sys, threading\nthreading.stack_size(2**26)\nsys.setrecursionlimit(10**6)\n'
+            'def main():\n    print(int(input()) + 1)\nthreading.Thread(target=main).start()', ['1'], ['2']),
+        std('read-fd0', 'import sys\nprint(sum(map(int, sys.stdin.buffer.read().split())))', ['1 2\n3\n'], ['6']),
     ]
     got = by_id(run_judge(requests, tmp_path / 'tmp', '--workers', '2')[0])
     for rid in ('toplevel-return', 'return-keeps-globals', 'sys-exit-counts', 'exit-strict',
-                'stdout-binding', 'prelude', 'reordered-apps', 'unicode', 'float', 'list-input'):
+                'stdout-binding', 'prelude', 'reordered-apps', 'unicode', 'float', 'list-input',
+                'thread-main', 'read-fd0'):
         assert got[rid]['passed'], (rid, got[rid])
     assert got['exit-apps']['results'] == [-1]  # the APPS guard sets exit to None
     assert got['reordered-strict']['results'] == [False]
