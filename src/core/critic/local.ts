@@ -32,6 +32,7 @@ class LocalCritic implements Critic {
   private readonly pending = new Map<number, Pending>();
   private disposed: Promise<void> | undefined;
   private failure: CriticError | undefined;
+  private exited = false;
 
   constructor(
     readonly info: CriticInfo,
@@ -52,7 +53,10 @@ class LocalCritic implements Critic {
       this.pending.clear();
     };
     worker.on('error', (error) => stop(`The critic worker failed: ${error.message}. Reload the critic (PassLens: Select Critic Model).`));
-    worker.on('exit', () => stop('The critic was disposed.'));
+    worker.on('exit', () => {
+      this.exited = true;
+      stop('The critic was disposed.');
+    });
   }
 
   /** Sends a call; the returned promise settles with the worker's answer (never aborted). */
@@ -93,6 +97,7 @@ class LocalCritic implements Critic {
   }
 
   dispose(): Promise<void> {
+    if (this.exited) this.disposed ??= Promise.resolve();
     this.disposed ??= new Promise<void>((resolve) => {
       const finish = () => {
         void this.worker.terminate().then(() => resolve());
