@@ -8,29 +8,35 @@
  * and does not depend on the mode.
  *
  *   node --import tsx benchmarks/editor/bench.ts [--bundle DIR] [--runs N] [--lines N]
- * Without --bundle it uses the tiny test bundle (.cache/fixtures/critic-bundle).
+ * Without --bundle it builds the tiny test bundle with an 8k context (.cache/fixtures/critic-bundle-8k).
  */
 import { parseArgs } from 'node:util';
 import { loadCritic } from '../../src/core/critic';
 import { DocumentScorer } from '../../src/core/documentScoring';
 import type { Problem } from '../../src/core/problem';
-import { tinyCriticBundle } from '../../test/unit/helpers/fixtures';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { repoRoot } from '../../test/unit/helpers/fixtures';
 
 const { values: args } = parseArgs({ options: { bundle: { type: 'string' }, runs: { type: 'string', default: '7' }, lines: { type: 'string', default: '300' } } });
 const runs = Number(args.runs);
 const lineCount = Number(args.lines);
 
-/**
- * A plausible solution file of `lines` short lines (functions, loops, I/O), deterministic.
- * Lines are kept short so 300 of them fit the tiny bundle's 2048-token context.
- */
+/** A plausible solution file of `lines` lines (functions, loops, I/O), deterministic. */
 function pythonFile(lines: number): string {
-  const out = ['import sys', 'def ri():', '    return int(input())'];
-  for (let f = 0; out.length < lines - 4; f++) {
-    out.push(`def f${f}(a):`, '    t = 0', '    for v in a:', `        t += v`, '    return t');
+  const out = ['import sys', '', 'def read_ints():', '    return list(map(int, sys.stdin.readline().split()))', ''];
+  for (let f = 0; out.length < lines - 6; f++) {
+    out.push(`def step_${f}(values, k):`, '    total = 0', '    for i, v in enumerate(values):', `        if v % (k + ${f + 2}) == 0:`, '            total += v * i', '        else:', `            total -= ${f}`, '    return total', '');
   }
-  out.push('n = ri()', 'a = [ri()]', 'print(f0(a))');
+  out.push('def main():', '    n, k = read_ints()', '    values = read_ints()', '    print(step_0(values, k))', '', 'main()');
   return out.slice(0, lines).join('\n') + '\n';
+}
+
+/** The tiny test bundle, with a context long enough for a 300-line file in its small vocabulary. */
+function benchBundle(): string {
+  const out = join(repoRoot, '.cache', 'fixtures', 'critic-bundle-8k');
+  execFileSync(join(repoRoot, '.venv', 'bin', 'python'), ['-m', 'passlens_training.fixtures', 'critic-bundle', out, '--max-positions', '8192'], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] });
+  return out;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -43,7 +49,7 @@ async function time(fn: () => Promise<unknown>): Promise<number> {
 }
 
 async function main() {
-  const bundlePath = args.bundle ?? tinyCriticBundle();
+  const bundlePath = args.bundle ?? benchBundle();
   const critic = await loadCritic({ bundlePath, executionProvider: 'cpu' });
   const problem: Problem = { question: 'Read n, k and n integers; print the weighted total.', kind: 'standard_input' };
   const code = pythonFile(lineCount);
