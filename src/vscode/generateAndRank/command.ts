@@ -39,16 +39,18 @@ async function problemAtCursor(editor: vscode.TextEditor, problems: ProblemServi
   return typed?.trim() ? problemFromStatement(typed) : undefined;
 }
 
-/** The document text after accepting `code`: it replaces the selection, or goes in at the cursor's line. */
-export function textAfterAccept(document: vscode.TextDocument, selection: vscode.Selection, code: string): { range: vscode.Range; text: string } {
-  const block = code.endsWith('\n') ? code : code + '\n';
-  if (!selection.isEmpty) return { range: selection, text: code };
-  const line = selection.active.line;
-  const at = document.lineAt(line);
-  // On an empty line the code takes its place; otherwise it goes below the current line.
-  if (at.isEmptyOrWhitespace) return { range: at.range, text: block.replace(/\n$/, '') };
-  const position = at.range.end;
-  return { range: new vscode.Range(position, position), text: '\n' + block.replace(/\n$/, '') };
+export type AcceptMode = 'insert' | 'replace';
+
+/**
+ * Where accepting `code` writes it: 'insert' puts it below the selection or the cursor's
+ * line (taking the place of an empty line); 'replace' swaps it for the selected text.
+ */
+export function textAfterAccept(document: vscode.TextDocument, selection: vscode.Selection, code: string, mode: AcceptMode): { range: vscode.Range; text: string } {
+  const body = code.replace(/\n$/, '');
+  if (mode === 'replace' && !selection.isEmpty) return { range: selection, text: body };
+  const at = document.lineAt(selection.isEmpty ? selection.active.line : selection.end.line);
+  if (at.isEmptyOrWhitespace) return { range: at.range, text: body };
+  return { range: new vscode.Range(at.range.end, at.range.end), text: '\n' + body };
 }
 
 /** PassLens: Generate and Rank Solutions. */
@@ -109,18 +111,18 @@ export async function generateAndRankCommand(deps: GenerateAndRankDeps): Promise
   const document = editor.document;
   const selection = editor.selection;
   const fileName = document.uri.path.split('/').pop() || 'candidate.py';
-  const preview = (candidate: RankedCandidate) => {
-    const { range, text } = textAfterAccept(document, selection, candidate.code);
+  const preview = (candidate: RankedCandidate, mode: AcceptMode) => {
+    const { range, text } = textAfterAccept(document, selection, candidate.code, mode);
     const after = document.getText(new vscode.Range(new vscode.Position(0, 0), range.start)) + text + document.getText(new vscode.Range(range.end, document.lineAt(document.lineCount - 1).range.end));
     const uri = deps.previews.put(`candidate-${candidate.index}`, fileName, after);
     void vscode.commands.executeCommand('vscode.diff', document.uri, uri, `${fileName} ↔ candidate (p(pass) ${(candidate.final * 100).toFixed(0)}%)`, { preview: true, preserveFocus: true });
   };
-  const chosen = await pickCandidate(candidates, preview);
+  const chosen = await pickCandidate(candidates, preview, !selection.isEmpty);
   deps.previews.clear();
   const target = await vscode.window.showTextDocument(document, editor.viewColumn);
   if (!chosen) return undefined;
-  const { range, text } = textAfterAccept(document, selection, chosen.code);
+  const { range, text } = textAfterAccept(document, selection, chosen.candidate.code, chosen.mode);
   await target.edit((edit) => edit.replace(range, text));
-  deps.log.info(`accepted candidate ${chosen.index} (p(pass) ${chosen.final.toFixed(3)})`);
-  return chosen;
+  deps.log.info(`accepted candidate ${chosen.candidate.index} (p(pass) ${chosen.candidate.final.toFixed(3)}, ${chosen.mode})`);
+  return chosen.candidate;
 }

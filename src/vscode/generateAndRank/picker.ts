@@ -22,25 +22,34 @@ export function candidateItems(candidates: readonly RankedCandidate[]): Candidat
   });
 }
 
+const REPLACE_BUTTON: vscode.QuickInputButton = { iconPath: new vscode.ThemeIcon('replace'), tooltip: 'Replace the selection with this candidate' };
+
 /**
  * Shows the ranked candidates; `onActive` fires as the user moves (for the diff preview).
- * Resolves with the accepted candidate, or undefined when dismissed.
+ * Enter inserts; with a selection, each row also has a "replace the selection" button.
+ * Resolves with the accepted candidate and how to apply it, or undefined when dismissed.
  */
 export function pickCandidate(
   candidates: readonly RankedCandidate[],
-  onActive: (candidate: RankedCandidate) => void,
-): Promise<RankedCandidate | undefined> {
+  onActive: (candidate: RankedCandidate, mode: 'insert' | 'replace') => void,
+  canReplace: boolean,
+): Promise<{ candidate: RankedCandidate; mode: 'insert' | 'replace' } | undefined> {
   const quickPick = vscode.window.createQuickPick<CandidateItem>();
   quickPick.title = `PassLens: ${candidates.length} candidates, best first by the critic's p(pass)`;
-  quickPick.placeholder = 'Move to preview a candidate as a diff; Enter inserts it';
+  quickPick.placeholder = `Move to preview a candidate as a diff; Enter inserts it${canReplace ? ', the replace button swaps it for the selection' : ''}`;
   quickPick.matchOnDetail = true;
   quickPick.ignoreFocusOut = true;
-  quickPick.items = candidateItems(candidates);
+  quickPick.items = candidateItems(candidates).map((item) => (canReplace ? { ...item, buttons: [REPLACE_BUTTON] } : item));
   return new Promise((resolve) => {
-    let accepted: RankedCandidate | undefined;
-    quickPick.onDidChangeActive((items) => items[0] && onActive(items[0].candidate));
+    let accepted: { candidate: RankedCandidate; mode: 'insert' | 'replace' } | undefined;
+    quickPick.onDidChangeActive((items) => items[0] && onActive(items[0].candidate, 'insert'));
     quickPick.onDidAccept(() => {
-      accepted = quickPick.selectedItems[0]?.candidate ?? quickPick.activeItems[0]?.candidate;
+      const item = quickPick.selectedItems[0] ?? quickPick.activeItems[0];
+      if (item) accepted = { candidate: item.candidate, mode: 'insert' };
+      quickPick.hide();
+    });
+    quickPick.onDidTriggerItemButton(({ item }) => {
+      accepted = { candidate: item.candidate, mode: 'replace' };
       quickPick.hide();
     });
     quickPick.onDidHide(() => {
