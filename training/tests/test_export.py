@@ -89,13 +89,16 @@ def test_onnx_matches_pytorch_single_batch_and_incremental(tiny_bundle):
 def test_quantised_variants_rank_candidates_like_fp32(tiny_bundle):
     bundle, _ = tiny_bundle
     manifest = read_manifest(bundle)
-    candidates = [CODE, "print(1)\n", "for i in range(9):\n    print(i)\n", "x = 'café'\n", "def f(a, b):\n    return a\n"]
+    # A random model's final value depends mostly on the last token: the candidates end
+    # differently, and lie further apart in fp32 than 4-bit rounding moves them (~0.03).
+    candidates = ["total += x", "pass", "s = 'café'", "x = 3", "for i in range(9):"]
     def finals(name):
         session = _session(bundle, name)
         return [run_onnx(session, manifest, np.array([ids]), np.ones((1, len(ids)), dtype=np.int64))[0][0, -1]
                 for ids in (_ids(bundle, c) for c in candidates)]
-    reference = np.argsort(finals("model.onnx"))
-    assert len(set(np.round(finals("model.onnx"), 3))) == len(candidates), "fixture values too close to rank"
+    fp32 = finals("model.onnx")
+    reference = np.argsort(fp32)
+    assert np.diff(np.sort(fp32)).min() > 0.05, f"fixture values too close to rank: {np.sort(fp32)}"
     for name in ("model_int8.onnx", "model_int4.onnx"):
         assert list(np.argsort(finals(name))) == list(reference), name
 
@@ -169,3 +172,10 @@ def test_export_decoder_onnx_lm_head_gives_logits_like_pytorch(tmp_path):
         expected = lm(input_ids=ids).logits.numpy()
     assert logits.shape == expected.shape and np.abs(logits - expected).max() < 1e-4
 
+
+
+def test_fixture_is_reused_when_inputs_are_unchanged(tiny_bundle):
+    bundle, checkpoint = tiny_bundle
+    before = (bundle / "model.onnx").stat().st_mtime_ns
+    assert critic_bundle_fixture(bundle, layers=2, hidden=64) == checkpoint
+    assert (bundle / "model.onnx").stat().st_mtime_ns == before
