@@ -69,7 +69,6 @@ export async function generateAndRankCommand(deps: GenerateAndRankDeps): Promise
       const critic = await deps.critics.get(signal);
       const generator = await deps.generators.get(signal);
       progress.report({ message: `${generator.name}` });
-      const lengths = new Map<number, number>();
       try {
         const ranked = await timed(deps.log, `generate and score ${settings.generator.candidates} with ${generator.name}`, () =>
           generateAndRank(
@@ -80,7 +79,6 @@ export async function generateAndRankCommand(deps: GenerateAndRankDeps): Promise
             signal,
             {
               onUpdate: ({ index, values }) => {
-                lengths.set(index, values.length);
                 const last = values[values.length - 1];
                 progress.report({ message: `candidate ${index + 1}: ${values.length} tokens, p(pass) ${last === undefined ? '—' : (last * 100).toFixed(0) + '%'}` });
               },
