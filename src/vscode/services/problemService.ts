@@ -13,7 +13,7 @@ const STATE_KEY = 'passlens.problems';
 
 /**
  * The problem statement of each file: the one set with "Set Problem" (kept per workspace),
- * else the file's top docstring or comment block, else a problem.md beside it.
+ * else the file's top docstring or comment block, else <file>.md or problem.md beside it.
  */
 export class ProblemService implements vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<vscode.Uri>();
@@ -27,12 +27,15 @@ export class ProblemService implements vscode.Disposable {
     const top = topOfFileStatement(document.getText());
     if (top) return { problem: problemFromStatement(top), source: 'docstring' };
     if (document.uri.scheme === 'file' || document.uri.scheme === 'vscode-remote') {
-      const sibling = vscode.Uri.joinPath(document.uri, '..', 'problem.md');
-      try {
-        const bytes = await vscode.workspace.fs.readFile(sibling);
-        return { problem: problemFromMarkdown(new TextDecoder().decode(bytes)), source: 'problem.md' };
-      } catch {
-        // No problem.md beside the file.
+      // solution.py looks for solution.md first, then a problem.md shared by its folder.
+      const stem = document.uri.path.split('/').pop()!.replace(/\.[^.]*$/, '');
+      for (const name of [`${stem}.md`, 'problem.md']) {
+        try {
+          const bytes = await vscode.workspace.fs.readFile(vscode.Uri.joinPath(document.uri, '..', name));
+          return { problem: problemFromMarkdown(new TextDecoder().decode(bytes)), source: 'problem.md' };
+        } catch {
+          // Not there: try the next name.
+        }
       }
     }
     return undefined;
