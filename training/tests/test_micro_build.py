@@ -61,3 +61,29 @@ def test_a_failed_stage_is_not_stamped_and_reruns(tmp_path):
             pass
     Build(config, str(tmp_path / "work"), progress=False).run([STAGES[0], stage])
     assert len(attempts) == 2
+
+
+def test_report_states_the_effect_from_the_build_files(tmp_path):
+    import json
+
+    from passlens_training.micro.report import render
+
+    config = write_config(tmp_path / "c.yaml", 1, 0.1)
+    b = Build(config, str(tmp_path / "work"), progress=False)
+    evaluation = b.work / "evaluation"
+    evaluation.mkdir(parents=True)
+    acc = {str(p): 0.5 + p / 400 for p in range(0, 101, 10)}
+    block = {"accuracy": 0.8, "auroc": 0.81, "ece": 0.05, "precision": 0.7, "negative_predictive_value": 0.9,
+             "true_positive_rate": 0.75, "true_negative_rate": 0.85, "percentile_accuracy": acc}
+    metrics = {"baseline_pass_at_k": {"1": 0.45, "3": 0.65, "10": 0.84}, "best_of_k": {"1": 0.55, "3": 0.75, "10": 0.9},
+               "relative_improvement": {"1": 0.2222, "3": 0.1538, "10": 0.0714},
+               "imbalanced": block, "balanced": {**block, "auroc": 0.74}, "n_problems": 40, "n_rollouts": 1480}
+    (evaluation / "metrics.json").write_text(json.dumps(metrics))
+    (evaluation / "percentile_accuracy.png").write_bytes(b"\x89PNG")
+    out = tmp_path / "docs" / "reproduction.md"
+    out.parent.mkdir()
+    text = render(b, out)
+    assert "| 1 | 45.0% | 55.0% | 22.2% |" in text
+    assert "balanced 0.740" in text and "effect bar: NOT MET" in text  # balanced AUROC under 0.75
+    assert "![percentile_accuracy](reproduction-plots/percentile_accuracy.png)" in text
+    assert (out.parent / "reproduction-plots" / "percentile_accuracy.png").is_file()

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from .build import Build, effect_summary
+from .problems import FAMILIES, SLOTS
 
 
 def _pct(x: float | None) -> str:
@@ -51,6 +52,18 @@ def render(build: Build, out: Path) -> str:
         "Phi-3 generator trained from scratch, forking-token rollouts (K forks x M rollouts) labelled by",
         "the sandbox, a value head initialised from the generator, and the paper's metrics on the",
         "held-out problems.",
+        "",
+        "## The world",
+        "",
+        "Problem families (list, string and arithmetic tasks; " + ", ".join(
+            f"`{f.name}`" + (" (held out)" if f.held_out else "") for f in FAMILIES) + "), each in both",
+        "APPS kinds. Every statement carries decisive phrases (" + ", ".join(
+            f"\"{next(iter(v))}\"" for v in SLOTS.values()) + ") and every solution a slot for each:",
+        "the comparison operator, the `range` bound, the builtin. The generator's corpus has each slot",
+        f"wrong with probability {build.cfg.wrong_rate} (`>` for `>=`, `range(1, n)` for `range(1, n + 1)`,",
+        "`min` for `max`), so the generator hesitates exactly there, the forks land there, and the",
+        "sandbox verdict follows the sampled token. The critic is trained on rollouts of the train",
+        "families only and evaluated on the held-out families.",
         "",
         "## The effect",
         "",
