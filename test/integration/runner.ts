@@ -1,0 +1,102 @@
+/**
+ * Runs the extension-host suite in a real VS Code (code-server + headless Chromium):
+ * starts code-server with the smoke-test driver, opens the workbench with a test payload
+ * (extensionDevelopmentPath + extensionTestsPath), and waits for the workbench to call
+ * codeAutomationExit(code) when mocha is done. Prints the suite's output and, last,
+ * "N passed, N failed". Exit status: 0 only when every test passed.
+ *
+ * --vsix FILE: instead of the development folder, install FILE with
+ * `code-server --install-extension` and run only the tests tagged @vsix against it.
+ */
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { format } from 'node:util';
+import { launchChromium } from './harness/browser';
+import { codeServerCli, startCodeServer } from './harness/codeServer';
+import { baseSettings, makeWorkspace, repoRoot } from './harness/workspace';
+import type { SuiteResults } from './suite/index';
+
+const TIMEOUT_MS = Number(process.env.PASSLENS_EDITOR_TEST_TIMEOUT_MS ?? 300_000);
+
+async function main(): Promise<number> {
+  const vsixIndex = process.argv.indexOf('--vsix');
+  const vsix = vsixIndex > 0 ? process.argv[vsixIndex + 1] : undefined;
+  const suiteIndex = join(repoRoot, 'out', 'test', 'integration', 'suite', 'index.js');
+  if (!existsSync(suiteIndex)) throw new Error(`${suiteIndex} is missing: run node test/integration/build.mjs`);
+
+  const stateDir = mkdtempSync(join(tmpdir(), 'passlens-editor-'));
+  const resultsPath = join(stateDir, 'results.json');
+  const keep = process.env.PASSLENS_KEEP_STATE === '1';
+  try {
+    const workspace = makeWorkspace(stateDir, baseSettings(stateDir));
+    const env: Record<string, string> = { PASSLENS_TEST_RESULTS: resultsPath };
+    if (vsix) {
+      console.log(await codeServerCli(stateDir, ['--install-extension', vsix]));
+      env.PASSLENS_TEST_GREP = '@vsix';
+      env.PASSLENS_EXPECT_INSTALLED = '1';
+    }
+    const server = await startCodeServer({ stateDir, smokeTestDriver: true, env });
+    const remote = (path: string) => `vscode-remote://127.0.0.1:${server.port}${path}`;
+    const payload: [string, string][] = [['extensionTestsPath', remote(suiteIndex)]];
+    // Without a development path the installed extension is the one that runs.
+    if (!vsix) payload.unshift(['extensionDevelopmentPath', remote(repoRoot)]);
+    const url = `${server.url}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
+
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      const exitCode = new Promise<number>((resolve) => {
+        void page.exposeFunction('codeAutomationExit', (code: number) => resolve(code));
+      });
+      // The workbench's and extension host's log (mocha's spec output included) is long:
+      // it goes to a file, the console gets the per-test lines and failures.
+      const logDir = join(repoRoot, 'test-results', 'editor-logs');
+      mkdirSync(logDir, { recursive: true });
+      const workbenchLog = join(logDir, vsix ? 'integration-vsix-workbench.log' : 'integration-workbench.log');
+      writeFileSync(workbenchLog, '');
+      await page.exposeFunction('codeAutomationLog', (type: string, args: unknown[]) => {
+        appendFileSync(workbenchLog, `[${type}] ${format(...(Array.isArray(args) ? args : [args]))}\n`);
+      });
+      console.log(`workbench log: ${workbenchLog}`);
+      await page.goto(url);
+      const timedOut = new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error(`suite did not finish within ${TIMEOUT_MS / 1000} s`)), TIMEOUT_MS).unref(),
+      );
+      const code = await Promise.race([exitCode, timedOut]);
+      await browser.close();
+      return report(resultsPath, code);
+    } finally {
+      await browser.close();
+      server.stop();
+    }
+  } finally {
+    if (keep) console.log(`state kept in ${stateDir}`);
+    else rmSync(stateDir, { recursive: true, force: true });
+  }
+}
+
+function report(resultsPath: string, exitCode: number): number {
+  if (!existsSync(resultsPath)) {
+    // The suite never ran (e.g. the extension or the suite failed to load).
+    console.log(`the extension host exited with ${exitCode} and wrote no results`);
+    console.log('0 passed, 1 failed');
+    return 1;
+  }
+  const results = JSON.parse(readFileSync(resultsPath, 'utf8')) as SuiteResults;
+  for (const line of results.lines) console.log(`  ${line}`);
+  for (const failure of results.failures) console.log(`\nFAILED: ${failure.title}\n${failure.error}`);
+  // A non-zero exit with no failing test (e.g. a crash after the run) still fails.
+  const failed = results.failed + (exitCode !== 0 && results.failed === 0 ? 1 : 0);
+  console.log(`${results.passed} passed, ${failed} failed`);
+  return failed === 0 && results.passed > 0 ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error instanceof Error ? error.stack : error);
+    console.log('0 passed, 1 failed');
+    process.exit(1);
+  },
+);
