@@ -5,6 +5,9 @@
  *
  *   node --import tsx benchmarks/critic/bench.ts [--threads N] [--repeats N] [--only tiny|mid]
  *
+ * PyTorch and Node alternate for --repeats rounds (medians reported), so load on a
+ * shared machine hits both alike; int8/int4 are measured once afterwards.
+ *
  * full:    one problem's prompt + ~1,000 response tokens scored from nothing (tokens/s).
  * append:  20 tokens appended to a stream holding a ~2,000-token context, against
  *          re-scoring that context (prompt cached), the editor's two ways to update.
@@ -40,6 +43,10 @@ const CORPUS = [
 ];
 const LONG_TEXT = Array.from({ length: 90 }, (_, i) => CORPUS[i % CORPUS.length]).join('');
 
+function middle(values: number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+}
+
 async function median(fn: () => Promise<unknown>, times: number): Promise<number> {
   await fn();
   const seconds: number[] = [];
@@ -48,7 +55,7 @@ async function median(fn: () => Promise<unknown>, times: number): Promise<number
     await fn();
     seconds.push(Number(process.hrtime.bigint() - start) / 1e9);
   }
-  return seconds.sort((a, b) => a - b)[Math.floor(seconds.length / 2)];
+  return middle(seconds);
 }
 
 /** The prefix of LONG_TEXT with `tokens` tokens, and the following 20-token chunks. */
@@ -84,64 +91,75 @@ async function main() {
     const contextText = t.cut(2000 - prompt);
     const chunks = t.chunks(2000 - prompt, 8);
 
-    // PyTorch eager, same checkpoint, same texts.
-    const torch = JSON.parse(
-      execFileSync(python, [join(__dirname, 'bench_torch.py')], {
-        cwd: root,
-        input: JSON.stringify({ checkpoint: `${bundle}.checkpoint`, messages: buildMessages(problem), full_text: fullText, context_text: contextText, chunks, threads, repeats }),
-        stdio: ['pipe', 'pipe', 'inherit'],
-        maxBuffer: 1 << 24,
-      }).toString(),
-    );
-
-    for (const dtype of ['fp32', 'int8', 'int4'] as const) {
-      const critic = dtype === 'fp32' ? fp32 : await loadCritic({ bundlePath: bundle, executionProvider: 'cpu', threads, dtype });
-      let fresh = 0;
+    // The machine is shared: PyTorch and Node take turns, round after round, and each
+    // figure is the median over rounds, so load changes hit both sides alike.
+    const runTorch = () =>
+      JSON.parse(
+        execFileSync(python, [join(__dirname, 'bench_torch.py')], {
+          cwd: root,
+          input: JSON.stringify({ checkpoint: `${bundle}.checkpoint`, messages: buildMessages(problem), full_text: fullText, context_text: contextText, chunks, threads, repeats: 1 }),
+          stdio: ['pipe', 'pipe', 'inherit'],
+          maxBuffer: 1 << 24,
+        }).toString(),
+      ) as Record<'full' | 'rescore' | 'append', { tokens: number; seconds: number }>;
+    let fresh = 0;
+    const measureNode = async (critic: Critic) => {
       // A new question each time, so the prompt is scored too (no cached prompt).
-      const fullSeconds = await median(() => critic.score({ ...problem, question: `${problem.question} #${fresh++}` }, fullText), repeats);
-      const fullTokens = prompt + 1024 + String(fresh).length; // the question suffix adds a token or two
+      const fullSeconds = await median(() => critic.score({ ...problem, question: `${problem.question} #${fresh++}` }, fullText), 1);
       await critic.score(problem, contextText); // caches the prompt
-      const rescoreSeconds = await median(() => critic.score(problem, contextText), repeats);
+      const rescoreSeconds = await median(() => critic.score(problem, contextText), 1);
       const stream = await critic.open(problem);
       await stream.append(contextText);
       const appendTimes: number[] = [];
       let appended = 0;
       for (const chunk of chunks) {
         const start = process.hrtime.bigint();
-        const changed = await stream.append(chunk);
+        appended += (await stream.append(chunk)).tokenIds.length;
         appendTimes.push(Number(process.hrtime.bigint() - start) / 1e9);
-        appended += changed.tokenIds.length;
       }
       await stream.close();
-      const appendSeconds = appendTimes.sort((a, b) => a - b)[Math.floor(appendTimes.length / 2)];
+      return { fullSeconds, rescoreSeconds, appendSeconds: middle(appendTimes), appendTokens: appended / chunks.length };
+    };
+    const fullTokens = prompt + 1024 + 2; // the "#n" question suffix adds a token or two
+    const rounds: Array<{ torch: ReturnType<typeof runTorch>; node: Awaited<ReturnType<typeof measureNode>> }> = [];
+    for (let r = 0; r < repeats; r++) rounds.push({ torch: runTorch(), node: await measureNode(fp32) });
+    const med = (f: (x: (typeof rounds)[number]) => number) => middle(rounds.map(f));
+    const report = (label: string, n: { fullSeconds: number; rescoreSeconds: number; appendSeconds: number; appendTokens: number }) => {
       const line = [
         config.name.padEnd(5),
-        `node ${dtype}`.padEnd(10),
-        `full ${(fullTokens / fullSeconds).toFixed(0).padStart(7)} tok/s`,
-        `rescore(${2000 - prompt} resp tok) ${(rescoreSeconds * 1000).toFixed(1).padStart(8)} ms`,
-        `append(~${(appended / chunks.length).toFixed(0)} tok) ${(appendSeconds * 1000).toFixed(1).padStart(7)} ms`,
-        `append/rescore 1/${(rescoreSeconds / appendSeconds).toFixed(0)}`,
+        label.padEnd(10),
+        `full ${(fullTokens / n.fullSeconds).toFixed(0).padStart(7)} tok/s`,
+        `rescore(${2000 - prompt} resp tok) ${(n.rescoreSeconds * 1000).toFixed(1).padStart(8)} ms`,
+        `append(~${n.appendTokens.toFixed(0)} tok) ${(n.appendSeconds * 1000).toFixed(1).padStart(7)} ms`,
+        `append/rescore 1/${(n.rescoreSeconds / n.appendSeconds).toFixed(0)}`,
       ].join(' | ');
       rows.push(line);
       console.log(line);
-      if (dtype !== 'fp32') await critic.dispose();
-    }
-    await fp32.dispose();
-    const torchFull = torch.full.tokens / torch.full.seconds;
-    const line = [
+    };
+    const nodeFull = fullTokens / med((x) => x.node.fullSeconds);
+    report('node fp32', { fullSeconds: med((x) => x.node.fullSeconds), rescoreSeconds: med((x) => x.node.rescoreSeconds), appendSeconds: med((x) => x.node.appendSeconds), appendTokens: rounds[0].node.appendTokens });
+    const torch = { full: med((x) => x.torch.full.tokens / x.torch.full.seconds), rescore: med((x) => x.torch.rescore.seconds), append: med((x) => x.torch.append.seconds) };
+    const torchLine = [
       config.name.padEnd(5),
       'torch fp32'.padEnd(10),
-      `full ${torchFull.toFixed(0).padStart(7)} tok/s`,
-      `rescore(${torch.rescore.tokens} tok, prompt incl.) ${(torch.rescore.seconds * 1000).toFixed(1).padStart(8)} ms`,
-      `append(~${torch.append.tokens.toFixed(0)} tok) ${(torch.append.seconds * 1000).toFixed(1).padStart(7)} ms`,
-      `append/rescore 1/${(torch.rescore.seconds / torch.append.seconds).toFixed(0)}`,
+      `full ${torch.full.toFixed(0).padStart(7)} tok/s`,
+      `rescore(${rounds[0].torch.rescore.tokens} tok, prompt incl.) ${(torch.rescore * 1000).toFixed(1).padStart(8)} ms`,
+      `append(~${rounds[0].torch.append.tokens.toFixed(0)} tok) ${(torch.append * 1000).toFixed(1).padStart(7)} ms`,
+      `append/rescore 1/${(torch.rescore / torch.append).toFixed(0)}`,
     ].join(' | ');
-    rows.push(line);
-    console.log(line);
-    const nodeFull = Number(rows[rows.length - 4].match(/full\s+(\d+)/)![1]);
-    const ratio = `${config.name.padEnd(5)} node fp32 / torch eager full-scoring throughput: ${(nodeFull / torchFull).toFixed(2)}x`;
+    rows.push(torchLine);
+    console.log(torchLine);
+    const ratio = `${config.name.padEnd(5)} node fp32 / torch eager full-scoring throughput: ${(nodeFull / torch.full).toFixed(2)}x (median of ${repeats} alternating rounds)`;
     rows.push(ratio);
     console.log(ratio);
+    // Quantised variants, for reference (one round each, after the comparison).
+    for (const dtype of ['int8', 'int4'] as const) {
+      const critic = await loadCritic({ bundlePath: bundle, executionProvider: 'cpu', threads, dtype });
+      await critic.score(problem, fullText);
+      report(`node ${dtype}`, await measureNode(critic));
+      await critic.dispose();
+    }
+    await fp32.dispose();
   }
   console.log(`\nsummary\n${rows.join('\n')}`);
 }
