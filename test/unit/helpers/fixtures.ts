@@ -4,10 +4,19 @@
  * generator folder.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
-export const repoRoot = join(__dirname, '..', '..', '..');
+/** The repository root: the nearest folder above this file (or its bundled copy) with PassLens' package.json. */
+function findRepoRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'passlens') return dir;
+    if (dirname(dir) === dir) throw new Error(`no PassLens package.json above ${from}`);
+  }
+}
+
+export const repoRoot = findRepoRoot(__dirname);
 const python = join(repoRoot, '.venv', 'bin', 'python');
 const cache = join(repoRoot, '.cache', 'fixtures');
 
