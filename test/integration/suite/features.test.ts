@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import * as vscode from 'vscode';
 import { confidenceBucket, lineConfidences } from '../../../src/core/lines';
 import { codeAsResponse } from '../../../src/core/prompt';
+import type { JudgeResponse } from '../../../src/core/sandbox/types';
 import type { PassLensApi } from '../../../src/extension';
 import { tinyCriticBundle, tinyGenerator } from '../../unit/helpers/fixtures';
 import { passlens, waitFor, workspaceFile } from './helpers';
@@ -114,5 +115,27 @@ suite('features (tiny critic and generator)', () => {
     const top = run.candidates[0].code.replace(/\n$/, '');
     assert.ok(editor.document.getText().includes(top), 'the top candidate was inserted');
     assert.ok(editor.document.getText().startsWith(`"""\n${STATEMENT}"""`), 'the statement is kept');
+  });
+
+  test('Run Candidate in Sandbox runs the top candidate on the problem\'s examples', async function () {
+    this.timeout(60_000);
+    const run = api.candidates.last;
+    assert.ok(run, 'needs the candidates of the previous test');
+    const running = Promise.resolve(vscode.commands.executeCommand<JudgeResponse | undefined>('passlens.runCandidateInSandbox'));
+    let settled = false;
+    void running.finally(() => (settled = true));
+    // Two pickers: which code (candidate #1 is first), which tests (the examples are first).
+    await waitFor('both pickers to be accepted', async () => {
+      if (settled) return true;
+      await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      return settled || undefined;
+    }, 45_000);
+    const result = await running;
+    assert.ok(result && !('error' in result), `judge answered ${JSON.stringify(result)}`);
+    assert.equal(result.results.length, 1, 'one example was run');
+    const judged = run.candidates[0].judged;
+    assert.ok(judged && !('error' in judged));
+    assert.deepEqual([result.passed, result.verdicts], [judged.passed, judged.verdicts], 'the same verdict as in the picker');
   });
 });
