@@ -55,17 +55,16 @@ export async function run(): Promise<void> {
   for (let r = 0; r <= RUNS; r++) {
     const uri = vscode.Uri.joinPath(folder, `bench_${r}.py`);
     writeFileSync(uri.fsPath, pythonFile(LINES, r));
-    let editor: vscode.TextEditor | undefined;
     const start = performance.now();
-    const opened = untilScored(api, () => editor?.document, start);
-    editor = await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(uri));
+    const opened = untilScored(api, () => vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString()), start);
+    const editor = await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(uri));
     const openMs = await opened;
     // Run 0 loads the critic: a warm-up, not a sample.
     if (r > 0) samples.open.push(openMs);
 
     const end = editor.document.lineAt(editor.document.lineCount - 1).range.end;
     let t = performance.now();
-    let done = untilScored(api, () => editor!.document, t);
+    let done = untilScored(api, () => editor.document, t);
     await editor.edit((e) => e.insert(end, 'x'));
     const appendMs = await done;
     if (r > 0) {
@@ -74,7 +73,7 @@ export async function run(): Promise<void> {
     }
 
     t = performance.now();
-    done = untilScored(api, () => editor!.document, t);
+    done = untilScored(api, () => editor.document, t);
     await editor.edit((e) => e.insert(new vscode.Position(LINES / 2, 4), 'y'));
     const midMs = await done;
     if (r > 0) samples.midKeystroke.push(midMs);
