@@ -72,6 +72,14 @@ suite('features (tiny critic and generator)', () => {
     assert.deepEqual(decorated, score.lines.map((l) => l.line), 'one gutter icon per scored line');
     for (const line of score.lines) assert.ok(byBucket[confidenceBucket(line.value)].includes(line.line), `line ${line.line} in its colour bucket`);
     for (const line of nonBlank) assert.ok(decorated.includes(line), `non-blank line ${line} is decorated`);
+
+    // The hover of a scored line shows its p(pass), trend and the curve link.
+    const last = score.lines[score.lines.length - 1];
+    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', uri, new vscode.Position(last.line, 0));
+    const hover = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : 'value' in c ? c.value : ''))).join('\n');
+    assert.ok(hover.includes(`p(pass) after this line: **${(last.value * 100).toFixed(0)}%**`), hover);
+    assert.match(hover, new RegExp(`Trend: ${last.trend}`));
+    assert.match(hover, /command:passlens\.showConfidenceCurve/);
   });
 
   test('live mode rescores after an edit (incrementally at the end) and clears when turned off', async () => {
