@@ -82,7 +82,7 @@ suite('features (tiny critic and generator)', () => {
     assert.match(hover, /command:passlens\.showConfidenceCurve/);
   });
 
-  test('live mode rescores after an edit (incrementally at the end) and clears when turned off', async () => {
+  test('live mode rescores an edit incrementally, the curve opens, a file without a problem is flagged, turning off clears', async () => {
     const editor = await openSource('live.py', SOURCE);
     const uri = editor.document.uri;
     await config().update('liveConfidence.enabled', true, vscode.ConfigurationTarget.Workspace);
@@ -95,6 +95,16 @@ suite('features (tiny critic and generator)', () => {
     });
     assert.equal(updated.incremental, true, 'an append goes through the KV cache');
     assert.ok(updated.lines.some((l) => l.line === editor.document.lineCount - 2), 'the new line is scored');
+
+    // Show Confidence Curve opens its webview beside the editor.
+    await vscode.commands.executeCommand('passlens.showConfidenceCurve');
+    await waitFor('the curve webview', () =>
+      vscode.window.tabGroups.all.some((g) => g.tabs.some((t) => t.input instanceof vscode.TabInputWebview && t.input.viewType.endsWith('passlens.curve'))) || undefined,
+    );
+
+    // A file without a problem statement says so (the status bar shows this state).
+    const bare = await openSource('bare.py', 'x = 1\n');
+    await waitFor('the no-problem state', () => api.scores.state(bare.document.uri)?.kind === 'noProblem' || undefined);
     await config().update('liveConfidence.enabled', false, vscode.ConfigurationTarget.Workspace);
     await waitFor('scores to be cleared', () => api.scores.score(uri) === undefined || undefined);
     assert.deepEqual(api.decorations.linesByBucket(uri).flat(), []);
