@@ -41,7 +41,7 @@ if [ "${PASSLENS_SKIP_VSIX:-0}" != 1 ]; then
   if bash scripts/package.sh >"$vsix_log" 2>&1; then
     vsix="$PWD/passlens-$(node -p 'require("./package.json").version').vsix"
     echo "packaged $(basename "$vsix") ($(du -h "$vsix" | cut -f1))"
-    run_runner --vsix "$vsix" 2>&1 | tee "$log"
+    PASSLENS_EDITOR_TEST_TIMEOUT_MS=180000 run_runner --vsix "$vsix" 2>&1 | tee "$log"
     rc2=${PIPESTATUS[0]}
     summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
     passed=$(( passed + $(cut -d' ' -f1 <<<"${summary:-0 passed, 1 failed}") ))

@@ -38,9 +38,14 @@ async function main(): Promise<number> {
     }
     const server = await startCodeServer({ stateDir, smokeTestDriver: true, env });
     const remote = (path: string) => `vscode-remote://127.0.0.1:${server.port}${path}`;
-    const payload: [string, string][] = [['extensionTestsPath', remote(suiteIndex)]];
-    // Without a development path the installed extension is the one that runs.
-    if (!vsix) payload.unshift(['extensionDevelopmentPath', remote(repoRoot)]);
+    // The workbench runs extensionTestsPath only along with an extension under
+    // development: for the .vsix that is an empty placeholder, so the installed
+    // PassLens is the one the tests see.
+    const developmentPath = vsix ? placeholderExtension(stateDir) : repoRoot;
+    const payload = [
+      ['extensionDevelopmentPath', remote(developmentPath)],
+      ['extensionTestsPath', remote(suiteIndex)],
+    ];
     const url = `${server.url}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
 
     const browser = await launchChromium();
@@ -74,6 +79,14 @@ async function main(): Promise<number> {
     if (keep) console.log(`state kept in ${stateDir}`);
     else rmSync(stateDir, { recursive: true, force: true });
   }
+}
+
+function placeholderExtension(stateDir: string): string {
+  const folder = join(stateDir, 'vsix-test-host');
+  mkdirSync(folder);
+  const manifest = { name: 'passlens-vsix-test-host', publisher: 'passlens-tests', version: '0.0.0', engines: { vscode: '*' } };
+  writeFileSync(join(folder, 'package.json'), JSON.stringify(manifest));
+  return folder;
 }
 
 function report(resultsPath: string, exitCode: number): number {
