@@ -55,7 +55,7 @@ suite('features (tiny critic and generator)', () => {
     for (const [key, value] of previous) await config().update(key, value, vscode.ConfigurationTarget.Workspace);
   });
 
-  test('Score Current File puts gutter icons on the scored lines, coloured by their p(pass)', async () => {
+  test('@vsix Score Current File puts gutter icons on the scored lines, coloured by their p(pass)', async () => {
     const editor = await openSource('scored.py', SOURCE);
     const uri = editor.document.uri;
     await vscode.commands.executeCommand('passlens.scoreCurrentFile');
@@ -110,7 +110,7 @@ suite('features (tiny critic and generator)', () => {
     assert.deepEqual(api.decorations.linesByBucket(uri).flat(), []);
   });
 
-  test('Generate and Rank lists N candidates best first and accepting inserts the top one', async function () {
+  test('@vsix Generate and Rank lists N candidates best first and accepting inserts the top one', async function () {
     this.timeout(120_000);
     const editor = await openSource('generated.py', `"""\n${STATEMENT}"""\n\n`);
     const line = editor.document.lineCount - 1;
@@ -135,7 +135,7 @@ suite('features (tiny critic and generator)', () => {
     assert.ok(editor.document.getText().startsWith(`"""\n${STATEMENT}"""`), 'the statement is kept');
   });
 
-  test('Run Candidate in Sandbox runs the top candidate on the problem\'s examples', async function () {
+  test('@vsix Run Candidate in Sandbox runs the top candidate on the problem\'s examples', async function () {
     this.timeout(60_000);
     const run = api.candidates.last;
     assert.ok(run, 'needs the candidates of the previous test');
