@@ -56,8 +56,8 @@ export function lineOf(starts: readonly number[], offset: number): number {
 /**
  * Aggregates token values over the lines of `code`, which starts at `codeStart` in the
  * scored response. Tokens before the code (the fence) only set the starting value; a token
- * spanning a newline belongs to the line its last non-newline character is on. Lines
- * without a token of their own (blank lines) are left out.
+ * spanning a newline belongs to the line its last non-newline character is on. Blank
+ * lines, and lines without a token of their own, are left out.
  */
 export function lineConfidences(scores: TokenScores, code: string, codeStart: number): LineConfidence[] {
   const starts = lineStarts(code);
@@ -90,7 +90,9 @@ export function lineConfidences(scores: TokenScores, code: string, codeStart: nu
     }
     previous = value;
   }
-  const result = [...byLine.values()].sort((a, b) => a.line - b.line);
+  // Blank lines get no entry (no gutter icon on empty space); their tokens still move the curve.
+  const isBlank = (line: number) => !code.slice(starts[line], line + 1 < starts.length ? starts[line + 1] : code.length).trim();
+  const result = [...byLine.values()].filter((entry) => !isBlank(entry.line)).sort((a, b) => a.line - b.line);
   for (const entry of result) {
     entry.delta = entry.value - (baseOf.get(entry.line) ?? entry.value);
     entry.trend = entry.delta > TREND_EPSILON ? 'rising' : entry.delta < -TREND_EPSILON ? 'falling' : 'steady';

@@ -25,9 +25,8 @@ test('each line gets the value after its last token, the biggest drop and a tren
   const pieces = ['```python\n', 'n', ' =', ' int(input())', '\n', 'print', '(n * 2)\n', '\n', 'print', '(x)', '\n'];
   const values = [0.5, 0.55, 0.6, 0.7, 0.72, 0.7, 0.71, 0.71, 0.6, 0.2, 0.25];
   const lines = lineConfidences(scoresOf(text, pieces, values), code, codeStart);
-  assert.deepEqual(lines.map((l) => l.line), [0, 1, 2, 3], 'the blank line is scored by its own newline token');
-  const [first, second, blank, fourth] = lines;
-  assert.equal(blank.value, 0.71);
+  assert.deepEqual(lines.map((l) => l.line), [0, 1, 3], 'the blank line gets no entry even with a token of its own');
+  const [first, second, fourth] = lines;
   assert.equal(first.value, 0.72);
   assert.equal(first.trend, 'rising');
   assert.ok(Math.abs(first.delta - 0.22) < 1e-9, 'delta is measured from the fence token');
@@ -38,6 +37,7 @@ test('each line gets the value after its last token, the biggest drop and a tren
   assert.equal(fourth.value, 0.25);
   assert.equal(fourth.min, 0.2);
   assert.equal(fourth.trend, 'falling');
+  assert.ok(Math.abs(fourth.delta - (0.25 - 0.71)) < 1e-9, 'measured from the blank line\'s token value');
   assert.equal(fourth.biggestDrop?.token, '(x)');
   assert.equal(code.slice(fourth.biggestDrop!.start, fourth.biggestDrop!.end), '(x)');
 });
