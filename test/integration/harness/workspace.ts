@@ -26,6 +26,8 @@ export function baseSettings(stateDir: string): Record<string, unknown> {
     'workbench.tips.enabled': false,
     'security.workspace.trust.enabled': false,
     'git.enabled': false,
+    'chat.disableAIFeatures': true,
+    'workbench.secondarySideBar.defaultVisibility': 'hidden',
     // The suite checks these reach the extension (settings.test.ts).
     'passlens.sandbox.timeoutSeconds': 7,
     'passlens.generator.offlineOnly': true,

@@ -1,0 +1,54 @@
+/**
+ * Runs the UI checks (test/ui/*.ui.ts, mocha TDD interface) against one workbench
+ * started for the whole run. Screenshots go to test-results/screenshots/. Prints one
+ * line per check and, last, "N passed, N failed".
+ */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Mocha from 'mocha';
+import { tinyCriticBundle } from '../unit/helpers/fixtures';
+import { screenshot, screenshotsDir, startWorkbench, stopWorkbench } from './workbench';
+
+const TIMEOUT_MS = Number(process.env.PASSLENS_EDITOR_TEST_TIMEOUT_MS ?? 300_000);
+
+async function main(): Promise<number> {
+  const mocha = new Mocha({ ui: 'tdd', timeout: 60_000, reporter: 'spec', color: false });
+  if (process.env.PASSLENS_TEST_GREP) mocha.grep(process.env.PASSLENS_TEST_GREP);
+  for (const name of readdirSync(__dirname).filter((n) => n.endsWith('.ui.ts')).sort()) mocha.addFile(join(__dirname, name));
+  mocha.rootHooks({
+    async beforeAll() {
+      this.timeout(300_000); // builds the tiny critic bundle on a fresh machine
+      await startWorkbench({ 'passlens.critic.bundlePath': tinyCriticBundle() });
+    },
+    async afterEach() {
+      // A failing check leaves a picture of what the editor showed.
+      if (this.currentTest?.state === 'failed') await screenshot(`FAILED-${this.currentTest.fullTitle().replace(/\W+/g, '-')}`).catch(() => undefined);
+    },
+    async afterAll() {
+      await stopWorkbench();
+    },
+  });
+  await mocha.loadFilesAsync();
+  const watchdog = setTimeout(() => {
+    console.log(`UI checks did not finish within ${TIMEOUT_MS / 1000} s`);
+    console.log('0 passed, 1 failed');
+    process.exit(1);
+  }, TIMEOUT_MS);
+  const stats = await new Promise<Mocha.Stats>((resolve) => {
+    const runner = mocha.run(() => resolve(runner.stats!));
+  });
+  clearTimeout(watchdog);
+  console.log(`screenshots: ${screenshotsDir}`);
+  console.log(`${stats.passes} passed, ${stats.failures} failed`);
+  return stats.failures === 0 && stats.passes > 0 ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  async (error: unknown) => {
+    await stopWorkbench();
+    console.error(error instanceof Error ? error.stack : error);
+    console.log('0 passed, 1 failed');
+    process.exit(1);
+  },
+);

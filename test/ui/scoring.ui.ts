@@ -1,0 +1,51 @@
+import * as assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { openFile, runCommand, screenshot, workbench } from './workbench';
+
+const SOURCE = [
+  '"""',
+  'Read two integers and print their sum.',
+  '',
+  '-----Examples-----',
+  'Input',
+  '2 3',
+  '',
+  'Output',
+  '5',
+  '"""',
+  'a, b = map(int, input().split())',
+  '',
+  'print(a + b)',
+  '',
+].join('\n');
+
+suite('scoring a file', () => {
+  test('Score Current File shows gutter icons on code lines and p(pass) in the status bar', async () => {
+    const { page, workspace } = workbench();
+    writeFileSync(join(workspace, 'sum_two.py'), SOURCE);
+    await openFile('sum_two.py');
+    await runCommand('PassLens: Score Current File');
+
+    const status = page.locator('.statusbar-item', { hasText: 'p(pass)' });
+    await status.waitFor({ timeout: 60_000 });
+    assert.match((await status.innerText()).trim(), /p\(pass\) \d{1,3}%/);
+
+    // Gutter icons are glyph-margin decorations; their vertical position gives the line.
+    const editor = page.locator('.editor-instance .monaco-editor').first();
+    const glyphs = editor.locator('.glyph-margin-widgets .cgmr');
+    await glyphs.first().waitFor({ timeout: 30_000 });
+    const lineHeight = await editor.locator('.view-lines .view-line').first().evaluate((e) => e.getBoundingClientRect().height);
+    const tops = await glyphs.evaluateAll((elements) => elements.map((e) => parseFloat((e as HTMLElement).style.top)));
+    const decorated = [...new Set(tops.map((top) => Math.round(top / lineHeight) + 1))].sort((a, b) => a - b);
+    await screenshot('score-current-file-gutter-and-status-bar');
+
+    // Every non-blank line of the scored text has an icon (the docstring is part of it);
+    // the empty line after the last newline has none.
+    const lines = SOURCE.split('\n');
+    const nonBlank = lines.flatMap((text, i) => (text.trim() === '' ? [] : [i + 1]));
+    for (const line of nonBlank) assert.ok(decorated.includes(line), `line ${line} has no gutter icon (decorated: ${decorated.join(', ')})`);
+    assert.ok(!decorated.includes(lines.length), `the empty last line ${lines.length} has a gutter icon`);
+    assert.ok(decorated.every((line) => line >= 1 && line <= lines.length), `icons outside the file: ${decorated.join(', ')}`);
+  });
+});

@@ -1,0 +1,96 @@
+/**
+ * The workbench the UI checks drive: code-server with PassLens from the development
+ * folder (smoke-test driver on, so the payload's extensionDevelopmentPath is honoured;
+ * it also suppresses notification toasts), a temporary workspace and headless Chromium.
+ * The runner starts one per run; checks reach it through workbench().
+ */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../integration/harness/browser';
+import { startCodeServer, type CodeServer } from '../integration/harness/codeServer';
+import { baseSettings, makeWorkspace, repoRoot } from '../integration/harness/workspace';
+
+export const screenshotsDir = join(repoRoot, 'test-results', 'screenshots');
+
+export interface Workbench {
+  page: Page;
+  /** The temporary workspace folder (a copy of test/fixtures/workspace). */
+  workspace: string;
+}
+
+let current: (Workbench & { browser: Browser; server: CodeServer; stateDir: string }) | undefined;
+
+export function workbench(): Workbench {
+  if (!current) throw new Error('the workbench is not running (checks run through test/ui/run.sh)');
+  return current;
+}
+
+export async function startWorkbench(settings: Record<string, unknown>): Promise<void> {
+  const stateDir = mkdtempSync(join(tmpdir(), 'passlens-ui-'));
+  const workspace = makeWorkspace(stateDir, { ...baseSettings(stateDir), ...settings });
+  const server = await startCodeServer({ stateDir, smokeTestDriver: true });
+  const browser = await launchChromium();
+  current = { browser, server, stateDir, workspace, page: await browser.newPage({ viewport: { width: 1600, height: 1000 } }) };
+  const payload = [['extensionDevelopmentPath', `vscode-remote://127.0.0.1:${server.port}${repoRoot}`]];
+  await current.page.goto(`${server.url}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`);
+  await current.page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+  // The explorer lists the workspace once the remote file system answers.
+  await current.page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ timeout: 60_000 });
+}
+
+export async function stopWorkbench(): Promise<void> {
+  if (!current) return;
+  const { browser, server, stateDir } = current;
+  current = undefined;
+  await browser.close().catch(() => undefined);
+  server.stop();
+  if (process.env.PASSLENS_KEEP_STATE !== '1') rmSync(stateDir, { recursive: true, force: true });
+}
+
+export async function screenshot(name: string): Promise<string> {
+  mkdirSync(screenshotsDir, { recursive: true });
+  const path = join(screenshotsDir, `${name}.png`);
+  await workbench().page.screenshot({ path });
+  return path;
+}
+
+/** Opens the command palette with `text` typed (">" prefix included by F1). */
+export async function openPalette(text: string): Promise<void> {
+  const { page } = workbench();
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor();
+  await input.fill(`>${text}`);
+}
+
+/** The labels of the quick-input rows shown now. */
+export async function quickInputRows(): Promise<string[]> {
+  const rows = workbench().page.locator('.quick-input-widget .monaco-list-row');
+  await rows.first().waitFor();
+  return rows.evaluateAll((elements) => elements.map((e) => e.getAttribute('aria-label') ?? e.textContent ?? ''));
+}
+
+/** Runs a command by its palette title, e.g. "PassLens: Score Current File". */
+export async function runCommand(title: string): Promise<void> {
+  const { page } = workbench();
+  await openPalette(title);
+  const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first();
+  await row.waitFor();
+  await row.click();
+}
+
+/** Opens a workspace file through Quick Open. */
+export async function openFile(name: string): Promise<void> {
+  const { page } = workbench();
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('Control+P');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor();
+  await input.fill(name);
+  await page.locator('.quick-input-widget .monaco-list-row', { hasText: name }).first().waitFor();
+  await page.keyboard.press('Enter');
+  await page.locator(`.tab[aria-label*="${name}"]`).first().waitFor();
+}
