@@ -16,11 +16,11 @@ async function main(): Promise<number> {
   if (process.env.PASSLENS_TEST_GREP) mocha.grep(process.env.PASSLENS_TEST_GREP);
   for (const name of readdirSync(__dirname).filter((n) => n.endsWith('.ui.ts')).sort()) mocha.addFile(join(__dirname, name));
   mocha.rootHooks({
-    async beforeAll() {
+    async beforeAll(this: Mocha.Context) {
       this.timeout(300_000); // builds the tiny critic bundle on a fresh machine
       await startWorkbench({ 'passlens.critic.bundlePath': tinyCriticBundle() });
     },
-    async afterEach() {
+    async afterEach(this: Mocha.Context) {
       // A failing check leaves a picture of what the editor showed.
       if (this.currentTest?.state === 'failed') await screenshot(`FAILED-${this.currentTest.fullTitle().replace(/\W+/g, '-')}`).catch(() => undefined);
     },

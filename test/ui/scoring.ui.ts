@@ -31,13 +31,16 @@ suite('scoring a file', () => {
     await status.waitFor({ timeout: 60_000 });
     assert.match((await status.innerText()).trim(), /p\(pass\) \d{1,3}%/);
 
-    // Gutter icons are glyph-margin decorations; their vertical position gives the line.
+    // Gutter icons are glyph-margin decorations: the line number at the same height
+    // tells which line each one is on.
     const editor = page.locator('.editor-instance .monaco-editor').first();
     const glyphs = editor.locator('.glyph-margin-widgets .cgmr');
     await glyphs.first().waitFor({ timeout: 30_000 });
-    const lineHeight = await editor.locator('.view-lines .view-line').first().evaluate((e) => e.getBoundingClientRect().height);
-    const tops = await glyphs.evaluateAll((elements) => elements.map((e) => parseFloat((e as HTMLElement).style.top)));
-    const decorated = [...new Set(tops.map((top) => Math.round(top / lineHeight) + 1))].sort((a, b) => a - b);
+    const glyphTops = await glyphs.evaluateAll((elements) => elements.map((e) => e.getBoundingClientRect().top));
+    const numbers = await editor
+      .locator('.margin-view-overlays .line-numbers')
+      .evaluateAll((elements) => elements.map((e) => ({ top: e.getBoundingClientRect().top, line: Number(e.textContent) })));
+    const decorated = [...new Set(glyphTops.map((top) => numbers.find((n) => Math.abs(n.top - top) < 2)?.line ?? -1))].sort((a, b) => a - b);
     await screenshot('score-current-file-gutter-and-status-bar');
 
     // Every non-blank line of the scored text has an icon (the docstring is part of it);
