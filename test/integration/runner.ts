@@ -5,6 +5,8 @@
  * codeAutomationExit(code) when mocha is done. Prints the suite's output and, last,
  * "N passed, N failed". Exit status: 0 only when every test passed.
  *
+ * PASSLENS_EXTENSION_DIR: run another extension folder than the repository (e.g. a
+ * deliberately broken build, to see the suite fail).
  * --vsix FILE: instead of the development folder, install FILE with
  * `code-server --install-extension` and run only the tests tagged @vsix against it.
  */
@@ -36,12 +38,13 @@ async function main(): Promise<number> {
       env.PASSLENS_TEST_GREP = '@vsix';
       env.PASSLENS_EXPECT_INSTALLED = '1';
     }
-    const server = await startCodeServer({ stateDir, smokeTestDriver: true, env });
-    const remote = (path: string) => `vscode-remote://127.0.0.1:${server.port}${path}`;
     // The workbench runs extensionTestsPath only along with an extension under
     // development: for the .vsix that is an empty placeholder, so the installed
     // PassLens is the one the tests see.
-    const developmentPath = vsix ? placeholderExtension(stateDir) : repoRoot;
+    const developmentPath = vsix ? placeholderExtension(stateDir) : (process.env.PASSLENS_EXTENSION_DIR ?? repoRoot);
+    env.PASSLENS_EXPECTED_EXTENSION_PATH = developmentPath;
+    const server = await startCodeServer({ stateDir, smokeTestDriver: true, env });
+    const remote = (path: string) => `vscode-remote://127.0.0.1:${server.port}${path}`;
     const payload = [
       ['extensionDevelopmentPath', remote(developmentPath)],
       ['extensionTestsPath', remote(suiteIndex)],
