@@ -87,6 +87,17 @@ export function statementAboveLine(fileText: string, line: number): string | und
   return undefined;
 }
 
+/** The last line of the docstring that contains `line`, or undefined when `line` is in none. */
+export function docstringEndingAt(fileText: string, line: number): number | undefined {
+  const lines = fileText.split(/\r?\n/);
+  for (let start = 0; start <= Math.min(line, lines.length - 1); start++) {
+    const doc = readDocstring(lines, start);
+    if (doc && doc.end >= line) return doc.end;
+    if (doc) start = doc.end;
+  }
+  return undefined;
+}
+
 /** A problem.md: an optional leading `# Title` line is dropped, a ```python block is starter code. */
 export function problemFromMarkdown(markdown: string): Problem {
   const text = markdown.replace(/^\s*#\s+[^\n]*\n/, '');

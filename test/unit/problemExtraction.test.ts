@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  docstringEndingAt,
   functionNameOf,
   parseExamples,
   parsePythonLiteral,
@@ -32,6 +33,9 @@ test('statementAboveLine finds the comment block or docstring above the cursor',
   assert.equal(statementAboveLine(file, 8), 'Docstring\nmore.');
   assert.equal(statementAboveLine(file, 6), 'Docstring\nmore.', 'inside the docstring');
   assert.equal(statementAboveLine(file, 1), undefined);
+  assert.equal(docstringEndingAt(file, 6), 7);
+  assert.equal(docstringEndingAt(file, 7), 7);
+  assert.equal(docstringEndingAt(file, 5), undefined);
 });
 
 test('problemFromMarkdown drops the title, takes a python block as starter code', () => {

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { generateAndRank, judgeCandidates, type RankedCandidate } from '../../core/bestOfN';
 import type { Problem } from '../../core/problem';
-import { problemFromStatement, statementAboveLine } from '../../core/problemExtraction';
+import { docstringEndingAt, problemFromStatement, statementAboveLine } from '../../core/problemExtraction';
 import { offerCriticFix } from '../configure/selectCritic';
 import { errorMessage, isCancellation, timed, withProgress } from '../log';
 import type { CriticService } from '../services/criticService';
@@ -11,7 +11,7 @@ import type { SandboxService } from '../services/sandboxService';
 import { readSettings } from '../settings';
 import type { CandidateStore } from './candidateStore';
 import { pickCandidate } from './picker';
-import type { CandidatePreviews } from './preview';
+import { PREVIEW_SCHEME, type CandidatePreviews } from './preview';
 
 export interface GenerateAndRankDeps {
   generators: GeneratorService;
@@ -43,14 +43,24 @@ export type AcceptMode = 'insert' | 'replace';
 
 /**
  * Where accepting `code` writes it: 'insert' puts it below the selection or the cursor's
- * line (taking the place of an empty line); 'replace' swaps it for the selected text.
+ * line (below the whole docstring when the cursor is in one; taking the place of an empty
+ * line); 'replace' swaps it for the selected text.
  */
 export function textAfterAccept(document: vscode.TextDocument, selection: vscode.Selection, code: string, mode: AcceptMode): { range: vscode.Range; text: string } {
   const body = code.replace(/\n$/, '');
   if (mode === 'replace' && !selection.isEmpty) return { range: selection, text: body };
-  const at = document.lineAt(selection.isEmpty ? selection.active.line : selection.end.line);
+  const cursorLine = selection.isEmpty ? selection.active.line : selection.end.line;
+  const at = document.lineAt(docstringEndingAt(document.getText(), cursorLine) ?? cursorLine);
   if (at.isEmptyOrWhitespace) return { range: at.range, text: body };
   return { range: new vscode.Range(at.range.end, at.range.end), text: '\n' + body };
+}
+
+/** Closes the diff tabs the picker opened. */
+async function closePreviews(): Promise<void> {
+  const tabs = vscode.window.tabGroups.all.flatMap((group) =>
+    group.tabs.filter((tab) => tab.input instanceof vscode.TabInputTextDiff && tab.input.modified.scheme === PREVIEW_SCHEME),
+  );
+  if (tabs.length) await vscode.window.tabGroups.close(tabs, true);
 }
 
 /** PassLens: Generate and Rank Solutions. */
@@ -116,6 +126,7 @@ export async function generateAndRankCommand(deps: GenerateAndRankDeps): Promise
     void vscode.commands.executeCommand('vscode.diff', document.uri, uri, `${fileName} ↔ candidate (p(pass) ${(candidate.final * 100).toFixed(0)}%)`, { preview: true, preserveFocus: true });
   };
   const chosen = await pickCandidate(candidates, preview, !selection.isEmpty);
+  await closePreviews();
   deps.previews.clear();
   const target = await vscode.window.showTextDocument(document, editor.viewColumn);
   if (!chosen) return undefined;
