@@ -2,7 +2,7 @@
  * A throw-away copy of test/fixtures/workspace with a generated .vscode/settings.json,
  * so tests may edit files and settings freely.
  */
-import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 export const repoRoot = resolve(__dirname, '..', '..', '..');
@@ -15,23 +15,13 @@ export function makeWorkspace(parent: string, settings: Record<string, unknown>)
   return folder;
 }
 
-/** Settings every editor test run starts with: no network, no telemetry, quiet UI. */
+/**
+ * Settings every editor test run starts with (test/fixtures/workspace-settings.json: no
+ * network, no telemetry, a quiet UI, and values settings.test.ts expects to see), plus a
+ * critic bundle path that is never created: a critic loaded at activation would show up
+ * as a worker thread ("loads no model on activation").
+ */
 export function baseSettings(stateDir: string): Record<string, unknown> {
-  return {
-    'telemetry.telemetryLevel': 'off',
-    'update.mode': 'none',
-    'extensions.autoCheckUpdates': false,
-    'extensions.autoUpdate': false,
-    'workbench.startupEditor': 'none',
-    'workbench.tips.enabled': false,
-    'security.workspace.trust.enabled': false,
-    'git.enabled': false,
-    'chat.disableAIFeatures': true,
-    'workbench.secondarySideBar.defaultVisibility': 'hidden',
-    // The suite checks these reach the extension (settings.test.ts).
-    'passlens.sandbox.timeoutSeconds': 7,
-    'passlens.generator.offlineOnly': true,
-    // A folder that is never created: a critic loaded at activation would show up as a worker.
-    'passlens.critic.bundlePath': join(stateDir, 'no-critic-here'),
-  };
+  const settings = JSON.parse(readFileSync(join(repoRoot, 'test', 'fixtures', 'workspace-settings.json'), 'utf8'));
+  return { ...settings, 'passlens.critic.bundlePath': join(stateDir, 'no-critic-here') };
 }
