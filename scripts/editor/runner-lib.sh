@@ -1,0 +1,53 @@
+# Sourced by test/integration/run.sh and test/ui/run.sh: process control for a Node
+# runner that starts code-server. The runner writes each code-server process group it
+# starts to $PASSLENS_EDITOR_PGID_FILE; on exit, Ctrl-C, TERM or the time limit this
+# shell kills the runner and every one of those groups.
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+export PASSLENS_EDITOR_PGID_FILE
+PASSLENS_EDITOR_PGID_FILE=$(mktemp)
+editor_runner_pid=""
+editor_started=$SECONDS
+
+editor_cleanup() {
+  [ -n "$editor_runner_pid" ] && kill -TERM "$editor_runner_pid" 2>/dev/null
+  while read -r pgid; do kill -KILL -- "-$pgid" 2>/dev/null; done <"$PASSLENS_EDITOR_PGID_FILE"
+  rm -f "$PASSLENS_EDITOR_PGID_FILE"
+}
+trap editor_cleanup EXIT
+trap 'echo "interrupted"; echo "0 passed, 1 failed"; exit 130' INT TERM
+
+# editor_run LIMIT_S LOG COMMAND...: runs COMMAND under `timeout`, its output shown and
+# saved to LOG; in the background so that a signal to this shell is handled at once.
+# Sets editor_rc.
+editor_run() {
+  local limit=$1 log=$2; shift 2
+  [ "$limit" -gt 0 ] || { echo "no time left (limit reached)"; editor_rc=124; return; }
+  timeout -k 15 "$limit" "$@" >"$log" 2>&1 &
+  editor_runner_pid=$!
+  tail -n +1 -f --pid="$editor_runner_pid" "$log" &
+  local tail_pid=$!
+  wait "$editor_runner_pid"; editor_rc=$?
+  wait "$tail_pid"
+  editor_runner_pid=""
+}
+
+# editor_summary LOG RC: the log's "N passed, N failed" line, counting a non-zero exit
+# without a failed test (crash, timeout) as one failure.
+editor_summary() {
+  local line passed failed
+  line=$(grep -aE '^[0-9]+ passed, [0-9]+ failed$' "$1" | tail -1)
+  passed=${line%% *}; failed=${line#* passed, }; failed=${failed%% *}
+  passed=${passed:-0}; failed=${failed:-0}
+  if [ "$2" != 0 ] && [ "$failed" = 0 ]; then failed=1; fi
+  echo "$passed passed, $failed failed"
+}
+
+editor_remaining() { echo $(( $1 - (SECONDS - editor_started) )); }
+
+editor_fail() { echo "$1"; echo "0 passed, 1 failed"; exit 1; }
+
+editor_prepare() {
+  bash scripts/editor/install.sh || editor_fail "installing the editor test tools failed"
+  local build_log
+  build_log=$(node esbuild.mjs 2>&1) || { echo "$build_log"; editor_fail "building the extension failed"; }
+}
