@@ -7,7 +7,6 @@
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { format } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../integration/harness/browser';
 import { startCodeServer, type CodeServer } from '../integration/harness/codeServer';
@@ -34,14 +33,12 @@ export async function startWorkbench(settings: Record<string, unknown>): Promise
   const server = await startCodeServer({ stateDir, smokeTestDriver: true });
   const browser = await launchChromium();
   current = { browser, server, stateDir, workspace, page: await browser.newPage({ viewport: { width: 1600, height: 1000 } }) };
-  // The workbench's log (the smoke-test driver forwards it) helps explain a failed check.
+  // The browser console (the workbench's log) helps explain a failed check.
   const logDir = join(repoRoot, 'test-results', 'editor-logs');
   mkdirSync(logDir, { recursive: true });
   const logPath = join(logDir, 'ui-workbench.log');
   writeFileSync(logPath, '');
-  await current.page.exposeFunction('codeAutomationLog', (type: string, args: unknown[]) => {
-    appendFileSync(logPath, `[${type}] ${format(...(Array.isArray(args) ? args : [args]))}\n`);
-  });
+  current.page.on('console', (message) => appendFileSync(logPath, `[${message.type()}] ${message.text()}\n`));
   const payload = [['extensionDevelopmentPath', `vscode-remote://127.0.0.1:${server.port}${repoRoot}`]];
   await current.page.goto(`${server.url}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`);
   await current.page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
