@@ -70,7 +70,8 @@ def problem_from_record(record: dict[str, Any], report: LoadReport, default_id: 
     )
 
 
-def load_jsonl(path: str | Path, report: LoadReport) -> list[Problem]:
+def load_jsonl(path: str | Path, report: LoadReport, split: str | None = None) -> list[Problem]:
+    """One APPS record per line. Ids like `train/0001` carry the APPS split: only `split`'s are kept."""
     problems = []
     for n, line in enumerate(Path(path).read_text().splitlines(), 1):
         if not line.strip():
@@ -79,6 +80,9 @@ def load_jsonl(path: str | Path, report: LoadReport) -> list[Problem]:
             record = json.loads(line)
         except json.JSONDecodeError as err:
             raise ValueError(f"{path}:{n}: not a JSON line ({err})") from None
+        pid = str(record.get("problem_id", ""))
+        if split and "/" in pid and pid.split("/")[0] != split:
+            continue
         problem = problem_from_record(record, report, default_id=f"line{n}")
         if problem:
             problems.append(problem)
@@ -133,11 +137,7 @@ def load_problems(source: str, *, split: str = "train", report: LoadReport | Non
         return load_hub(source[4:], split, report)
     path = Path(source)
     if path.is_file():
-        problems = load_jsonl(path, report)
-        # A JSONL may mix APPS splits in ids ("train/0001"); keep the asked split when ids say so.
-        if any("/" in p.problem_id for p in problems):
-            problems = [p for p in problems if p.problem_id.split("/")[0] == split]
-        return problems
+        return load_jsonl(path, report, split)
     if path.is_dir():
         return load_folder(path, split, report)
     raise FileNotFoundError(f"APPS source not found: {source} (a .jsonl file, an APPS folder, or hub:codeparrot/apps)")
