@@ -1,0 +1,103 @@
+"""The build-dataset stage end to end: shards, resume after a real kill, stats, balanced file."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from passlens_training.build_dataset import main, read_shards
+from passlens_training.tiny import save_tiny_causal_lm
+
+SAMPLE = Path(__file__).resolve().parents[2] / ".." / "shared" / "apps-sample" / "problems.jsonl"
+
+
+@pytest.fixture(scope="module")
+def generator(tmp_path_factory):
+    return save_tiny_causal_lm(tmp_path_factory.mktemp("gen"), seed=1)
+
+
+def write_config(path: Path, generator: Path, out: Path, **rollouts) -> Path:
+    config = {
+        "data": {"source": str(SAMPLE), "test_fraction": 0.25, "split_seed": 0, "limit": 3},
+        "rollouts": {"output_dir": str(out), "generator": str(generator), "max_new_tokens": 16,
+                     "num_forks": 2, "samples_per_fork": 3, "judge_workers": 2, "problems_per_shard": 2,
+                     "exclude_no_pass": True, **rollouts},
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def all_rollouts(out: Path):
+    rows = read_shards(out, "rollouts") + read_shards(out, "excluded")
+    return sorted((r["rollout_id"], tuple(r["token_ids"]), r["label"]) for r in rows)
+
+
+def run_stage(config: Path):
+    return subprocess.Popen([sys.executable, "-m", "passlens_training.build_dataset", "--config", str(config), "--no-progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_resume_after_kill_gives_the_same_set(tmp_path, generator):
+    full = tmp_path / "full"
+    proc = run_stage(write_config(tmp_path / "full.yaml", generator, full))
+    output = proc.communicate(timeout=300)[0]
+    assert proc.returncode == 0, output
+    reference = all_rollouts(full)
+    ids = [r[0] for r in reference]
+    assert len(ids) == len(set(ids)) == 6 * (1 + 2 * 3)  # 3 train + 3 test problems, 1 + K×M each
+    stats = json.loads((full / "stats.json").read_text())
+    assert stats["splits"]["train"]["problems_done"] == 3 and stats["splits"]["test"]["problems_done"] == 3
+    # A random model never passes: every problem is excluded (kept in excluded shards), nothing balanced.
+    assert stats["rollouts_excluded"] == 42 and stats["rollouts_kept"] == 0
+    assert (full / "plots" / "kinds_difficulty.png").stat().st_size > 0
+
+    killed = tmp_path / "killed"
+    config = write_config(tmp_path / "killed.yaml", generator, killed)
+    proc = run_stage(config)
+    progress = killed / "progress.jsonl"
+    deadline = time.time() + 240
+    while proc.poll() is None and time.time() < deadline:
+        if progress.is_file() and progress.read_text().count("\n") >= 2:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before = progress.read_text().count("\n")
+    assert 2 <= done_before < 6
+    # A kill can also land between a shard write and its progress line, or tear a line: make both happen.
+    shard = next((killed / "shards").glob("*.jsonl"))
+    with open(shard, "a") as f:
+        f.write(json.dumps({**json.loads(shard.read_text().splitlines()[0]), "problem_id": "train/9999"}) + "\n")
+        f.write('{"rollout_id": "torn')
+    proc = run_stage(config)
+    output = proc.communicate(timeout=300)[0]
+    assert proc.returncode == 0, output
+    assert all_rollouts(killed) == reference
+
+
+def test_kept_problems_stats_and_balanced_file(tmp_path, generator):
+    out = tmp_path / "out"
+    config = write_config(tmp_path / "c.yaml", generator, out, exclude_no_pass=False)
+    assert main(["--config", str(config), "--limit", "2", "--no-progress"]) == 0
+    rows = read_shards(out, "rollouts")
+    assert len(rows) == 4 * 7 and not read_shards(out, "excluded")
+    for r in rows:
+        assert r["prompt_text"].endswith("<|assistant|>") and r["generator"]["id"] == str(generator)
+        assert r["sampling"] == {"temperature": 1.0, "top_p": 1.0, "max_new_tokens": 16}
+        assert r["kind"] in ("standard_input", "call_based") and r["split"] in ("train", "test")
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["rollouts_kept"] == 28 and stats["fail"] == 28 - stats["pass"]
+    kinds = sum(stats["splits"]["train"]["kinds_by_difficulty"].values())
+    assert kinds == stats["splits"]["train"]["problems_kept"] == 2
+    split = json.loads((out / "split.json").read_text())
+    assert {r["problem_id"] for r in rows if r["split"] == "test"} <= set(split["test"])
+    # Resuming with other settings is refused rather than mixing two runs.
+    changed = write_config(tmp_path / "c.yaml", generator, out, exclude_no_pass=False, num_forks=3)
+    with pytest.raises(SystemExit, match="different settings"):
+        main(["--config", str(changed), "--limit", "2", "--no-progress"])
