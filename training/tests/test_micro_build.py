@@ -87,3 +87,14 @@ def test_report_states_the_effect_from_the_build_files(tmp_path):
     assert "balanced 0.740" in text and "effect bar: NOT MET" in text  # balanced AUROC under 0.75
     assert "![percentile_accuracy](reproduction-plots/percentile_accuracy.png)" in text
     assert (out.parent / "reproduction-plots" / "percentile_accuracy.png").is_file()
+
+
+def test_shipped_configs_load_with_nested_sections():
+    from passlens_training.micro.generator import GeneratorConfig
+
+    configs = Path(__file__).resolve().parents[1] / "passlens_training" / "configs"
+    full = Build(configs / "micro.yaml", progress=False).cfg
+    ci = Build(configs / "micro-ci.yaml", progress=False).cfg
+    assert isinstance(full.generator, GeneratorConfig) and isinstance(ci.generator, GeneratorConfig)
+    assert full.expect.min_best_of_1_relative == 0.20 and full.expect.min_auroc == 0.75
+    assert ci.expect.min_auroc == 0.65 and ci.train_problems_per_template < full.train_problems_per_template

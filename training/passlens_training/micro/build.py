@@ -12,7 +12,6 @@ so a rerun after a kill resumes at the first unfinished stage, and changing one 
 rebuilds that stage and what follows only. The other stages' CLIs read this same YAML:
 `${work}` in any string is replaced by the work folder before they see it.
 """
-from __future__ import annotations
 
 import argparse
 import hashlib
