@@ -112,7 +112,8 @@ class VLLMBackend:
         prompts, params = [], []
         for r in requests:
             prompts.append(TokensPrompt(prompt_token_ids=r.prefix_ids))
-            # logprobs=0: only the sampled token's log-probability; processed = after temperature.
+            # logprobs=0: only the sampled token's log-probability. Which distribution it is under
+            # follows the engine's logprobs_mode (configs set processed_logprobs: after temperature, like `hf`).
             params.append(SamplingParams(n=r.n, temperature=self.sampling.temperature, top_p=self.sampling.top_p,
                                          max_tokens=max(r.max_new_tokens, 1), logprobs=0, seed=r.seed))
         outputs = self.llm.generate(prompts, params, use_tqdm=False)
