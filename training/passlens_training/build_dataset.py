@@ -28,7 +28,7 @@ from .config import load_section, read_config
 from .generation import SamplingConfig, make_backend
 from .judging import Judge
 from .prompts import build_prompt, load_templates
-from .rollouts import ForkingConfig, generate_problem_rollouts
+from .rollouts import ForkingConfig, generate_rollouts
 
 
 TINY_PREFIX = "tiny-random:"
@@ -71,6 +71,7 @@ class RolloutsConfig:
     judge_memory_mb: int = 1024
     exclude_no_pass: bool = True
     problems_per_shard: int = 100
+    problems_per_batch: int = 1  # problems whose trunks (then forks) go to the backend together; vllm: 32+
     balance_seed: int = 0
 
 
@@ -133,7 +134,9 @@ def build(data: DataConfig, cfg: RolloutsConfig, *, progress_bar: bool = True) -
 
     out = Path(resolve_path(cfg.output_dir))
     (out / "shards").mkdir(parents=True, exist_ok=True)
-    _check_same_run(out, {"data": dataclasses.asdict(data), "rollouts": dataclasses.asdict(cfg)})
+    # Settings that change no rollout may differ on resume.
+    result_settings = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("judge_workers", "problems_per_batch")}
+    _check_same_run(out, {"data": dataclasses.asdict(data), "rollouts": result_settings})
 
     report = LoadReport()
     source = resolve_path(data.source)
@@ -170,24 +173,37 @@ def build(data: DataConfig, cfg: RolloutsConfig, *, progress_bar: bool = True) -
                       timeout_s=cfg.judge_timeout_s, memory_mb=cfg.judge_memory_mb)
         index = {(name, p.problem_id): i for name in data.splits
                  for i, p in enumerate(p for n, p in work if n == name)}
-        for name, problem in tqdm(todo, desc="problems", unit="problem", disable=not progress_bar):
-            prompt_text, prompt_ids = build_prompt(problem, tokenizer, templates)
-            records = generate_problem_rollouts(problem, prompt_ids, backend, judge, tokenizer, fork_cfg, cfg.seed)
-            for r in records:
-                r.update({"split": name, "difficulty": problem.difficulty, "kind": problem.kind,
-                          "prompt_text": prompt_text, "prompt_token_ids": prompt_ids,
-                          "generator": {"id": backend.generator_id, "revision": backend.revision},
-                          "sampling": {"temperature": cfg.temperature, "top_p": cfg.top_p,
-                                       "max_new_tokens": cfg.max_new_tokens}})
-            passes = sum(r["label"] for r in records)
-            kept = passes > 0 or not cfg.exclude_no_pass
-            shard = out / "shards" / f"{'rollouts' if kept else 'excluded'}-{name}-{index[(name, problem.problem_id)] // cfg.problems_per_shard:05d}.jsonl"
-            _fsync_append(shard, "".join(json.dumps(r) + "\n" for r in records))
-            _fsync_append(out / "progress.jsonl", json.dumps({"problem_id": problem.problem_id, "split": name,
-                                                              "kept": kept, "rollouts": len(records), "passes": passes}) + "\n")
+        bar = tqdm(total=len(todo), desc="problems", unit="problem", disable=not progress_bar)
+        step = max(cfg.problems_per_batch, 1)
+        for b in range(0, len(todo), step):
+            chunk = todo[b:b + step]
+            prompts = [build_prompt(problem, tokenizer, templates) for _, problem in chunk]
+            batch = [(problem, ids) for (_, problem), (_, ids) in zip(chunk, prompts)]
+            for (name, problem), (prompt_text, prompt_ids), records in zip(
+                    chunk, prompts, generate_rollouts(batch, backend, judge, tokenizer, fork_cfg, cfg.seed)):
+                _commit_problem(out, cfg, name, problem, index[(name, problem.problem_id)], prompt_text, prompt_ids,
+                                records, backend)
+                bar.update(1)
+        bar.close()
 
     stats = write_stats(out, data, cfg, report)
     return stats
+
+
+def _commit_problem(out: Path, cfg: RolloutsConfig, name: str, problem, position: int, prompt_text: str,
+                    prompt_ids: list[int], records: list[dict[str, Any]], backend) -> None:
+    """Appends one problem's rollouts to its shard, then marks the problem done (see module doc)."""
+    for r in records:
+        r.update({"split": name, "difficulty": problem.difficulty, "kind": problem.kind,
+                  "prompt_text": prompt_text, "prompt_token_ids": prompt_ids,
+                  "generator": {"id": backend.generator_id, "revision": backend.revision},
+                  "sampling": {"temperature": cfg.temperature, "top_p": cfg.top_p, "max_new_tokens": cfg.max_new_tokens}})
+    passes = sum(r["label"] for r in records)
+    kept = passes > 0 or not cfg.exclude_no_pass
+    shard = out / "shards" / f"{'rollouts' if kept else 'excluded'}-{name}-{position // cfg.problems_per_shard:05d}.jsonl"
+    _fsync_append(shard, "".join(json.dumps(r) + "\n" for r in records))
+    _fsync_append(out / "progress.jsonl", json.dumps({"problem_id": problem.problem_id, "split": name, "kept": kept,
+                                                      "rollouts": len(records), "passes": passes}) + "\n")
 
 
 def _generator_path(generator: str) -> str:

@@ -42,28 +42,53 @@ def problem_seed(seed: int, problem_id: str) -> int:
 
 def generate_problem_rollouts(problem: Problem, prompt_ids: list[int], backend: Backend, judge: Judge,
                               tokenizer, cfg: ForkingConfig, seed: int) -> list[dict[str, Any]]:
-    """1 + K×M judged rollouts of one problem (fewer forks when the trunk is shorter than K).
+    """1 + K×M judged rollouts of one problem (fewer forks when the trunk is shorter than K)."""
+    return generate_rollouts([(problem, prompt_ids)], backend, judge, tokenizer, cfg, seed)[0]
+
+
+def generate_rollouts(batch: list[tuple[Problem, list[int]]], backend: Backend, judge: Judge, tokenizer,
+                      cfg: ForkingConfig, seed: int) -> list[list[dict[str, Any]]]:
+    """Rollouts of several problems at once: all trunks in one backend call, then all forks in one
+    (so vLLM batches and prefix-caches across problems), and one judge run per stage. Seeds are
+    per problem, so results do not depend on how problems are batched.
     Records carry everything but the dataset-level fields (split, prompt text, generator...)."""
-    base = problem_seed(seed, problem.problem_id)
-    attempts = cfg.trunk_retries + 1 if cfg.trunk_policy == "must-pass" else 1
     if cfg.trunk_policy not in ("any", "must-pass"):
         raise ValueError(f"trunk_policy must be 'any' or 'must-pass', got '{cfg.trunk_policy}'")
+    attempts = cfg.trunk_retries + 1 if cfg.trunk_policy == "must-pass" else 1
+    bases = [problem_seed(seed, problem.problem_id) for problem, _ in batch]
+    trunks: list[Sample] = [Sample([], [])] * len(batch)
+    trunk_records: list[dict[str, Any]] = [{}] * len(batch)
+    pending = list(range(len(batch)))
     for attempt in range(attempts):
-        trunk = backend.generate([Request(prompt_ids, 1, cfg.max_new_tokens, base + attempt)])[0][0]
-        trunk_record = _record(problem, tokenizer, trunk, "t0", None, None, None, base + attempt)
-        _label([trunk_record], problem, judge)
-        if trunk_record["label"]:
+        if not pending:
             break
-    forks = select_forks(trunk.logprobs, cfg.num_forks, cfg.min_fork_distance)
-    requests = [Request(prompt_ids + trunk.token_ids[:pos], cfg.samples_per_fork, cfg.max_new_tokens - pos,
-                        base + attempts + rank) for rank, pos in enumerate(forks)]
-    branches = []
-    for (rank, pos), req, samples in zip(enumerate(forks), requests, backend.generate(requests)):
+        samples = backend.generate([Request(batch[i][1], 1, cfg.max_new_tokens, bases[i] + attempt) for i in pending])
+        records = [_record(batch[i][0], tokenizer, out[0], "t0", None, None, None, bases[i] + attempt)
+                   for i, out in zip(pending, samples)]
+        _label(records, [batch[i][0] for i in pending], judge)
+        for i, out, record in zip(pending, samples, records):
+            trunks[i], trunk_records[i] = out[0], record
+        pending = [i for i in pending if not trunk_records[i]["label"]]
+
+    requests, owners = [], []
+    for i, (problem, prompt_ids) in enumerate(batch):
+        trunk = trunks[i]
+        for rank, pos in enumerate(select_forks(trunk.logprobs, cfg.num_forks, cfg.min_fork_distance)):
+            requests.append(Request(prompt_ids + trunk.token_ids[:pos], cfg.samples_per_fork, cfg.max_new_tokens - pos,
+                                    bases[i] + attempts + rank))
+            owners.append((i, rank, pos))
+    results: list[list[dict[str, Any]]] = [[record] for record in trunk_records]
+    branches, branch_problems = [], []
+    for (i, rank, pos), req, samples in zip(owners, requests, backend.generate(requests) if requests else []):
+        trunk = trunks[i]
         for s, sample in enumerate(samples):
             full = Sample(trunk.token_ids[:pos] + sample.token_ids, trunk.logprobs[:pos] + sample.logprobs)
-            branches.append(_record(problem, tokenizer, full, f"f{rank}s{s}", pos, rank, s, req.seed))
-    _label(branches, problem, judge)
-    return [trunk_record] + branches
+            record = _record(batch[i][0], tokenizer, full, f"f{rank}s{s}", pos, rank, s, req.seed)
+            results[i].append(record)
+            branches.append(record)
+            branch_problems.append(batch[i][0])
+    _label(branches, branch_problems, judge)
+    return results
 
 
 def _record(problem: Problem, tokenizer, sample: Sample, suffix: str, pos, rank, index, seed: int) -> dict[str, Any]:
@@ -83,8 +108,10 @@ def _record(problem: Problem, tokenizer, sample: Sample, suffix: str, pos, rank,
     }
 
 
-def _label(records: list[dict[str, Any]], problem: Problem, judge: Judge) -> None:
-    verdicts = judge.judge([(r["rollout_id"], r["code"], problem.tests) for r in records])
+def _label(records: list[dict[str, Any]], problems: list[Problem], judge: Judge) -> None:
+    if not records:
+        return
+    verdicts = judge.judge([(r["rollout_id"], r["code"], p.tests) for r, p in zip(records, problems)])
     for r, v in zip(records, verdicts):
         r["label"] = bool(v["passed"])
         r["test_results"] = v.get("results", [])

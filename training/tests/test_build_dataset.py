@@ -57,7 +57,8 @@ def test_resume_after_kill_gives_the_same_set(tmp_path, generator):
     assert (full / "plots" / "kinds_difficulty.png").stat().st_size > 0
 
     killed = tmp_path / "killed"
-    config = write_config(tmp_path / "killed.yaml", generator, killed)
+    # Batching problems (as for vLLM) changes no rollout: per-problem seeds.
+    config = write_config(tmp_path / "killed.yaml", generator, killed, problems_per_batch=2)
     proc = run_stage(config)
     progress = killed / "progress.jsonl"
     deadline = time.time() + 240
