@@ -115,32 +115,42 @@ def load_folder(root: str | Path, split: str, report: LoadReport) -> list[Proble
     return problems
 
 
-def load_hub(dataset: str, split: str, report: LoadReport) -> list[Problem]:
-    """`codeparrot/apps` through its parquet conversion (its loading script no longer runs)."""
+def load_parquet(data_files: str, split: str, report: LoadReport) -> list[Problem]:
+    """Rows in the hub's APPS schema (int `problem_id`; `input_output`, `solutions` as JSON strings)."""
     import datasets
 
-    rows = datasets.load_dataset(dataset, split=split, revision="refs/convert/parquet")
+    rows = datasets.load_dataset("parquet", data_files={split: data_files}, split=split)
     problems = []
     for row in rows:
         row = dict(row)
-        row["problem_id"] = f"{split}/{int(row['problem_id']):04d}" if str(row.get("problem_id", "")).isdigit() else row.get("problem_id")
+        if str(row.get("problem_id", "")).isdigit():
+            row["problem_id"] = f"{split}/{int(row['problem_id']):04d}"
         problem = problem_from_record(row, report)
         if problem:
             problems.append(problem)
     return problems
 
 
+def hub_parquet_files(dataset: str, split: str) -> str:
+    """`codeparrot/apps` through the hub's parquet conversion: its loading script no longer runs
+    on datasets >= 4, the parquet branch does (config `all`)."""
+    return f"hf://datasets/{dataset}@refs%2Fconvert%2Fparquet/all/{split}/*.parquet"
+
+
 def load_problems(source: str, *, split: str = "train", report: LoadReport | None = None) -> list[Problem]:
-    """`source`: a .jsonl file, a folder in the original layout, or `hub:OWNER/NAME`."""
+    """`source`: a .jsonl file, a folder in the original layout, `hub:OWNER/NAME`, or parquet
+    files (a glob) in the hub's schema, with `{split}` where the split goes in the path."""
     report = report if report is not None else LoadReport()
     if source.startswith("hub:"):
-        return load_hub(source[4:], split, report)
+        return load_parquet(hub_parquet_files(source[4:], split), split, report)
+    if source.endswith(".parquet"):
+        return load_parquet(source.replace("{split}", split), split, report)
     path = Path(source)
     if path.is_file():
         return load_jsonl(path, report, split)
     if path.is_dir():
         return load_folder(path, split, report)
-    raise FileNotFoundError(f"APPS source not found: {source} (a .jsonl file, an APPS folder, or hub:codeparrot/apps)")
+    raise FileNotFoundError(f"APPS source not found: {source} (a .jsonl file, an APPS folder, parquet files, or hub:codeparrot/apps)")
 
 
 def make_split(ids: Iterable[str], test_fraction: float, seed: int) -> dict[str, list[str]]:

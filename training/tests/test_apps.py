@@ -46,6 +46,25 @@ def test_folder_layout_and_problems_without_tests_are_counted(tmp_path):
     assert report.skipped_no_tests == 1 and report.skipped_ids == ["train/0002"]
 
 
+def test_hub_schema_parquet(tmp_path):
+    """The hub's parquet conversion's schema, written locally (tests never reach the hub)."""
+    import datasets
+
+    rows = [r for r in map(json.loads, SAMPLE.read_text().splitlines()) if r["problem_id"].startswith("train/")][:6]
+    hub_rows = [{"problem_id": int(r["problem_id"].split("/")[1]), "question": r["question"],
+                 "solutions": json.dumps(r["solutions"]), "input_output": json.dumps(r["input_output"]),
+                 "difficulty": r["difficulty"], "url": r["url"], "starter_code": r["starter_code"]} for r in rows]
+    hub_rows.append({**hub_rows[0], "problem_id": 4999, "input_output": ""})
+    (tmp_path / "train").mkdir()
+    datasets.Dataset.from_list(hub_rows).to_parquet(str(tmp_path / "train" / "0000.parquet"))
+    report = LoadReport()
+    problems = load_problems(str(tmp_path / "{split}" / "*.parquet"), split="train", report=report)
+    expected = load_problems(str(SAMPLE))[:6]
+    assert [(p.problem_id, p.tests, p.kind, p.starter_code) for p in problems] == \
+        [(p.problem_id, p.tests, p.kind, p.starter_code) for p in expected]
+    assert report.skipped_ids == ["train/4999"]
+
+
 def test_missing_source_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="APPS source not found"):
         load_problems(str(tmp_path / "nope.jsonl"))
