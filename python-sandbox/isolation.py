@@ -82,12 +82,13 @@ def bwrap_command(bwrap):
         argv += ['--tmpfs', path]
     made = set()
     for path in python_paths():
-        home = next((h for h in hidden if path == h or path.startswith(h + os.sep)), None)
+        target = sandbox_path(path)
+        home = next((h for h in hidden if target == h or target.startswith(h + os.sep)), None)
         if home is None:
             continue
         # bwrap would create the folders leading to the mount point as 0700, which a
         # candidate with its own uid could not pass through.
-        parent = os.path.dirname(path)
+        parent = os.path.dirname(target)
         chain = []
         while parent != home and parent.startswith(home + os.sep):
             chain.append(parent)
@@ -96,7 +97,7 @@ def bwrap_command(bwrap):
             if folder not in made:
                 argv += ['--perms', '0755', '--dir', folder]
                 made.add(folder)
-        argv += ['--ro-bind', path, path]
+        argv += ['--ro-bind', path, target]
     argv += ['--chdir', '/tmp', '--clearenv']
     for key, value in dict(CLEAN_ENV, HOME='/tmp').items():
         argv += ['--setenv', key, value]
@@ -105,7 +106,17 @@ def bwrap_command(bwrap):
         # it, and clean up its files; candidates lose every capability with the uid change.
         for cap in ('CAP_SETUID', 'CAP_SETGID', 'CAP_KILL', 'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER'):
             argv += ['--cap-add', cap]
-    return argv + ['--', interpreter(), '-E', '-s', '-B', WORKER_SCRIPT]
+    return argv + ['--', sandbox_path(interpreter()), '-E', '-s', '-B', sandbox_path(WORKER_SCRIPT)]
+
+
+def sandbox_path(path):
+    """Where `path` is seen inside the sandbox. The candidates' private /tmp and /dev/shm
+    would hide an interpreter or a checkout that lives there (a CI clone in /tmp), so such
+    folders are mounted under the hidden /run instead."""
+    for masked in ('/tmp', '/dev/shm'):
+        if path == masked or path.startswith(masked + os.sep):
+            return '/run/passlens' + path
+    return path
 
 
 def worker_settings(mode, index, tmp_dir):

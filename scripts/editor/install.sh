@@ -7,6 +7,9 @@
 # A stamp per piece records the version it was built for, so reruns cost nothing.
 # Prints nothing on success when everything is cached; errors say what to do.
 set -euo pipefail
+# An outer `npm test` exports its own npm_config_* (user agent "node/v20" among them);
+# the nested installs must see their own, or code-server's postinstall rejects Node 20.
+while IFS= read -r var; do unset "$var"; done < <(compgen -e | grep -E '^npm_(config|package|lifecycle)_' || true)
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 # shellcheck source=scripts/editor/env.sh
 source "$ROOT/scripts/editor/env.sh"
