@@ -18,7 +18,7 @@ DEMO_SEED = 20260101
 
 
 def problem_markdown(problem: dict) -> str:
-    title = problem["problem_id"].rsplit("/", 1)[-1]
+    title = problem["problem_id"]
     text = f"# {title}\n\n{problem['question']}\n"
     if problem["starter_code"]:
         text += f"\n```python\n{problem['starter_code'].rstrip()}\n```\n"
@@ -29,7 +29,8 @@ def write_workspace(out: Path, generator: Path | None = None, critic: Path | Non
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for problem in generate_problems(DEMO_SEED, {"test": 1}, splits=("test",)):
-        name = problem["problem_id"].rsplit("/", 1)[-1].rsplit("-", 1)[0] + ".md"
+        short = "stdin" if problem["io_type"] == "standard_input" else "call"
+        name = f"{problem['micro']['family']}-{short}.md"
         path = out / name
         path.write_text(problem_markdown(problem))
         written.append(path)

@@ -344,7 +344,8 @@ def generate_problems(seed: int, n_per_template: dict[str, int] | int, *, n_test
                       splits: Iterable[str] = ("train", "test"), prefix: str = "micro") -> list[dict]:
     """Problems for each split: `n_per_template` problems per (family, kind) of that split.
 
-    Deterministic in (seed, arguments). Ids look like `micro/train/count_cmp-stdin-003`."""
+    Deterministic in (seed, arguments). Ids look like `micro-train-count_cmp-stdin-003`: no
+    `/`, which APPS loaders read as the APPS split of an id."""
     counts = n_per_template if isinstance(n_per_template, dict) else {s: n_per_template for s in splits}
     problems = []
     for split in splits:
@@ -354,7 +355,7 @@ def generate_problems(seed: int, n_per_template: dict[str, int] | int, *, n_test
                 rng = random.Random(f"{seed}/{split}/{family.name}/{kind}")
                 short = "stdin" if kind == "standard_input" else "call"
                 for i in range(counts.get(split, 0)):
-                    pid = f"{prefix}/{split}/{family.name}-{short}-{i:03d}"
+                    pid = f"{prefix}-{split}-{family.name}-{short}-{i:03d}"
                     problems.append(make_problem(family, kind, rng, pid, split, n_tests))
     return problems
 
