@@ -1,0 +1,231 @@
+"""Fine-tune the value head (paper §3.3): BCE-with-logits between every generated token's output
+and its rollout's label, Adam, last N layers + head trainable, accelerate for CPU/GPU/DDP/FSDP/DeepSpeed.
+
+    python -m passlens_training.train --config configs/tiny-cpu.yaml [--resume]
+    accelerate launch --config_file configs/accelerate_deepspeed_phi4.yaml -m passlens_training.train --config configs/paper-phi4.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from tqdm.auto import tqdm
+from transformers import AutoTokenizer
+
+from .config import read_config
+from .metrics import ScoredRollout, compute_metrics
+from .model import freeze_all_but_last, load_value_model, token_values, value_loss
+from .value_data import ValueExample, collate, read_records, shard_files, to_example
+
+STATE_FILE = "passlens-train-state.json"
+TRAINING_INFO = "passlens-training.json"
+
+
+@dataclass
+class TrainConfig:
+    base_model: str
+    train_data: list[str]
+    output_dir: str
+    eval_data: list[str] = field(default_factory=list)
+    split: str | None = "train"  # which shards a dataset folder contributes
+    data_variant: str = "imbalanced"  # or "balanced" (the dataset's balanced-train.jsonl); recorded in the manifest
+    learning_rate: float = 1e-4
+    epochs: int = 2
+    batch_size: int = 1
+    grad_accumulation: int = 1
+    max_length: int = 4096
+    trainable_layers: int = 12
+    include_prompt: bool = False
+    lora: dict | None = None  # peft LoraConfig kwargs, e.g. {r: 16, lora_alpha: 32, target_modules: [qkv_proj, o_proj]}
+    mixed_precision: str = "auto"  # auto → bf16 where supported, else no
+    seed: int = 0
+    save_every_steps: int = 0  # optimizer steps between checkpoints (0: end of each epoch only)
+    log_every_steps: int = 10
+    max_steps: int = 0  # optimizer steps; 0 = all epochs
+    gradient_checkpointing: bool = False
+
+
+def load_train_config(path: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    section = dict(read_config(path).get("train") or {})
+    section.update(overrides or {})
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(section) - known)
+    if unknown:
+        raise ValueError(f"{path}: unknown train keys {unknown}; known: {sorted(known)}")
+    for key in ("train_data", "eval_data"):
+        if isinstance(section.get(key), str):
+            section[key] = [section[key]]
+    try:
+        return TrainConfig(**section)
+    except TypeError as exc:
+        raise ValueError(f"{path}: train section needs base_model, train_data and output_dir ({exc})") from exc
+
+
+def load_examples(paths: Sequence[str], split: str | None, max_length: int) -> list[ValueExample]:
+    examples = [e for e in (to_example(r, max_length) for r in read_records(shard_files(paths, split))) if e is not None]
+    if not examples:
+        raise ValueError(f"no usable rollouts in {list(paths)} (empty, or every generation longer than max_length)")
+    return examples
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
+    order = list(range(n))
+    random.Random(seed * 1000 + epoch).shuffle(order)
+    return order
+
+
+def _mixed_precision(choice: str) -> str:
+    if choice != "auto":
+        return choice
+    return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
+
+
+@torch.no_grad()
+def evaluate_examples(model, examples: Sequence[ValueExample], pad_id: int, batch_size: int, device) -> dict:
+    model.eval()
+    scored = []
+    for i in range(0, len(examples), batch_size):
+        chunk = examples[i:i + batch_size]
+        batch = collate(chunk, pad_id)
+        values = token_values(model, batch["input_ids"].to(device), batch["attention_mask"].to(device)).cpu()
+        for row, e in enumerate(chunk):
+            vals = values[row, e.n_prompt:len(e.input_ids)].tolist()
+            scored.append(ScoredRollout(e.problem_id, e.rollout_id, e.label, tuple(vals), e.code_start))
+    model.train()
+    return compute_metrics(scored)
+
+
+def train(cfg: TrainConfig, resume: bool = False, config_path: str | None = None) -> dict:
+    out = Path(cfg.output_dir)
+    accelerator = Accelerator(mixed_precision=_mixed_precision(cfg.mixed_precision), log_with="tensorboard", project_dir=str(out))
+    set_seed(cfg.seed)
+    tokenizer = AutoTokenizer.from_pretrained(cfg.base_model)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
+    model = load_value_model(cfg.base_model)
+    freeze_info = freeze_all_but_last(model, min(cfg.trainable_layers, len(model.model.layers)))
+    if cfg.lora:
+        from peft import LoraConfig, get_peft_model
+        model = get_peft_model(model, LoraConfig(task_type="TOKEN_CLS", **cfg.lora))
+    if cfg.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+    train_examples = load_examples(cfg.train_data, cfg.split, cfg.max_length)
+    eval_examples = load_examples(cfg.eval_data, "test", cfg.max_length) if cfg.eval_data else []
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.learning_rate)
+    model, optimizer = accelerator.prepare(model, optimizer)
+
+    batches_per_epoch = math.ceil(len(train_examples) / (cfg.batch_size * accelerator.num_processes))
+    steps_per_epoch = math.ceil(batches_per_epoch / cfg.grad_accumulation)
+    total_steps = steps_per_epoch * cfg.epochs if not cfg.max_steps else min(cfg.max_steps, steps_per_epoch * cfg.epochs)
+    step = 0
+    ckpt_root = out / "checkpoints"
+    if resume:
+        latest = sorted(ckpt_root.glob("step-*"), key=lambda p: int(p.name.split("-")[1]))
+        if not latest:
+            raise FileNotFoundError(f"--resume: no checkpoints under {ckpt_root}")
+        accelerator.load_state(str(latest[-1]))
+        step = json.loads((latest[-1] / STATE_FILE).read_text())["step"]
+        accelerator.print(f"resumed from {latest[-1]} at optimizer step {step}")
+
+    accelerator.init_trackers("tensorboard", config={k: str(v) for k, v in dataclasses.asdict(cfg).items()})
+    losses: list[float] = []
+    history: list[dict] = []
+
+    def checkpoint() -> None:
+        target = ckpt_root / f"step-{step}"
+        accelerator.save_state(str(target))
+        if accelerator.is_main_process:
+            (target / STATE_FILE).write_text(json.dumps({"step": step}))
+
+    bar = tqdm(total=total_steps, initial=step, desc="train", disable=not accelerator.is_local_main_process)
+    started = time.time()
+    tokens_seen = 0
+    model.train()
+    while step < total_steps:
+        epoch, step_in_epoch = divmod(step, steps_per_epoch)
+        order = epoch_order(len(train_examples), cfg.seed, epoch)
+        shard = order[accelerator.process_index::accelerator.num_processes]
+        first_batch = step_in_epoch * cfg.grad_accumulation
+        for b in range(first_batch, batches_per_epoch):
+            # wrap around so every process runs the same number of batches (DDP needs it)
+            span = range(b * cfg.batch_size, (b + 1) * cfg.batch_size)
+            idx = [shard[j % len(shard)] for j in span] if accelerator.num_processes > 1 else shard[span.start:span.stop]
+            batch = {k: v.to(accelerator.device) for k, v in collate([train_examples[i] for i in idx], pad_id, cfg.include_prompt).items()}
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+            loss = value_loss(logits, batch["labels"], batch["token_mask"])
+            accelerator.backward(loss / cfg.grad_accumulation)
+            losses.append(loss.item())
+            tokens_seen += int(batch["attention_mask"].sum())
+            if (b + 1) % cfg.grad_accumulation == 0 or b == batches_per_epoch - 1:
+                optimizer.step()
+                optimizer.zero_grad()
+                step += 1
+                bar.update(1)
+                mean_loss = float(np.mean(losses[-cfg.grad_accumulation:]))
+                if step % max(cfg.log_every_steps, 1) == 0 or step == total_steps:
+                    accelerator.log({"train/loss": mean_loss, "train/tokens_per_s": tokens_seen / max(time.time() - started, 1e-9)}, step=step)
+                    bar.set_postfix(loss=f"{mean_loss:.4f}")
+                if cfg.save_every_steps and step % cfg.save_every_steps == 0:
+                    checkpoint()
+                if step >= total_steps or step % steps_per_epoch == 0:
+                    break
+        if eval_examples and accelerator.is_main_process:
+            metrics = evaluate_examples(accelerator.unwrap_model(model), eval_examples, pad_id, cfg.batch_size, accelerator.device)
+            history.append({"step": step, "accuracy": metrics["imbalanced"]["accuracy"], "auroc": metrics["imbalanced"]["auroc"]})
+            accelerator.log({"eval/accuracy": metrics["imbalanced"]["accuracy"] or 0.0}, step=step)
+        checkpoint()
+    bar.close()
+    accelerator.wait_for_everyone()
+
+    summary = {"final_loss": float(np.mean(losses[-cfg.grad_accumulation:])) if losses else None, "steps": step, "eval": history}
+    if accelerator.is_main_process:
+        final = out / "final"
+        unwrapped = accelerator.unwrap_model(model)
+        if cfg.lora:
+            unwrapped = unwrapped.merge_and_unload()
+        unwrapped.save_pretrained(final, state_dict=accelerator.get_state_dict(model) if not cfg.lora else None)
+        tokenizer.save_pretrained(final)
+        info = {"base_model": cfg.base_model, "config_file": config_path, "config": dataclasses.asdict(cfg),
+                "data": {"train": [str(p) for p in shard_files(cfg.train_data, cfg.split)], "variant": cfg.data_variant,
+                         "n_train_rollouts": len(train_examples), "n_eval_rollouts": len(eval_examples)},
+                "parameters": freeze_info, "metrics": summary}
+        (final / TRAINING_INFO).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    accelerator.end_training()
+    return summary
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m passlens_training.train", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in output_dir/checkpoints")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=JSON", help="override a train key, e.g. --set max_steps=5")
+    args = ap.parse_args(argv)
+    overrides = {}
+    for item in args.set:
+        key, _, raw = item.partition("=")
+        try:
+            overrides[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            overrides[key] = raw
+    try:
+        cfg = load_train_config(args.config, overrides)
+        summary = train(cfg, resume=args.resume, config_path=args.config)
+    except (ValueError, FileNotFoundError) as exc:
+        raise SystemExit(f"train: {exc}") from exc
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""Rollout-record JSONL shards → token sequences for the value head:
+input_ids = prompt_token_ids + token_ids, a 0/1 label, and a mask of the tokens the loss sees."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import torch
+
+
+@dataclass
+class ValueExample:
+    rollout_id: str
+    problem_id: str
+    input_ids: list[int]
+    label: bool
+    n_prompt: int  # prompt tokens kept (after left truncation)
+    code_start: int
+
+
+def shard_files(paths: Sequence[str | Path], split: str | None = None) -> list[Path]:
+    """Files as given; a directory means its rollout shards (`shards/rollouts-{split}-*.jsonl`)."""
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            pattern = f"rollouts-{split}-*.jsonl" if split else "rollouts-*.jsonl"
+            found = sorted(p.rglob(pattern))
+            if not found:
+                raise FileNotFoundError(f"{p}: no {pattern} shards (build them with python -m passlens_training.build_dataset)")
+            files.extend(found)
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise FileNotFoundError(f"{p}: no such rollout shard file or dataset folder")
+    return files
+
+
+def read_records(files: Iterable[Path]) -> list[dict]:
+    records = []
+    for f in files:
+        for n, line in enumerate(Path(f).read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{f}:{n}: invalid JSON ({exc.msg})") from exc
+            missing = [k for k in ("rollout_id", "problem_id", "prompt_token_ids", "token_ids", "label") if k not in rec]
+            if missing:
+                raise ValueError(f"{f}:{n}: not a rollout record, missing {missing}")
+            records.append(rec)
+    return records
+
+
+def to_example(rec: dict, max_length: int) -> ValueExample | None:
+    """None when the generated tokens alone exceed max_length (nothing sensible to keep)."""
+    gen = list(rec["token_ids"])
+    if not gen or len(gen) > max_length:
+        return None
+    prompt = list(rec["prompt_token_ids"])[-(max_length - len(gen)):] if max_length > len(gen) else []
+    return ValueExample(rec["rollout_id"], rec["problem_id"], prompt + gen, bool(rec["label"]), len(prompt), int(rec.get("code_start") or 0))
+
+
+def collate(examples: Sequence[ValueExample], pad_id: int, include_prompt: bool = False) -> dict[str, torch.Tensor]:
+    """Right-padded batch; token_mask marks generated tokens (and prompt tokens when include_prompt)."""
+    width = max(len(e.input_ids) for e in examples)
+    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    attn = torch.zeros((len(examples), width), dtype=torch.long)
+    mask = torch.zeros((len(examples), width), dtype=torch.bool)
+    for i, e in enumerate(examples):
+        n = len(e.input_ids)
+        ids[i, :n] = torch.tensor(e.input_ids)
+        attn[i, :n] = 1
+        mask[i, 0 if include_prompt else e.n_prompt:n] = True
+    labels = torch.tensor([float(e.label) for e in examples])
+    return {"input_ids": ids, "attention_mask": attn, "token_mask": mask, "labels": labels}

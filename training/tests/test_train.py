@@ -1,0 +1,95 @@
+import json
+import random
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from passlens_training.model import load_value_model
+from passlens_training.tiny import save_tiny_causal_lm
+from passlens_training.train import load_train_config, train
+
+
+def write_separable_dataset(path: Path, tokenizer_vocab: int, n_problems: int = 6, per_problem: int = 4, seed: int = 0) -> Path:
+    """Rollout records whose label is visible in the generated tokens: passing rollouts use
+    token ids from one range, failing ones from another."""
+    rng = random.Random(seed)
+    lines = []
+    for p in range(n_problems):
+        prompt = [rng.randrange(10, tokenizer_vocab) for _ in range(6)]
+        for i in range(per_problem):
+            passed = i % 2 == 0
+            lo, hi = (10, 60) if passed else (60, 110)
+            gen = [rng.randrange(lo, hi) for _ in range(rng.randrange(5, 9))]
+            lines.append(json.dumps({
+                "rollout_id": f"p{p}/f{i}s0", "problem_id": f"p{p}", "split": "train", "difficulty": "introductory",
+                "kind": "standard_input", "prompt_text": "", "prompt_token_ids": prompt, "token_ids": gen,
+                "logprobs": [0.0] * len(gen), "text": "", "code": "print(1)" if passed else "print(2)", "code_start": 1,
+                "branch": {"trunk_id": f"p{p}/t0", "role": "branch", "fork_position": 0, "fork_rank": 0, "sample_index": i},
+                "label": passed, "test_results": [passed], "verdicts": ["pass" if passed else "wrong_answer"],
+                "generator": {"id": "tiny", "revision": None},
+                "sampling": {"temperature": 1.0, "top_p": 1.0, "max_new_tokens": 16}, "seed": 0}))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_base(tmp_path_factory) -> Path:
+    return save_tiny_causal_lm(tmp_path_factory.mktemp("base") / "tiny", num_layers=3, hidden_size=32)
+
+
+def write_config(tmp: Path, base: Path, data: Path, **train) -> Path:
+    section = {"base_model": str(base), "train_data": [str(data)], "eval_data": [str(data)], "output_dir": str(tmp / "run"),
+               "batch_size": 4, "learning_rate": 3e-3, "epochs": 2, "trainable_layers": 1, "max_length": 64, "seed": 0}
+    section.update(train)
+    cfg = tmp / "cfg.yaml"
+    cfg.write_text(yaml.safe_dump({"train": section}))
+    return cfg
+
+
+def run_train(cfg: Path) -> dict:
+    return train(load_train_config(cfg))
+
+
+def test_training_learns_separable_data_and_keeps_frozen_layers(tmp_path, tiny_base):
+    data = write_separable_dataset(tmp_path / "rollouts-train-00000.jsonl", 400)
+    cfg = write_config(tmp_path, tiny_base, data, epochs=8)
+    summary = run_train(cfg)
+    evals = summary["eval"]
+    assert evals[-1]["accuracy"] > evals[0]["accuracy"] or evals[0]["accuracy"] == 1.0
+    assert evals[-1]["accuracy"] >= 0.9 and evals[-1]["auroc"] >= 0.95
+    base = load_value_model(tiny_base)
+    final = load_value_model(tmp_path / "run" / "final")
+    b, f = dict(base.named_parameters()), dict(final.named_parameters())
+    frozen = [n for n in b if not n.startswith(("score", "model.norm", "model.layers.2."))]
+    assert frozen and all(torch.equal(b[n], f[n]) for n in frozen)
+    assert not torch.equal(b["model.layers.2.mlp.down_proj.weight"], f["model.layers.2.mlp.down_proj.weight"])
+    info = json.loads((tmp_path / "run" / "final" / "passlens-training.json").read_text())
+    assert info["base_model"] == str(tiny_base) and info["data"]["n_train_rollouts"] == 24
+    assert list((tmp_path / "run").rglob("events.out.tfevents.*"))
+
+
+def test_loss_goes_down(tmp_path, tiny_base):
+    data = write_separable_dataset(tmp_path / "rollouts-train-00000.jsonl", 400)
+    (tmp_path / "one").mkdir()
+    (tmp_path / "six").mkdir()
+    first = run_train(write_config(tmp_path / "one", tiny_base, data, max_steps=1, eval_data=[]))
+    longer = run_train(write_config(tmp_path / "six", tiny_base, data, epochs=6, eval_data=[]))
+    assert longer["final_loss"] < first["final_loss"] * 0.7
+
+
+def test_resume_continues_from_the_same_step(tmp_path, tiny_base):
+    data = write_separable_dataset(tmp_path / "rollouts-train-00000.jsonl", 400)
+    (tmp_path / "full").mkdir()
+    (tmp_path / "split").mkdir()
+    full = run_train(write_config(tmp_path / "full", tiny_base, data, eval_data=[], save_every_steps=2))
+    cfg = write_config(tmp_path / "split", tiny_base, data, eval_data=[], save_every_steps=2)
+    part = train(load_train_config(cfg, {"max_steps": 4}))
+    assert part["steps"] == 4
+    resumed = train(load_train_config(cfg), resume=True)
+    assert resumed["steps"] == full["steps"] == 12
+    a = load_value_model(tmp_path / "full" / "run" / "final")
+    b = load_value_model(tmp_path / "split" / "run" / "final")
+    for (name, pa), pb in zip(a.named_parameters(), b.parameters()):
+        assert torch.allclose(pa, pb, atol=1e-5), name
