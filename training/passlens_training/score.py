@@ -1,0 +1,92 @@
+"""Score rollouts with a value checkpoint (PyTorch) or a critic bundle (onnxruntime) into a scores file.
+
+    python -m passlens_training.score --checkpoint runs/x/final --data DATASET_DIR_OR_SHARDS --out scores.jsonl
+    python -m passlens_training.score --bundle bundles/critic --data shards/rollouts-test-00000.jsonl --out scores.jsonl
+
+Each rollout is scored over prompt_token_ids + token_ids (prompt truncated from the left to
+--max-length); the file keeps the generated tokens' values:
+{"problem_id", "rollout_id", "passed", "values", "code_start"} per line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .value_data import ValueExample, collate, read_records, shard_files, to_example
+
+
+def _record(e: ValueExample, values: Sequence[float]) -> dict:
+    return {"problem_id": e.problem_id, "rollout_id": e.rollout_id, "passed": e.label,
+            "values": [round(float(v), 6) for v in values], "code_start": e.code_start}
+
+
+def score_checkpoint(checkpoint: Path, examples: Sequence[ValueExample], batch_size: int) -> Iterator[dict]:
+    from .model import load_value_model, token_values
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model = load_value_model(checkpoint, torch_dtype=torch.bfloat16 if device == "cuda" else torch.float32).to(device).eval()
+    pad = model.config.pad_token_id or 0
+    for i in range(0, len(examples), batch_size):
+        chunk = examples[i:i + batch_size]
+        batch = collate(chunk, pad)
+        values = token_values(model, batch["input_ids"].to(device), batch["attention_mask"].to(device)).cpu()
+        for row, e in enumerate(chunk):
+            yield _record(e, values[row, e.n_prompt:len(e.input_ids)].tolist())
+
+
+def score_bundle(bundle: Path, examples: Sequence[ValueExample], dtype: str | None) -> Iterator[dict]:
+    import onnxruntime as ort
+
+    from .export import read_manifest, run_onnx
+
+    manifest = read_manifest(bundle)
+    variant = dtype or manifest["dtype"]
+    if variant not in manifest["files"]:
+        raise ValueError(f"bundle {bundle} has no {variant} variant; it has {sorted(manifest['files'])}")
+    session = ort.InferenceSession(str(bundle / manifest["files"][variant]["path"]), providers=["CPUExecutionProvider"])
+    for e in examples:
+        ids = np.array([e.input_ids], dtype=np.int64)
+        values, _ = run_onnx(session, manifest, ids, np.ones_like(ids))
+        yield _record(e, values[0, e.n_prompt:])
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m passlens_training.score", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--checkpoint", type=Path, help="value model folder (train's output_dir/final)")
+    src.add_argument("--bundle", type=Path, help="critic bundle folder (export's output)")
+    ap.add_argument("--data", nargs="+", required=True, help="rollout shard files or a dataset folder (its test shards)")
+    ap.add_argument("--split", default="test", help="split whose shards a dataset folder contributes (default test)")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--max-length", type=int, default=4096)
+    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--dtype", help="bundle variant (fp32|fp16|int8|int4); default the manifest's")
+    args = ap.parse_args(argv)
+    try:
+        records = read_records(shard_files(args.data, args.split))
+        examples = [e for e in (to_example(r, args.max_length) for r in records) if e is not None]
+        skipped = len(records) - len(examples)
+        if not examples:
+            raise ValueError("no rollout to score (empty shards, or every generation longer than --max-length)")
+        rows = score_checkpoint(args.checkpoint, examples, args.batch_size) if args.checkpoint else score_bundle(args.bundle, examples, args.dtype)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = args.out.with_suffix(args.out.suffix + ".part")
+        with open(tmp, "w", encoding="utf-8") as f:
+            for row in tqdm(rows, total=len(examples), desc="score"):
+                f.write(json.dumps(row) + "\n")
+        tmp.replace(args.out)
+    except (ValueError, FileNotFoundError) as exc:
+        raise SystemExit(f"score: {exc}") from exc
+    print(f"scored {len(examples)} rollouts → {args.out}" + (f" ({skipped} skipped: empty or longer than --max-length)" if skipped else ""))
+
+
+if __name__ == "__main__":
+    main()

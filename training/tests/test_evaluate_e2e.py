@@ -1,0 +1,58 @@
+"""tiny dataset → train → score (checkpoint and bundle) → evaluate, through the real CLIs."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from passlens_training.tiny import save_tiny_causal_lm
+
+from test_train import write_separable_dataset
+
+
+def run(*args: str, cwd: Path) -> str:
+    proc = subprocess.run([sys.executable, "-m", *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_train_score_evaluate(tmp_path):
+    base = save_tiny_causal_lm(tmp_path / "base", num_layers=2, hidden_size=32)
+    data = write_separable_dataset(tmp_path / "rollouts-train-00000.jsonl", 400)
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(yaml.safe_dump({"train": {"base_model": str(base), "train_data": [str(data)], "output_dir": str(tmp_path / "run"),
+                                             "batch_size": 4, "learning_rate": 3e-3, "epochs": 6, "trainable_layers": 1, "max_length": 64}}))
+    run("passlens_training.train", "--config", str(cfg), cwd=tmp_path)
+    final = tmp_path / "run" / "final"
+    run("passlens_training.score", "--checkpoint", str(final), "--data", str(data), "--out", str(tmp_path / "ckpt.jsonl"), cwd=tmp_path)
+    rows = [json.loads(line) for line in (tmp_path / "ckpt.jsonl").read_text().splitlines()]
+    records = [json.loads(line) for line in data.read_text().splitlines()]
+    assert [r["rollout_id"] for r in rows] == [r["rollout_id"] for r in records]
+    assert all(len(r["values"]) == len(rec["token_ids"]) for r, rec in zip(rows, records))
+
+    from passlens_training.export import build_bundle
+    build_bundle(final, tmp_path / "bundle")
+    run("passlens_training.score", "--bundle", str(tmp_path / "bundle"), "--data", str(data), "--out", str(tmp_path / "onnx.jsonl"), cwd=tmp_path)
+    onnx_rows = [json.loads(line) for line in (tmp_path / "onnx.jsonl").read_text().splitlines()]
+    for a, b in zip(rows, onnx_rows):
+        assert max(abs(x - y) for x, y in zip(a["values"], b["values"])) < 1e-4
+
+    out = tmp_path / "eval"
+    run("passlens_training.evaluate", "--scores", f"pytorch={tmp_path / 'ckpt.jsonl'}", "--scores", f"onnx={tmp_path / 'onnx.jsonl'}",
+        "--data", str(data), "--out", str(out), cwd=tmp_path)
+    metrics = json.loads((out / "pytorch" / "metrics.json").read_text())
+    assert set(metrics) == {"imbalanced", "balanced", "baseline_pass_at_k", "best_of_k", "relative_improvement", "n_problems", "n_rollouts"}
+    assert metrics["n_rollouts"] == 24 and metrics["imbalanced"]["accuracy"] >= 0.9
+    assert metrics["best_of_k"]["1"] == 1.0
+    report = (out / "report.md").read_text()
+    assert "| | pytorch | onnx |" in report and "Pass@3 on best" in report
+    for name in ("pytorch", "onnx"):
+        for png in ("score_histogram", "confidence_trace", "reliability"):
+            assert (out / name / "plots" / f"{png}.png").read_bytes()[:4] == b"\x89PNG"
+    assert (out / "plots" / "percentile_accuracy.png").stat().st_size > 1000
+
+    single = tmp_path / "single"
+    run("passlens_training.evaluate", "--scores", str(tmp_path / "ckpt.jsonl"), "--out", str(single), cwd=tmp_path)
+    assert json.loads((single / "metrics.json").read_text()) == metrics
