@@ -40,7 +40,7 @@ class TrainConfig:
     output_dir: str
     eval_data: list[str] = field(default_factory=list)
     split: str | None = "train"  # which shards a dataset folder contributes
-    data_variant: str = "imbalanced"  # or "balanced" (the dataset's balanced-train.jsonl); recorded in the manifest
+    balanced: bool = False  # a dataset folder contributes its balanced-train.jsonl instead of its train shards
     learning_rate: float = 1e-4
     epochs: int = 2
     batch_size: int = 1
@@ -57,9 +57,14 @@ class TrainConfig:
     gradient_checkpointing: bool = False
 
 
+# short names used by the micro pipeline's configs
+ALIASES = {"model": "base_model", "data": "train_data", "out_dir": "output_dir", "unfrozen_layers": "trainable_layers", "lr": "learning_rate"}
+
+
 def load_train_config(path: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
     section = dict(read_config(path).get("train") or {})
     section.update(overrides or {})
+    section = {ALIASES.get(k, k): v for k, v in section.items()}
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(section) - known)
     if unknown:
@@ -73,8 +78,15 @@ def load_train_config(path: str | Path, overrides: dict[str, Any] | None = None)
         raise ValueError(f"{path}: train section needs base_model, train_data and output_dir ({exc})") from exc
 
 
-def load_examples(paths: Sequence[str], split: str | None, max_length: int) -> list[ValueExample]:
-    examples = [e for e in (to_example(r, max_length) for r in read_records(shard_files(paths, split))) if e is not None]
+def train_files(cfg: TrainConfig) -> list[Path]:
+    if cfg.balanced:
+        paths = [Path(p) / "balanced-train.jsonl" if Path(p).is_dir() else Path(p) for p in cfg.train_data]
+        return shard_files(paths)
+    return shard_files(cfg.train_data, cfg.split)
+
+
+def load_examples(files: Sequence[Path], max_length: int) -> list[ValueExample]:
+    examples = [e for e in (to_example(r, max_length) for r in read_records(files)) if e is not None]
     if not examples:
         raise ValueError(f"no usable rollouts in {list(paths)} (empty, or every generation longer than max_length)")
     return examples
@@ -120,8 +132,8 @@ def train(cfg: TrainConfig, resume: bool = False, config_path: str | None = None
         model = get_peft_model(model, LoraConfig(task_type="TOKEN_CLS", **cfg.lora))
     if cfg.gradient_checkpointing:
         model.gradient_checkpointing_enable()
-    train_examples = load_examples(cfg.train_data, cfg.split, cfg.max_length)
-    eval_examples = load_examples(cfg.eval_data, "test", cfg.max_length) if cfg.eval_data else []
+    train_examples = load_examples(train_files(cfg), cfg.max_length)
+    eval_examples = load_examples(shard_files(cfg.eval_data, "test"), cfg.max_length) if cfg.eval_data else []
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.learning_rate)
     model, optimizer = accelerator.prepare(model, optimizer)
 
@@ -133,7 +145,7 @@ def train(cfg: TrainConfig, resume: bool = False, config_path: str | None = None
     if resume:
         latest = sorted(ckpt_root.glob("step-*"), key=lambda p: int(p.name.split("-")[1]))
         if not latest:
-            raise FileNotFoundError(f"--resume: no checkpoints under {ckpt_root}")
+            raise FileNotFoundError(f"--resume: no checkpoints under {ckpt_root} (run without --resume first)")
         accelerator.load_state(str(latest[-1]))
         step = json.loads((latest[-1] / STATE_FILE).read_text())["step"]
         accelerator.print(f"resumed from {latest[-1]} at optimizer step {step}")
@@ -190,14 +202,14 @@ def train(cfg: TrainConfig, resume: bool = False, config_path: str | None = None
 
     summary = {"final_loss": float(np.mean(losses[-cfg.grad_accumulation:])) if losses else None, "steps": step, "eval": history}
     if accelerator.is_main_process:
-        final = out / "final"
+        final = out  # the HF folder sits at output_dir's top (checkpoints/ and TensorBoard runs beside it)
         unwrapped = accelerator.unwrap_model(model)
         if cfg.lora:
             unwrapped = unwrapped.merge_and_unload()
         unwrapped.save_pretrained(final, state_dict=accelerator.get_state_dict(model) if not cfg.lora else None)
         tokenizer.save_pretrained(final)
         info = {"base_model": cfg.base_model, "config_file": config_path, "config": dataclasses.asdict(cfg),
-                "data": {"train": [str(p) for p in shard_files(cfg.train_data, cfg.split)], "variant": cfg.data_variant,
+                "data": {"train": [str(p) for p in train_files(cfg)], "variant": "balanced" if cfg.balanced else "imbalanced",
                          "n_train_rollouts": len(train_examples), "n_eval_rollouts": len(eval_examples)},
                 "parameters": freeze_info, "metrics": summary}
         (final / TRAINING_INFO).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")

@@ -25,7 +25,7 @@ def test_train_score_evaluate(tmp_path):
     cfg.write_text(yaml.safe_dump({"train": {"base_model": str(base), "train_data": [str(data)], "output_dir": str(tmp_path / "run"),
                                              "batch_size": 4, "learning_rate": 3e-3, "epochs": 6, "trainable_layers": 1, "max_length": 64}}))
     run("passlens_training.train", "--config", str(cfg), cwd=tmp_path)
-    final = tmp_path / "run" / "final"
+    final = tmp_path / "run"
     run("passlens_training.score", "--checkpoint", str(final), "--data", str(data), "--out", str(tmp_path / "ckpt.jsonl"), cwd=tmp_path)
     rows = [json.loads(line) for line in (tmp_path / "ckpt.jsonl").read_text().splitlines()]
     records = [json.loads(line) for line in data.read_text().splitlines()]

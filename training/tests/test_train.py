@@ -60,12 +60,12 @@ def test_training_learns_separable_data_and_keeps_frozen_layers(tmp_path, tiny_b
     assert evals[-1]["accuracy"] > evals[0]["accuracy"] or evals[0]["accuracy"] == 1.0
     assert evals[-1]["accuracy"] >= 0.9 and evals[-1]["auroc"] >= 0.95
     base = load_value_model(tiny_base)
-    final = load_value_model(tmp_path / "run" / "final")
+    final = load_value_model(tmp_path / "run")
     b, f = dict(base.named_parameters()), dict(final.named_parameters())
     frozen = [n for n in b if not n.startswith(("score", "model.norm", "model.layers.2."))]
     assert frozen and all(torch.equal(b[n], f[n]) for n in frozen)
     assert not torch.equal(b["model.layers.2.mlp.down_proj.weight"], f["model.layers.2.mlp.down_proj.weight"])
-    info = json.loads((tmp_path / "run" / "final" / "passlens-training.json").read_text())
+    info = json.loads((tmp_path / "run" / "passlens-training.json").read_text())
     assert info["base_model"] == str(tiny_base) and info["data"]["n_train_rollouts"] == 24
     assert list((tmp_path / "run").rglob("events.out.tfevents.*"))
 
@@ -89,7 +89,7 @@ def test_resume_continues_from_the_same_step(tmp_path, tiny_base):
     assert part["steps"] == 4
     resumed = train(load_train_config(cfg), resume=True)
     assert resumed["steps"] == full["steps"] == 12
-    a = load_value_model(tmp_path / "full" / "run" / "final")
-    b = load_value_model(tmp_path / "split" / "run" / "final")
+    a = load_value_model(tmp_path / "full" / "run")
+    b = load_value_model(tmp_path / "split" / "run")
     for (name, pa), pb in zip(a.named_parameters(), b.parameters()):
         assert torch.allclose(pa, pb, atol=1e-5), name
