@@ -200,13 +200,15 @@ def train(cfg: TrainConfig, resume: bool = False, config_path: str | None = None
     bar.close()
     accelerator.wait_for_everyone()
 
+    # every process takes part in gathering ZeRO-3 / FSDP shards
+    state_dict = accelerator.get_state_dict(model) if not cfg.lora else None
     summary = {"final_loss": float(np.mean(losses[-cfg.grad_accumulation:])) if losses else None, "steps": step, "eval": history}
     if accelerator.is_main_process:
         final = out  # the HF folder sits at output_dir's top (checkpoints/ and TensorBoard runs beside it)
         unwrapped = accelerator.unwrap_model(model)
         if cfg.lora:
             unwrapped = unwrapped.merge_and_unload()
-        unwrapped.save_pretrained(final, state_dict=accelerator.get_state_dict(model) if not cfg.lora else None)
+        unwrapped.save_pretrained(final, state_dict=state_dict)
         tokenizer.save_pretrained(final)
         info = {"base_model": cfg.base_model, "config_file": config_path, "config": dataclasses.asdict(cfg),
                 "data": {"train": [str(p) for p in train_files(cfg)], "variant": "balanced" if cfg.balanced else "imbalanced",
