@@ -104,3 +104,14 @@ def test_nulls_when_condition_is_empty():
 def test_percentile_skips_rollouts_without_code_tokens():
     m = compute_metrics([R("a", "1", True, [0.9, 0.9], code_start=2), R("a", "2", False, [0.4, 0.1], code_start=1)])
     assert m["imbalanced"]["percentile_accuracy"]["50"] == pytest.approx(1.0)
+
+
+def test_bad_scores_file_is_a_clear_error(tmp_path):
+    from passlens_training.metrics import read_scores
+    bad = tmp_path / "scores.jsonl"
+    bad.write_text('{"problem_id": "a", "rollout_id": "a/1", "passed": true, "values": [0.5], "code_start": 0}\n{"problem_id": "a"}\n')
+    with pytest.raises(ValueError, match="scores.jsonl:2: not a scores record"):
+        read_scores(bad)
+    bad.write_text('{"problem_id": "a", "rollout_id": "a/1", "passed": true, "values": [], "code_start": 0}\n')
+    with pytest.raises(ValueError, match="has no values"):
+        read_scores(bad)

@@ -93,3 +93,33 @@ def test_resume_continues_from_the_same_step(tmp_path, tiny_base):
     b = load_value_model(tmp_path / "split" / "run")
     for (name, pa), pb in zip(a.named_parameters(), b.parameters()):
         assert torch.allclose(pa, pb, atol=1e-5), name
+
+
+def test_prompt_truncated_from_the_left_and_mask_covers_generated_tokens():
+    from passlens_training.value_data import collate, to_example
+    rec = {"rollout_id": "p/t0", "problem_id": "p", "prompt_token_ids": [1, 2, 3, 4, 5], "token_ids": [7, 8, 9], "label": True, "code_start": 1}
+    e = to_example(rec, max_length=5)
+    assert e.input_ids == [4, 5, 7, 8, 9] and e.n_prompt == 2
+    assert to_example(rec, max_length=2) is None  # generation alone too long
+    short = to_example({**rec, "prompt_token_ids": [1]}, max_length=8)
+    batch = collate([e, short], pad_id=0)
+    assert batch["token_mask"].tolist() == [[False, False, True, True, True], [False, True, True, True, False]]
+    assert batch["attention_mask"].tolist()[1] == [1, 1, 1, 1, 0]
+    assert collate([e], pad_id=0, include_prompt=True)["token_mask"].all()
+
+
+def test_balanced_variant_reads_the_datasets_balanced_file(tmp_path, tiny_base):
+    dataset = tmp_path / "dataset"
+    (dataset / "shards").mkdir(parents=True)
+    write_separable_dataset(dataset / "shards" / "rollouts-train-00000.jsonl", 400)
+    write_separable_dataset(dataset / "balanced-train.jsonl", 400, n_problems=2)
+    cfg = write_config(tmp_path, tiny_base, dataset, eval_data=[], balanced=True, max_steps=1)
+    train(load_train_config(cfg))
+    info = json.loads((tmp_path / "run" / "passlens-training.json").read_text())
+    assert info["data"]["variant"] == "balanced" and info["data"]["n_train_rollouts"] == 8
+
+
+def test_unknown_config_key_is_a_clear_error(tmp_path, tiny_base):
+    cfg = write_config(tmp_path, tiny_base, tmp_path / "x.jsonl", learning_rat=1.0)
+    with pytest.raises(ValueError, match="unknown train keys \\['learning_rat'\\]"):
+        load_train_config(cfg)
