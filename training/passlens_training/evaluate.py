@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Sequence
 
 from . import plots
+from .config import read_config
 from .metrics import KS, ScoredRollout, compute_metrics, read_scores
 
 RATE_ROWS = (
@@ -122,10 +123,17 @@ def parse_named(values: Sequence[str]) -> dict[str, Path]:
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m passlens_training.evaluate", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--scores", action="append", required=True, help="scores JSONL, or NAME=FILE (repeat for several models)")
-    ap.add_argument("--out", required=True, type=Path)
+    ap.add_argument("--config", help="experiment YAML whose evaluate section gives defaults for scores and out")
+    ap.add_argument("--scores", action="append", help="scores JSONL, or NAME=FILE (repeat for several models)")
+    ap.add_argument("--out", type=Path)
     ap.add_argument("--data", action="append", type=Path, default=[], help="rollout shards (files or a dataset dir) for the code beside the trace")
     args = ap.parse_args(argv)
+    section = (read_config(args.config).get("evaluate") or {}) if args.config else {}
+    scores = args.scores or ([section["scores"]] if isinstance(section.get("scores"), str) else section.get("scores"))
+    out = args.out or (Path(section["out"]) if section.get("out") else None)
+    if not scores or out is None:
+        ap.error("give --scores and --out (or a --config whose evaluate section has scores and out)")
+    args.scores, args.out = scores, out
     try:
         results = evaluate(parse_named(args.scores), args.out, args.data)
     except ValueError as exc:

@@ -56,3 +56,16 @@ def test_train_score_evaluate(tmp_path):
     single = tmp_path / "single"
     run("passlens_training.evaluate", "--scores", str(tmp_path / "ckpt.jsonl"), "--out", str(single), cwd=tmp_path)
     assert json.loads((single / "metrics.json").read_text()) == metrics
+
+
+def test_evaluate_takes_defaults_from_a_config_and_rejects_missing_files(tmp_path):
+    scores = tmp_path / "s.jsonl"
+    scores.write_text("".join(json.dumps({"problem_id": f"p{i % 2}", "rollout_id": str(i), "passed": i % 3 == 0,
+                                          "values": [0.2, 0.9 if i % 3 == 0 else 0.1], "code_start": 1}) + "\n" for i in range(6)))
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(yaml.safe_dump({"evaluate": {"scores": str(scores), "out": str(tmp_path / "ev")}}))
+    run("passlens_training.evaluate", "--config", str(cfg), cwd=tmp_path)
+    assert json.loads((tmp_path / "ev" / "metrics.json").read_text())["imbalanced"]["accuracy"] == 1.0
+    proc = subprocess.run([sys.executable, "-m", "passlens_training.evaluate", "--scores", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "x")],
+                          capture_output=True, text=True)
+    assert proc.returncode != 0 and "is not a file" in proc.stderr
