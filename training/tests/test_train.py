@@ -123,3 +123,16 @@ def test_unknown_config_key_is_a_clear_error(tmp_path, tiny_base):
     cfg = write_config(tmp_path, tiny_base, tmp_path / "x.jsonl", learning_rat=1.0)
     with pytest.raises(ValueError, match="unknown train keys \\['learning_rat'\\]"):
         load_train_config(cfg)
+
+
+def test_lora_run_saves_a_merged_value_model(tmp_path, tiny_base):
+    data = write_separable_dataset(tmp_path / "rollouts-train-00000.jsonl", 400)
+    cfg = write_config(tmp_path, tiny_base, data, eval_data=[], max_steps=2,
+                       lora={"r": 4, "lora_alpha": 8, "target_modules": ["qkv_proj", "o_proj"]})
+    train(load_train_config(cfg))
+    merged = load_value_model(tmp_path / "run")
+    base = load_value_model(tiny_base)
+    assert not any("lora" in n for n, _ in merged.named_parameters())
+    # the LoRA update was merged into the attention weights
+    assert not torch.equal(base.model.layers[0].self_attn.qkv_proj.weight, merged.model.layers[0].self_attn.qkv_proj.weight)
+    assert torch.equal(base.model.layers[0].mlp.down_proj.weight, merged.model.layers[0].mlp.down_proj.weight)
