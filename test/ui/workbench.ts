@@ -95,8 +95,19 @@ export async function openFile(name: string): Promise<void> {
   await page.keyboard.press('Control+P');
   const input = page.locator('.quick-input-widget input');
   await input.waitFor();
-  await input.fill(name);
-  await page.locator('.quick-input-widget .monaco-list-row', { hasText: name }).first().waitFor();
+  const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: name }).first();
+  // A file written just before may not be in the file-search index yet (slow under load):
+  // retyping the query asks the search again.
+  for (let attempt = 1; ; attempt++) {
+    await input.fill('');
+    await input.fill(name);
+    try {
+      await row.waitFor({ timeout: 15_000 });
+      break;
+    } catch (error) {
+      if (attempt === 4) throw error;
+    }
+  }
   await page.keyboard.press('Enter');
   await page.locator(`.tab[aria-label*="${name}"]`).first().waitFor();
 }
