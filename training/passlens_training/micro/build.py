@@ -236,7 +236,9 @@ def train_critic(b: Build) -> None:
 def score_critic(b: Build) -> None:
     b.stage_cli("score", "--checkpoint", str(b.path("critic", "${work}/critic")),
                 "--data", str(b.path("test_data", "${work}/dataset/test")),
-                "--out", str(b.path("scores", "${work}/scores.jsonl")))
+                "--out", str(b.path("scores", "${work}/scores.jsonl")),
+                # the critic is scored on contexts cut as in its training (left-truncated prompt)
+                "--max-length", str(b.section("train").get("max_length", 4096)))
 
 
 def evaluate_critic(b: Build) -> None:
