@@ -13,7 +13,7 @@ def test_generator_learns_the_response_format_and_saves_hf_layout(tmp_path):
 
     problems = generate_problems(2, {"train": 3}, splits=("train",), prefix="corpus")
     examples = build_corpus(problems, samples_per_problem=2, wrong_rate=0.3, seed=0)
-    cfg = GeneratorConfig(vocab_size=600, layers=2, hidden_size=64, steps=200, batch_size=8, lr=5e-3, max_positions=512)
+    cfg = GeneratorConfig(vocab_size=600, layers=2, hidden_size=64, steps=400, batch_size=8, lr=5e-3, max_positions=512)
     summary = train_generator(examples, tmp_path / "gen", cfg, progress=False)
     assert summary["final_loss"] < 1.0, summary  # from ~6.4 (uniform over the vocabulary)
 
