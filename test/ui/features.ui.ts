@@ -13,7 +13,7 @@ const QUOTES = '"' + '"' + '"';
 const SOURCE = '"""\nRead two integers and print their sum.\n\n-----Examples-----\nInput\n2 3\n\nOutput\n5\n"""\n\n';
 
 suite('generate, rank and the curve', () => {
-  suiteSetup(function () {
+  suiteSetup(async function () {
     this.timeout(120_000); // builds the tiny generator on a fresh machine
     const { workspace } = workbench();
     // Workspace settings apply without a reload.
@@ -28,6 +28,9 @@ suite('generate, rank and the curve', () => {
       'passlens.generator.maxNewTokens': 12,
     });
     writeFileSync(path, JSON.stringify(settings, null, 2));
+    // The workbench learns of the edited settings file through its file watcher, which
+    // lags under load: give it time before the first command reads the settings.
+    await new Promise((resolve) => setTimeout(resolve, 8_000));
   });
 
   test('the best-of-n picker lists N ranked candidates with p(pass), sparkline and verdict', async function () {

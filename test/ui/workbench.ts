@@ -99,6 +99,7 @@ export async function openFile(name: string): Promise<void> {
   // A file written just before may not be in the file-search index yet (slow under load):
   // retyping the query asks the search again.
   for (let attempt = 1; ; attempt++) {
+    if (!(await input.isVisible())) await page.keyboard.press('Control+P');
     await input.fill('');
     await input.fill(name);
     try {
