@@ -2,7 +2,6 @@
 build-dataset → train → score → evaluate → export), then the paper's effect at the CI
 bar on held-out problems: critic best-of-1 above baseline pass@1 and AUROC >= 0.65.
 The slowest Python test (budget: under 5 minutes on 2 cores)."""
-import importlib.util
 import json
 import subprocess
 import sys
@@ -12,14 +11,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "training" / "passlens_training" / "configs" / "micro-ci.yaml"
-STAGE_MODULES = ["build_dataset", "train", "score", "evaluate", "export"]
 
 
 @pytest.mark.micro_e2e
 def test_micro_ci_build_shows_the_effect_and_resumes_from_cache(tmp_path):
-    missing = [m for m in STAGE_MODULES if importlib.util.find_spec(f"passlens_training.{m}") is None]
-    if missing:
-        pytest.skip(f"pipeline stages not in this checkout yet: {missing}")
     work = tmp_path / "micro"
     cmd = [sys.executable, "-m", "passlens_training.micro.build", "--config", str(CONFIG),
            "--work-dir", str(work), "--check", "--no-progress"]
