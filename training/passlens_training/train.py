@@ -88,7 +88,7 @@ def train_files(cfg: TrainConfig) -> list[Path]:
 def load_examples(files: Sequence[Path], max_length: int) -> list[ValueExample]:
     examples = [e for e in (to_example(r, max_length) for r in read_records(files)) if e is not None]
     if not examples:
-        raise ValueError(f"no usable rollouts in {list(paths)} (empty, or every generation longer than max_length)")
+        raise ValueError(f"no usable rollouts in {[str(f) for f in files]} (empty, or every generation longer than max_length)")
     return examples
 
 

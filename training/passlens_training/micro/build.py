@@ -14,6 +14,7 @@ rebuilds that stage and what follows only. The other stages' CLIs read this same
 """
 
 import argparse
+import fcntl
 import hashlib
 import json
 import os
@@ -290,7 +291,16 @@ def main(argv: list[str] | None = None) -> int:
 
     build = Build(Path(args.config), args.work_dir, progress=not args.no_progress)
     started = time.monotonic()
-    build.run(STAGES, args.until)
+    build.work.mkdir(parents=True, exist_ok=True)
+    # Two builds of one work folder (the editor tests' fixture and a demo, say) would
+    # overwrite each other's stages: the second waits, then finds them up to date.
+    with open(build.work / ".build.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"[micro] waiting for another build of {build.work} ...", flush=True)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        build.run(STAGES, args.until)
     total = round(time.monotonic() - started, 1)
     (build.work / "timings.json").write_text(json.dumps({**build.timings, "total": total}, indent=1))
     print(f"[micro] finished in {total} s; work folder {build.work}")
