@@ -120,6 +120,32 @@ def positions_from_mask(attention_mask: torch.Tensor) -> torch.Tensor:
     return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
 
 
+def shared_prompt_logits(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Value logits [B, T] of the generated tokens of a `collate_shared_prompt` batch: each
+    distinct prompt runs once, its keys/values are copied to the rows that continue it, and
+    the rows run their generated tokens on top. The same numbers as running every row's
+    prompt + tokens whole, at a fraction of the cost when rows share prompts; gradients
+    reach the prompt's layers through the copied cache."""
+    from transformers import DynamicCache
+
+    prompt_mask, owner, gen_mask = batch["prompt_mask"], batch["owner"], batch["gen_mask"]
+    cache = DynamicCache(config=_config_of(model))
+    model(input_ids=batch["prompt_ids"], attention_mask=prompt_mask, cache=cache, use_cache=True)
+    cache.batch_select_indices(owner)
+    # Right-padded prompts: a row's tokens continue at its own prompt length; the prompt's
+    # padding stays masked in the attention over the cache.
+    positions = prompt_mask.sum(-1)[owner][:, None] + torch.arange(gen_mask.shape[1], device=gen_mask.device)[None, :]
+    out = model(input_ids=batch["gen_ids"], attention_mask=torch.cat([prompt_mask[owner], gen_mask], dim=1),
+                position_ids=positions, cache=cache, use_cache=True)
+    return out.logits.squeeze(-1)
+
+
+def _config_of(model):
+    while not hasattr(model, "config") and hasattr(model, "module"):  # DDP and similar wrappers
+        model = model.module
+    return model.config
+
+
 @torch.no_grad()
 def token_values(model: Phi3ForTokenClassification, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
     """p(pass) after each token, [B, T] float32 (padding positions carry junk; mask them)."""

@@ -26,8 +26,9 @@ from transformers import AutoTokenizer
 
 from .config import read_config
 from .metrics import ScoredRollout, compute_metrics
-from .model import freeze_all_but_last, load_value_model, token_values, value_loss
-from .value_data import ValueExample, collate, read_records, shard_files, to_example
+from .model import freeze_all_but_last, load_value_model, shared_prompt_logits, token_values, value_loss
+from .value_data import (ValueExample, collate, collate_shared_prompt, read_records, shard_files,
+                         shared_prompt_batches, to_example)
 
 STATE_FILE = "passlens-train-state.json"
 TRAINING_INFO = "passlens-training.json"
@@ -55,6 +56,9 @@ class TrainConfig:
     log_every_steps: int = 10
     max_steps: int = 0  # optimizer steps; 0 = all epochs
     gradient_checkpointing: bool = False
+    # Rows per batch that share a prompt, run once for all of them (0: every row runs its
+    # whole sequence). Same loss and gradients; the saving is the prompt's share of the tokens.
+    shared_prompt_rollouts: int = 0
 
 
 # short names used by the micro pipeline's configs
@@ -92,10 +96,31 @@ def load_examples(files: Sequence[Path], max_length: int) -> list[ValueExample]:
     return examples
 
 
-def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
-    order = list(range(n))
-    random.Random(seed * 1000 + epoch).shuffle(order)
-    return order
+def epoch_batches(examples: Sequence[ValueExample], cfg: TrainConfig, epoch: int) -> list[list[int]]:
+    """The epoch's batches of example indices, a fixed function of (seed, epoch) so a resumed
+    run sees the same batches."""
+    rng = random.Random(cfg.seed * 1000 + epoch)
+    if cfg.shared_prompt_rollouts:
+        return shared_prompt_batches(examples, cfg.batch_size, cfg.shared_prompt_rollouts, rng)
+    order = list(range(len(examples)))
+    rng.shuffle(order)
+    return [order[i:i + cfg.batch_size] for i in range(0, len(order), cfg.batch_size)]
+
+
+def process_batches(batches: list[list[int]], process_index: int, num_processes: int) -> list[list[int]]:
+    """This process's share; wraps around so every process runs as many batches (DDP needs it)."""
+    per_process = math.ceil(len(batches) / num_processes)
+    return [batches[(process_index + i * num_processes) % len(batches)] for i in range(per_process)]
+
+
+def batch_logits(model, examples: Sequence[ValueExample], pad_id: int, cfg: TrainConfig, device) -> tuple[torch.Tensor, dict]:
+    """Value logits [B, T] and the batch (labels, token_mask) they line up with."""
+    if cfg.shared_prompt_rollouts:
+        batch = {k: v.to(device) for k, v in collate_shared_prompt(examples, pad_id).items()}
+        batch["token_mask"] = batch["gen_mask"].bool()
+        return shared_prompt_logits(model, batch), batch
+    batch = {k: v.to(device) for k, v in collate(examples, pad_id, cfg.include_prompt).items()}
+    return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits, batch
 
 
 def _mixed_precision(choice: str) -> str:
@@ -132,14 +157,17 @@ def train(cfg: TrainConfig, resume: bool = False, config_path: str | None = None
         model = get_peft_model(model, LoraConfig(task_type="TOKEN_CLS", **cfg.lora))
     if cfg.gradient_checkpointing:
         model.gradient_checkpointing_enable()
+    if cfg.shared_prompt_rollouts and cfg.include_prompt:
+        raise ValueError("shared_prompt_rollouts needs include_prompt: false (prompt tokens would get no loss of their own)")
     train_examples = load_examples(train_files(cfg), cfg.max_length)
     eval_examples = load_examples(shard_files(cfg.eval_data, "test"), cfg.max_length) if cfg.eval_data else []
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.learning_rate)
     model, optimizer = accelerator.prepare(model, optimizer)
 
-    batches_per_epoch = math.ceil(len(train_examples) / (cfg.batch_size * accelerator.num_processes))
-    steps_per_epoch = math.ceil(batches_per_epoch / cfg.grad_accumulation)
-    total_steps = steps_per_epoch * cfg.epochs if not cfg.max_steps else min(cfg.max_steps, steps_per_epoch * cfg.epochs)
+    plan = [process_batches(epoch_batches(train_examples, cfg, e), accelerator.process_index, accelerator.num_processes)
+            for e in range(cfg.epochs)]
+    epoch_steps = [math.ceil(len(batches) / cfg.grad_accumulation) for batches in plan]
+    total_steps = sum(epoch_steps) if not cfg.max_steps else min(cfg.max_steps, sum(epoch_steps))
     step = 0
     ckpt_root = out / "checkpoints"
     if resume:
@@ -165,32 +193,28 @@ def train(cfg: TrainConfig, resume: bool = False, config_path: str | None = None
     tokens_seen = 0
     model.train()
     while step < total_steps:
-        epoch, step_in_epoch = divmod(step, steps_per_epoch)
-        order = epoch_order(len(train_examples), cfg.seed, epoch)
-        shard = order[accelerator.process_index::accelerator.num_processes]
-        first_batch = step_in_epoch * cfg.grad_accumulation
-        for b in range(first_batch, batches_per_epoch):
-            # wrap around so every process runs the same number of batches (DDP needs it)
-            span = range(b * cfg.batch_size, (b + 1) * cfg.batch_size)
-            idx = [shard[j % len(shard)] for j in span] if accelerator.num_processes > 1 else shard[span.start:span.stop]
-            batch = {k: v.to(accelerator.device) for k, v in collate([train_examples[i] for i in idx], pad_id, cfg.include_prompt).items()}
-            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        epoch = next(e for e in range(cfg.epochs) if step < sum(epoch_steps[:e + 1]))
+        epoch_end = sum(epoch_steps[:epoch + 1])
+        batches = plan[epoch]
+        first_batch = (step - sum(epoch_steps[:epoch])) * cfg.grad_accumulation
+        for b in range(first_batch, len(batches)):
+            logits, batch = batch_logits(model, [train_examples[i] for i in batches[b]], pad_id, cfg, accelerator.device)
             loss = value_loss(logits, batch["labels"], batch["token_mask"])
             accelerator.backward(loss / cfg.grad_accumulation)
             losses.append(loss.item())
-            tokens_seen += int(batch["attention_mask"].sum())
-            if (b + 1) % cfg.grad_accumulation == 0 or b == batches_per_epoch - 1:
+            tokens_seen += int(batch["token_mask"].sum())
+            if (b + 1) % cfg.grad_accumulation == 0 or b == len(batches) - 1:
                 optimizer.step()
                 optimizer.zero_grad()
                 step += 1
                 bar.update(1)
                 mean_loss = float(np.mean(losses[-cfg.grad_accumulation:]))
                 if step % max(cfg.log_every_steps, 1) == 0 or step == total_steps:
-                    accelerator.log({"train/loss": mean_loss, "train/tokens_per_s": tokens_seen / max(time.time() - started, 1e-9)}, step=step)
+                    accelerator.log({"train/loss": mean_loss, "train/generated_tokens_per_s": tokens_seen / max(time.time() - started, 1e-9)}, step=step)
                     bar.set_postfix(loss=f"{mean_loss:.4f}")
                 if cfg.save_every_steps and step % cfg.save_every_steps == 0:
                     checkpoint()
-                if step >= total_steps or step % steps_per_epoch == 0:
+                if step >= total_steps or step == epoch_end:
                     break
         if eval_examples and accelerator.is_main_process:
             metrics = evaluate_examples(accelerator.unwrap_model(model), eval_examples, pad_id, cfg.batch_size, accelerator.device)

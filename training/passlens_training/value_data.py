@@ -4,6 +4,7 @@ input_ids = prompt_token_ids + token_ids, a 0/1 label, and a mask of the tokens 
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -77,3 +78,54 @@ def collate(examples: Sequence[ValueExample], pad_id: int, include_prompt: bool 
         mask[i, 0 if include_prompt else e.n_prompt:n] = True
     labels = torch.tensor([float(e.label) for e in examples])
     return {"input_ids": ids, "attention_mask": attn, "token_mask": mask, "labels": labels}
+
+
+def shared_prompt_batches(examples: Sequence[ValueExample], batch_size: int, rollouts_per_prompt: int,
+                          rng: random.Random) -> list[list[int]]:
+    """One epoch's batches (lists of example indices) in which rollouts come in chunks of up
+    to `rollouts_per_prompt` that share one prompt, so the prompt is run once per chunk.
+
+    A problem's 36 rollouts all start from the same prompt, and the prompt is most of each
+    sequence; chunks keep several problems in a batch so its gradient is not one problem's."""
+    if not 1 <= rollouts_per_prompt <= batch_size:
+        raise ValueError(f"rollouts_per_prompt must be between 1 and batch_size ({batch_size}), got {rollouts_per_prompt}")
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i, e in enumerate(examples):
+        groups.setdefault(tuple(e.input_ids[:e.n_prompt]), []).append(i)
+    chunks: list[list[int]] = []
+    for members in groups.values():
+        members = members[:]
+        rng.shuffle(members)
+        chunks += [members[i:i + rollouts_per_prompt] for i in range(0, len(members), rollouts_per_prompt)]
+    rng.shuffle(chunks)
+    batches: list[list[int]] = [[]]
+    for chunk in chunks:
+        if len(batches[-1]) + len(chunk) > batch_size:
+            batches.append([])
+        batches[-1].extend(chunk)
+    return batches
+
+
+def collate_shared_prompt(examples: Sequence[ValueExample], pad_id: int) -> dict[str, torch.Tensor]:
+    """A batch whose rows share prompts: each distinct prompt once (right-padded), and per row
+    its prompt's index (`owner`) and its generated tokens (right-padded)."""
+    prompt_index: dict[tuple[int, ...], int] = {}
+    owner = []
+    for e in examples:
+        owner.append(prompt_index.setdefault(tuple(e.input_ids[:e.n_prompt]), len(prompt_index)))
+    prompts = list(prompt_index)
+    p_width = max(len(p) for p in prompts)
+    g_width = max(len(e.input_ids) - e.n_prompt for e in examples)
+    prompt_ids = torch.full((len(prompts), p_width), pad_id, dtype=torch.long)
+    prompt_mask = torch.zeros((len(prompts), p_width), dtype=torch.long)
+    for i, p in enumerate(prompts):
+        prompt_ids[i, :len(p)] = torch.tensor(p)
+        prompt_mask[i, :len(p)] = 1
+    gen_ids = torch.full((len(examples), g_width), pad_id, dtype=torch.long)
+    gen_mask = torch.zeros((len(examples), g_width), dtype=torch.long)
+    for i, e in enumerate(examples):
+        gen = e.input_ids[e.n_prompt:]
+        gen_ids[i, :len(gen)] = torch.tensor(gen)
+        gen_mask[i, :len(gen)] = 1
+    return {"prompt_ids": prompt_ids, "prompt_mask": prompt_mask, "owner": torch.tensor(owner),
+            "gen_ids": gen_ids, "gen_mask": gen_mask, "labels": torch.tensor([float(e.label) for e in examples])}

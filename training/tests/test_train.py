@@ -79,16 +79,18 @@ def test_loss_goes_down(tmp_path, tiny_base):
     assert longer["final_loss"] < first["final_loss"] * 0.7
 
 
-def test_resume_continues_from_the_same_step(tmp_path, tiny_base):
+@pytest.mark.parametrize("shared_prompt_rollouts", [0, 2])
+def test_resume_continues_from_the_same_step(tmp_path, tiny_base, shared_prompt_rollouts):
     data = write_separable_dataset(tmp_path / "rollouts-train-00000.jsonl", 400)
     (tmp_path / "full").mkdir()
     (tmp_path / "split").mkdir()
-    full = run_train(write_config(tmp_path / "full", tiny_base, data, eval_data=[], save_every_steps=2))
-    cfg = write_config(tmp_path / "split", tiny_base, data, eval_data=[], save_every_steps=2)
+    options = {"eval_data": [], "save_every_steps": 2, "shared_prompt_rollouts": shared_prompt_rollouts}
+    full = run_train(write_config(tmp_path / "full", tiny_base, data, **options))
+    cfg = write_config(tmp_path / "split", tiny_base, data, **options)
     part = train(load_train_config(cfg, {"max_steps": 4}))
     assert part["steps"] == 4
     resumed = train(load_train_config(cfg), resume=True)
-    assert resumed["steps"] == full["steps"] == 12
+    assert resumed["steps"] == full["steps"] and full["steps"] >= 12  # 24 rollouts, batches of <= 4, 2 epochs
     a = load_value_model(tmp_path / "full" / "run")
     b = load_value_model(tmp_path / "split" / "run")
     for (name, pa), pb in zip(a.named_parameters(), b.parameters()):
@@ -136,3 +138,68 @@ def test_lora_run_saves_a_merged_value_model(tmp_path, tiny_base):
     # the LoRA update was merged into the attention weights
     assert not torch.equal(base.model.layers[0].self_attn.qkv_proj.weight, merged.model.layers[0].self_attn.qkv_proj.weight)
     assert torch.equal(base.model.layers[0].mlp.down_proj.weight, merged.model.layers[0].mlp.down_proj.weight)
+
+
+def _shared_prompt_examples(seed: int = 0):
+    from passlens_training.value_data import ValueExample
+
+    rng = random.Random(seed)
+    prompts = [[rng.randrange(2, 300) for _ in range(n)] for n in (17, 25, 9)]
+    examples = []
+    for k in range(11):
+        prompt = prompts[k % 3]
+        gen = [rng.randrange(2, 300) for _ in range(rng.randrange(1, 12))]
+        examples.append(ValueExample(f"r{k}", f"p{k % 3}", prompt + gen, k % 2 == 0, len(prompt), 0))
+    return examples
+
+
+def test_shared_prompt_pass_gives_the_same_loss_and_gradients_as_whole_sequences(tiny_base):
+    from passlens_training.model import freeze_all_but_last, shared_prompt_logits, value_loss
+    from passlens_training.value_data import collate, collate_shared_prompt
+
+    model = load_value_model(tiny_base).train()
+    freeze_all_but_last(model, 2)  # a frozen first layer: the cache it feeds still carries gradients above it
+    examples = _shared_prompt_examples()
+
+    def loss_and_grads(compute):
+        model.zero_grad()
+        logits, labels, mask = compute()
+        loss = value_loss(logits, labels, mask)
+        loss.backward()
+        return logits, loss.item(), {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
+
+    whole = collate(examples, pad_id=0)
+    shared = collate_shared_prompt(examples, pad_id=0)
+    assert shared["prompt_ids"].shape[0] == 3 and shared["gen_ids"].shape[0] == len(examples)
+    full_logits, full_loss, full_grads = loss_and_grads(lambda: (
+        model(input_ids=whole["input_ids"], attention_mask=whole["attention_mask"]).logits.squeeze(-1), whole["labels"], whole["token_mask"]))
+    shared_logits, shared_loss, shared_grads = loss_and_grads(lambda: (
+        shared_prompt_logits(model, shared), shared["labels"], shared["gen_mask"].bool()))
+    assert shared_loss == pytest.approx(full_loss, abs=1e-6)
+    for row, e in enumerate(examples):
+        n_gen = len(e.input_ids) - e.n_prompt
+        assert torch.allclose(full_logits[row, e.n_prompt:len(e.input_ids)], shared_logits[row, :n_gen], atol=1e-5), row
+    for name, grad in full_grads.items():
+        assert torch.allclose(grad, shared_grads[name], atol=1e-6), name
+    assert any(g.abs().sum() > 0 for n, g in shared_grads.items() if ".layers.1." in n), "no gradient reached the layer under the cache"
+
+
+def test_shared_prompt_batches_cover_every_rollout_once_in_prompt_chunks():
+    from passlens_training.value_data import shared_prompt_batches
+
+    examples = _shared_prompt_examples()
+    batches = shared_prompt_batches(examples, batch_size=4, rollouts_per_prompt=2, rng=random.Random(1))
+    assert sorted(i for b in batches for i in b) == list(range(len(examples)))
+    assert all(1 <= len(batch) <= 4 for batch in batches)
+    # 3 prompts with 4, 4 and 3 rollouts -> 6 chunks of <= 2; a batch holds whole chunks.
+    assert len(batches) >= 3 and sum(len(b) % 2 for b in batches) <= 1, batches
+    assert batches == shared_prompt_batches(examples, 4, 2, random.Random(1)), "a seed gives the same epoch"
+    with pytest.raises(ValueError, match="rollouts_per_prompt"):
+        shared_prompt_batches(examples, batch_size=4, rollouts_per_prompt=5, rng=random.Random(1))
+
+
+def test_shared_prompt_with_prompt_loss_is_a_clear_error(tmp_path, tiny_base):
+    data = write_separable_dataset(tmp_path / "rollouts-train-00000.jsonl", 400)
+    cfg = write_config(tmp_path, tiny_base, data, shared_prompt_rollouts=2, include_prompt=True)
+    with pytest.raises(ValueError, match="include_prompt"):
+        run_train(cfg)
