@@ -165,8 +165,12 @@ class Build:
                 stage.run(self)
                 stamp_file.parent.mkdir(parents=True, exist_ok=True)
                 stamp_file.write_text(stamp)
-                self.timings[stage.name] = round(time.monotonic() - started, 1)
-                print(f"[micro] {stage.name}: done in {self.timings[stage.name]} s", flush=True)
+                seconds = round(time.monotonic() - started, 1)
+                stamp_file.with_suffix(".seconds").write_text(str(seconds))
+                print(f"[micro] {stage.name}: done in {seconds} s", flush=True)
+            seconds_file = stamp_file.with_suffix(".seconds")
+            if seconds_file.is_file():  # the time of the build that made the stage's current output
+                self.timings[stage.name] = float(seconds_file.read_text())
             self.stamps[stage.name] = stamp
             if stage.name == only_until:
                 break
@@ -302,7 +306,8 @@ def main(argv: list[str] | None = None) -> int:
             fcntl.flock(lock, fcntl.LOCK_EX)
         build.run(STAGES, args.until)
     total = round(time.monotonic() - started, 1)
-    (build.work / "timings.json").write_text(json.dumps({**build.timings, "total": total}, indent=1))
+    timings = {**build.timings, "total": round(sum(build.timings.values()), 1), "this_run": total}
+    (build.work / "timings.json").write_text(json.dumps(timings, indent=1))
     print(f"[micro] finished in {total} s; work folder {build.work}")
     if args.until and args.until != STAGES[-1].name and args.until != "evaluate":
         return 0

@@ -34,12 +34,16 @@ def render(build: Build, out: Path) -> str:
     generator = json.loads(gen_file.read_text()) if gen_file.is_file() else {}
     ok, effect = effect_summary(metrics, build.cfg.expect)
 
+    # evaluate's plots (ROC, calibration, percentile accuracy, best-of-k) and the dataset's
+    # (label balance), copied beside the page so it renders wherever the repo is read.
     plots_dir = out.parent / (out.stem + "-plots")
-    plots = sorted(evaluation.glob("*.png"))
-    if plots:
+    sources = sorted((evaluation / "plots").glob("*.png")) + sorted((build.work / "dataset" / "plots").glob("*.png"))
+    shutil.rmtree(plots_dir, ignore_errors=True)
+    plots = []
+    for p in sources:
         plots_dir.mkdir(parents=True, exist_ok=True)
-        for p in plots:
-            shutil.copyfile(p, plots_dir / p.name)
+        shutil.copyfile(p, plots_dir / p.name)
+        plots.append(plots_dir / p.name)
 
     lines = [
         "# Reproduction at CPU scale (micro-APPS)",
