@@ -1,7 +1,21 @@
 #!/usr/bin/env bash
-# Regenerates docs/reproduction.md (numbers and plots) from a full micro build.
+# Regenerates docs/reproduction.md (numbers, plots, seeds table) from full micro builds:
+# seed 0 in .cache/micro/full (the demo's models) and each other seed in its own folder.
+#   bash scripts/reproduce-micro.sh              # seeds 0 and 1 (each build <= 15 min on 2 cores; cached)
+#   SEEDS="0 1 2" bash scripts/reproduce-micro.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CONFIG=training/passlens_training/configs/micro.yaml
-bash scripts/build-micro.sh "$@"
-.venv/bin/python -m passlens_training.micro.report --config "$CONFIG" --out docs/reproduction.md
+SEEDS=${SEEDS:-0 1}
+[ -x .venv/bin/python ] || bash scripts/setup.sh
+others=()
+for seed in $SEEDS; do
+  if [ "$seed" = 0 ]; then
+    nice .venv/bin/python -m passlens_training.micro.build --config "$CONFIG"
+  else
+    work=.cache/micro/full-seed$seed
+    nice .venv/bin/python -m passlens_training.micro.build --config "$CONFIG" --seed "$seed" --work-dir "$work"
+    others+=(--other-seed "$seed=$work")
+  fi
+done
+.venv/bin/python -m passlens_training.micro.report --config "$CONFIG" --out docs/reproduction.md "${others[@]}"

@@ -79,14 +79,29 @@ def test_report_states_the_effect_from_the_build_files(tmp_path):
                "relative_improvement": {"1": 0.2222, "3": 0.1538, "10": 0.0714},
                "imbalanced": block, "balanced": {**block, "auroc": 0.74}, "n_problems": 40, "n_rollouts": 1480}
     (evaluation / "metrics.json").write_text(json.dumps(metrics))
-    (evaluation / "percentile_accuracy.png").write_bytes(b"\x89PNG")
+    (evaluation / "plots").mkdir()
+    (evaluation / "plots" / "percentile_accuracy.png").write_bytes(b"\x89PNG")
+    other = Build(config, str(tmp_path / "seed1"), progress=False, seed=1)
+    (other.work / "evaluation").mkdir(parents=True)
+    (other.work / "evaluation" / "metrics.json").write_text(json.dumps({**metrics, "best_of_k": {**metrics["best_of_k"], "1": 0.40},
+                                                                        "relative_improvement": {"1": -0.1111}}))
     out = tmp_path / "docs" / "reproduction.md"
     out.parent.mkdir()
-    text = render(b, out)
+    text = render(b, out, [other])
     assert "| 1 | 45.0% | 55.0% | 22.2% |" in text
     assert "balanced 0.740" in text and "effect bar: NOT MET" in text  # balanced AUROC under 0.75
     assert "![percentile_accuracy](reproduction-plots/percentile_accuracy.png)" in text
     assert (out.parent / "reproduction-plots" / "percentile_accuracy.png").is_file()
+    assert "| 0 | 40 | 45.0% | 55.0% | 22.2% | 0.810 | 0.740 | NOT met |" in text
+    assert "| 1 | 40 | 45.0% | 40.0% | -11.1% | 0.810 | 0.740 | NOT met |" in text
+
+
+def test_seed_override_reseeds_world_rollouts_and_critic(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"micro": {"seed": 0}, "rollouts": {"seed": 0, "num_forks": 6}, "train": {"seed": 0, "lr": 0.1}}))
+    b = Build(config, str(tmp_path / "work"), progress=False, seed=7)
+    assert b.cfg.seed == 7 and b.section("rollouts") == {"seed": 7, "num_forks": 6} and b.section("train")["seed"] == 7
+    assert Build(config, str(tmp_path / "work"), progress=False).section("train")["seed"] == 0
 
 
 def test_shipped_configs_load_with_nested_sections():

@@ -97,9 +97,13 @@ class Stage:
 
 
 class Build:
-    def __init__(self, config_path: Path, work_override: str | None = None, progress: bool = True):
+    def __init__(self, config_path: Path, work_override: str | None = None, progress: bool = True,
+                 seed: int | None = None):
         raw = read_config(config_path)
         self.config_path = Path(config_path)
+        if seed is not None:
+            # One number reseeds the whole world: problems, corpus and generator, rollouts, critic.
+            raw = {**raw, **{k: {**(raw.get(k) or {}), "seed": seed} for k in ("micro", "rollouts", "train")}}
         self.raw = raw
         micro = dict(raw.get("micro") or {})
         if work_override:
@@ -288,12 +292,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="passlens-train micro", description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", required=True, help="YAML with micro, data, rollouts, train, evaluate sections")
     parser.add_argument("--work-dir", help="override micro.work_dir")
+    parser.add_argument("--seed", type=int, help="override the seed of micro, rollouts and train (a second world)")
     parser.add_argument("--until", choices=[s.name for s in STAGES], help="stop after this stage")
     parser.add_argument("--check", action="store_true", help="exit 1 unless the effect bar (micro.expect) is met")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
 
-    build = Build(Path(args.config), args.work_dir, progress=not args.no_progress)
+    build = Build(Path(args.config), args.work_dir, progress=not args.no_progress, seed=args.seed)
     started = time.monotonic()
     build.work.mkdir(parents=True, exist_ok=True)
     # Two builds of one work folder (the editor tests' fixture and a demo, say) would
