@@ -1,38 +1,40 @@
 /**
- * What a user sees of Generate and Rank and the confidence curve, with the tiny critic
- * and tiny generator: the best-of-n picker (ranked rows with p(pass), sparkline and the
- * examples' verdict, a diff preview), and the curve webview. Screenshots are artifacts.
+ * What a user sees of Generate and Rank and the confidence curve, with the micro-ci
+ * critic and generator (the runner configures them) on a held-out micro problem given as
+ * the file's docstring: the best-of-n picker (ranked rows with p(pass), sparkline and the
+ * example's verdict, a diff preview), and the curve webview. Screenshots are artifacts.
  */
 import * as assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tinyGenerator } from '../unit/helpers/fixtures';
 import { openFile, runCommand, screenshot, workbench } from './workbench';
 
 const QUOTES = '"' + '"' + '"';
-const SOURCE = '"""\nRead two integers and print their sum.\n\n-----Examples-----\nInput\n2 3\n\nOutput\n5\n"""\n\n';
+// A held-out micro problem (as the demo workspace has it), in the file's docstring.
+const SOURCE = [
+  QUOTES,
+  'You are given a positive integer n and a digit d. Count the digits of n that are at least d.',
+  '',
+  '-----Input-----',
+  '',
+  'The only line contains the integers n and d.',
+  '',
+  '-----Output-----',
+  '',
+  'Print the answer.',
+  '',
+  '-----Example-----',
+  'Input',
+  '1319537 1',
+  'Output',
+  '7',
+  QUOTES,
+  '',
+  '',
+].join('\n');
+const CANDIDATES = 4; // passlens.generator.candidates in runner.ts
 
 suite('generate, rank and the curve', () => {
-  suiteSetup(async function () {
-    this.timeout(120_000); // builds the tiny generator on a fresh machine
-    const { workspace } = workbench();
-    // Workspace settings apply without a reload.
-    const path = join(workspace, '.vscode', 'settings.json');
-    const settings = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-    Object.assign(settings, {
-      'passlens.generator.backend': 'local',
-      'passlens.generator.model': tinyGenerator(),
-      'passlens.generator.dtype': 'fp32',
-      'passlens.generator.offlineOnly': true,
-      'passlens.generator.candidates': 3,
-      'passlens.generator.maxNewTokens': 12,
-    });
-    writeFileSync(path, JSON.stringify(settings, null, 2));
-    // The workbench learns of the edited settings file through its file watcher, which
-    // lags under load: give it time before the first command reads the settings.
-    await new Promise((resolve) => setTimeout(resolve, 8_000));
-  });
-
   test('the best-of-n picker lists N ranked candidates with p(pass), sparkline and verdict', async function () {
     this.timeout(120_000);
     const { page, workspace } = workbench();
@@ -43,7 +45,7 @@ suite('generate, rank and the curve', () => {
     const rows = page.locator('.quick-input-widget .monaco-list-row', { hasText: 'p(pass)' });
     await rows.first().waitFor({ timeout: 90_000 });
     const labels = await rows.evaluateAll((elements) => elements.map((e) => e.textContent ?? ''));
-    assert.equal(labels.length, 3, labels.join(' | '));
+    assert.equal(labels.length, CANDIDATES, labels.join(' | '));
     labels.forEach((label, rank) => {
       assert.match(label, new RegExp(`#${rank + 1}\\s+p\\(pass\\)\\s+\\d{1,3}%\\s+[▁▂▃▄▅▆▇█]+`), label);
       assert.match(label, /passes|wrong answer|runtime error|compile error|timeout|error/, `no sandbox verdict in: ${label}`);
@@ -64,7 +66,7 @@ suite('generate, rank and the curve', () => {
       .locator('.view-lines .view-line')
       .evaluateAll((elements) => elements.map((e) => [parseFloat((e as { style: { top: string } }).style.top), e.textContent ?? ''] as const));
     const text = [...shown].sort((a, b) => a[0] - b[0]).map(([, line]) => line.replace(/\u00a0/g, ' ')).join('\n');
-    assert.ok(text.includes('Output\n5\n' + QUOTES), text);
+    assert.ok(text.includes('Output\n7\n' + QUOTES), text);
     await screenshot('generate-and-rank-accepted');
   });
 

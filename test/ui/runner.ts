@@ -1,12 +1,13 @@
 /**
  * Runs the UI checks (test/ui/*.ui.ts, mocha TDD interface) against one workbench
- * started for the whole run. Screenshots go to test-results/screenshots/. Prints one
- * line per check and, last, "N passed, N failed".
+ * started for the whole run, with the micro-ci critic and generator configured.
+ * Screenshots go to test-results/screenshots/. Prints one line per check and, last,
+ * "N passed, N failed".
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Mocha from 'mocha';
-import { tinyCriticBundle } from '../unit/helpers/fixtures';
+import { microModels } from '../unit/helpers/fixtures';
 import { screenshot, screenshotsDir, startWorkbench, stopWorkbench } from './workbench';
 
 const TIMEOUT_MS = Number(process.env.PASSLENS_EDITOR_TEST_TIMEOUT_MS ?? 300_000);
@@ -17,8 +18,19 @@ async function main(): Promise<number> {
   for (const name of readdirSync(__dirname).filter((n) => n.endsWith('.ui.ts')).sort()) mocha.addFile(join(__dirname, name));
   mocha.rootHooks({
     async beforeAll(this: Mocha.Context) {
-      this.timeout(300_000); // builds the tiny critic bundle on a fresh machine
-      await startWorkbench({ 'passlens.critic.bundlePath': tinyCriticBundle() });
+      this.timeout(600_000); // builds the micro models if run.sh has not (cold: ~5 min)
+      const models = microModels();
+      // Every check sees these from the start: no settings edit the workbench could pick up late.
+      await startWorkbench({
+        'passlens.critic.bundlePath': models.criticBundle,
+        'passlens.generator.backend': 'local',
+        'passlens.generator.model': models.generator,
+        'passlens.generator.dtype': 'fp32',
+        'passlens.generator.offlineOnly': true,
+        'passlens.generator.candidates': 4,
+        'passlens.generator.temperature': 1.0,
+        'passlens.generator.maxNewTokens': 200,
+      });
     },
     async afterEach(this: Mocha.Context) {
       // A failing check leaves a picture of what the editor showed.

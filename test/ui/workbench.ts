@@ -16,11 +16,11 @@ export const screenshotsDir = join(repoRoot, 'test-results', 'screenshots');
 
 export interface Workbench {
   page: Page;
-  /** The temporary workspace folder (a copy of test/fixtures/workspace). */
+  /** The workspace folder: a temporary copy of test/fixtures/workspace, or the one openWorkspacePage() opened. */
   workspace: string;
 }
 
-let current: (Workbench & { browser: Browser; server: CodeServer; stateDir: string }) | undefined;
+let current: (Workbench & { browser: Browser; server: CodeServer; stateDir: string; logPath: string }) | undefined;
 
 export function workbench(): Workbench {
   if (!current) throw new Error('the workbench is not running (checks run through test/ui/run.sh)');
@@ -32,18 +32,47 @@ export async function startWorkbench(settings: Record<string, unknown>): Promise
   const workspace = makeWorkspace(stateDir, { ...baseSettings(stateDir), ...settings });
   const server = await startCodeServer({ stateDir, smokeTestDriver: true });
   const browser = await launchChromium();
-  current = { browser, server, stateDir, workspace, page: await browser.newPage({ viewport: { width: 1600, height: 1000 } }) };
-  // The browser console (the workbench's log) helps explain a failed check.
   const logDir = join(repoRoot, 'test-results', 'editor-logs');
   mkdirSync(logDir, { recursive: true });
   const logPath = join(logDir, 'ui-workbench.log');
   writeFileSync(logPath, '');
-  current.page.on('console', (message) => appendFileSync(logPath, `[${message.type()}] ${message.text()}\n`));
+  current = { browser, server, stateDir, logPath, workspace, page: await browser.newPage({ viewport: { width: 1600, height: 1000 } }) };
+  await loadWorkbench(current.page, workspace);
+}
+
+/** Opens the workbench on `folder` in `page`, with PassLens from the development folder, and waits for its explorer. */
+async function loadWorkbench(page: Page, folder: string): Promise<void> {
+  const { server, logPath } = current!;
+  // The browser console (the workbench's log) helps explain a failed check.
+  page.on('console', (message) => appendFileSync(logPath, `[${message.type()}] ${message.text()}\n`));
   const payload = [['extensionDevelopmentPath', `vscode-remote://127.0.0.1:${server.port}${repoRoot}`]];
-  await current.page.goto(`${server.url}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`);
-  await current.page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+  await page.goto(`${server.url}/?folder=${encodeURIComponent(folder)}&payload=${encodeURIComponent(JSON.stringify(payload))}`);
+  await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
   // The explorer lists the workspace once the remote file system answers.
-  await current.page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ timeout: 60_000 });
+  await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ timeout: 60_000 });
+}
+
+let mainWindow: Workbench | undefined;
+
+/**
+ * Opens another workspace folder (its own .vscode/settings.json applies from the start)
+ * in a second workbench page of the same server and browser; workbench() and the helpers
+ * below drive it until closeWorkspacePage().
+ */
+export async function openWorkspacePage(folder: string): Promise<void> {
+  const main = workbench();
+  const page = await current!.browser.newPage({ viewport: { width: 1600, height: 1000 } });
+  mainWindow = { page: main.page, workspace: main.workspace };
+  Object.assign(current!, { page, workspace: folder });
+  await loadWorkbench(page, folder);
+}
+
+export async function closeWorkspacePage(): Promise<void> {
+  if (!current || !mainWindow) return;
+  const page = current.page;
+  Object.assign(current, mainWindow);
+  mainWindow = undefined;
+  await page.close();
 }
 
 export async function stopWorkbench(): Promise<void> {

@@ -1,7 +1,9 @@
 /**
- * Tiny real models for the extension's tests, built once by the Python package and cached
- * under .cache/fixtures/ (rebuilt when missing): a critic bundle and a transformers.js
- * generator folder.
+ * Real models for the extension's tests, built by the Python package and cached:
+ * - tiny random ones under .cache/fixtures/ (a critic bundle and a transformers.js
+ *   generator folder) for unit tests that need a model, not a good one;
+ * - the micro-ci generator and critic (issue 9, .cache/micro/ci/) for the editor tests,
+ *   whose candidates are real Python and whose p(pass) means something.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
@@ -70,4 +72,54 @@ shutil.rmtree(hf)
 /** A random tiny Phi-3 causal LM in transformers.js layout (config, tokenizer, onnx/model.onnx). */
 export function tinyGenerator(): string {
   return build('tiny-generator', ['-c', GENERATOR_SCRIPT], join('onnx', 'model.onnx'));
+}
+
+export interface MicroModels {
+  /** HF + transformers.js layout (onnx/model.onnx), for passlens.generator.model. */
+  generator: string;
+  /** Critic bundle folder, for passlens.critic.bundlePath. */
+  criticBundle: string;
+}
+
+export const MICRO_CI_CONFIG = join('training', 'passlens_training', 'configs', 'micro-ci.yaml');
+let micro: MicroModels | undefined;
+
+/**
+ * The micro-ci generator and critic bundle (micro-ci.yaml's work_dir, .cache/micro/ci).
+ * Runs the micro build up to the export stage once per process: it is cached by input
+ * hash (seconds when up to date, ~5 min cold) and waits on its lock while another build
+ * of the same folder runs, so the editor runners refresh it before starting the editor
+ * and this call only checks. PASSLENS_MICRO_DIR names another micro work folder, already
+ * built (e.g. .cache/micro/full), used as it is.
+ */
+export function microModels(): MicroModels {
+  if (!micro) {
+    let work = process.env.PASSLENS_MICRO_DIR;
+    if (!work) {
+      execFileSync(python, ['-m', 'passlens_training.micro.build', '--config', MICRO_CI_CONFIG, '--until', 'export', '--no-progress'], {
+        cwd: repoRoot,
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
+      work = join(repoRoot, '.cache', 'micro', 'ci');
+    }
+    micro = { generator: join(work, 'generator'), criticBundle: join(work, 'critic-bundle') };
+    for (const path of [join(micro.generator, 'onnx', 'model.onnx'), join(micro.criticBundle, 'passlens-critic.json')]) {
+      if (!existsSync(path)) throw new Error(`${path} is missing: build the micro models (bash scripts/build-micro.sh --ci --until export)`);
+    }
+  }
+  return micro;
+}
+
+/**
+ * Writes the demo workspace as scripts/demo.sh does (held-out micro problems as
+ * <name>.md, an empty <name>.py beside each, README.md, .vscode/settings.json pointing
+ * at the micro models) into `folder`, and returns the files written.
+ */
+export function writeDemoWorkspace(folder: string, models: MicroModels = microModels()): string[] {
+  const out = execFileSync(python, ['-m', 'passlens_training.micro.demo', '--out', folder, '--generator', models.generator, '--critic', models.criticBundle], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return out.split('\n').filter(Boolean);
 }
