@@ -44,15 +44,19 @@ export type AcceptMode = 'insert' | 'replace';
 /**
  * Where accepting `code` writes it: 'insert' puts it below the selection or the cursor's
  * line (below the whole docstring when the cursor is in one; taking the place of an empty
- * line); 'replace' swaps it for the selected text.
+ * line; ending with a newline at the end of the file); 'replace' swaps it for the selected text.
  */
 export function textAfterAccept(document: vscode.TextDocument, selection: vscode.Selection, code: string, mode: AcceptMode): { range: vscode.Range; text: string } {
   const body = code.replace(/\n$/, '');
   if (mode === 'replace' && !selection.isEmpty) return { range: selection, text: body };
   const cursorLine = selection.isEmpty ? selection.active.line : selection.end.line;
   const at = document.lineAt(docstringEndingAt(document.getText(), cursorLine) ?? cursorLine);
-  if (at.isEmptyOrWhitespace) return { range: at.range, text: body };
-  return { range: new vscode.Range(at.range.end, at.range.end), text: '\n' + body };
+  // On the file's last line the code keeps a final newline: the critic reads a file's
+  // p(pass) after its last token, and a last line cut before its newline is a rarer token
+  // (a micro solution scored 9% without it, 68% with it).
+  const end = at.lineNumber === document.lineCount - 1 ? '\n' : '';
+  if (at.isEmptyOrWhitespace) return { range: at.range, text: body + end };
+  return { range: new vscode.Range(at.range.end, at.range.end), text: '\n' + body + end };
 }
 
 /** Closes the diff tabs the picker opened. */
