@@ -1,20 +1,40 @@
 /**
- * PassLens' features in a real editor with the tiny critic bundle and tiny generator:
- * gutter decorations on the right lines in the right colours, live mode after an edit,
- * and Generate and Rank end to end (N ranked items, accepting inserts the top one).
+ * PassLens' features in a real editor with the micro-ci generator and critic (issue 9) on
+ * a held-out micro problem, written as the demo workspace has it (<name>.md beside
+ * <name>.py): gutter decorations on the right lines in the right colours, and a critic
+ * that tells a correct solution from one with a flipped comparison; live mode after an
+ * edit; Generate and Rank end to end with real candidates (Python that runs, verdicts
+ * that differ, ranked by a critic that scores the passing ones higher).
  */
 import * as assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as vscode from 'vscode';
+import type { RankedCandidate } from '../../../src/core/bestOfN';
 import { confidenceBucket, lineConfidences } from '../../../src/core/lines';
 import { codeAsResponse } from '../../../src/core/prompt';
 import type { JudgeResponse } from '../../../src/core/sandbox/types';
 import type { PassLensApi } from '../../../src/extension';
-import { tinyCriticBundle, tinyGenerator } from '../../unit/helpers/fixtures';
+import { microModels, writeDemoWorkspace } from '../../unit/helpers/fixtures';
 import { passlens, waitFor, workspaceFile } from './helpers';
 
-const STATEMENT = 'Read two integers and print their sum.\n\n-----Examples-----\nInput\n2 3\n\nOutput\n5\n';
-const SOURCE = `"""\n${STATEMENT}"""\na, b = map(int, input().split())\n\nprint(a + b)\n`;
+/** The held-out problem the tests use (a family the critic was not trained on). */
+const PROBLEM = 'digits_cmp-stdin';
+// The statement says "at least d": `>=` is right, `>` fails the example and the tests.
+const CORRECT = [
+  'n, d = map(int, input().split())',
+  'count = 0',
+  'for ch in str(n):',
+  '    # the digit must be at least d',
+  '    if int(ch) >= d:',
+  '        count += 1',
+  'print(count)',
+  '',
+].join('\n');
+const FLIPPED = CORRECT.replace('int(ch) >= d', 'int(ch) > d');
+const DECISIVE_LINE = 4;
+const CANDIDATES = 16;
 
 const settings: Record<string, unknown> = {
   'critic.bundlePath': '',
@@ -22,26 +42,47 @@ const settings: Record<string, unknown> = {
   'generator.model': '',
   'generator.dtype': 'fp32',
   'generator.offlineOnly': true,
-  'generator.candidates': 3,
-  'generator.maxNewTokens': 12,
+  'generator.candidates': CANDIDATES,
+  // The temperature the critic's training rollouts were sampled at.
+  'generator.temperature': 1.0,
+  'generator.maxNewTokens': 200,
   'liveConfidence.debounceMs': 50,
 };
 
-async function openSource(name: string, text: string): Promise<vscode.TextEditor> {
-  const uri = workspaceFile(name);
-  writeFileSync(uri.fsPath, text);
+let statement = '';
+
+/** Writes `<name>.py` with `code` and the problem's statement as `<name>.md` beside it, and opens the .py. */
+async function openSolution(name: string, code: string): Promise<vscode.TextEditor> {
+  copyFileSync(statement, workspaceFile(`${name}.md`).fsPath);
+  const uri = workspaceFile(`${name}.py`);
+  writeFileSync(uri.fsPath, code);
   return vscode.window.showTextDocument(await vscode.workspace.openTextDocument(uri));
 }
 
-suite('features (tiny critic and generator)', () => {
+async function scoreFile(api: PassLensApi, editor: vscode.TextEditor) {
+  await vscode.commands.executeCommand('passlens.scoreCurrentFile');
+  return waitFor('the file to be scored', () => {
+    const score = api.scores.score(editor.document.uri);
+    return score?.version === editor.document.version ? score : undefined;
+  });
+}
+
+const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+
+suite('features (micro-ci critic and generator, held-out micro problem)', () => {
   let api: PassLensApi;
+  let demoDir: string;
   const config = () => vscode.workspace.getConfiguration('passlens');
   const previous = new Map<string, unknown>();
 
   suiteSetup(async function () {
-    this.timeout(240_000); // builds the fixtures on a fresh machine
-    settings['critic.bundlePath'] = tinyCriticBundle();
-    settings['generator.model'] = tinyGenerator();
+    this.timeout(600_000); // builds the micro models if the runner has not (cold: ~5 min)
+    const models = microModels();
+    settings['critic.bundlePath'] = models.criticBundle;
+    settings['generator.model'] = models.generator;
+    demoDir = mkdtempSync(join(tmpdir(), 'passlens-demo-'));
+    statement = writeDemoWorkspace(demoDir, models).find((path) => path.endsWith(`${PROBLEM}.md`))!;
+    assert.ok(statement, `the demo writer wrote no ${PROBLEM}.md`);
     for (const [key, value] of Object.entries(settings)) {
       previous.set(key, config().inspect(key)?.workspaceValue);
       await config().update(key, value, vscode.ConfigurationTarget.Workspace);
@@ -53,13 +94,14 @@ suite('features (tiny critic and generator)', () => {
     // Later suites see the workspace settings the runner wrote.
     await config().update('liveConfidence.enabled', undefined, vscode.ConfigurationTarget.Workspace);
     for (const [key, value] of previous) await config().update(key, value, vscode.ConfigurationTarget.Workspace);
+    rmSync(demoDir, { recursive: true, force: true });
   });
 
-  test('@vsix Score Current File puts gutter icons on the scored lines, coloured by their p(pass)', async () => {
-    const editor = await openSource('scored.py', SOURCE);
+  test('@vsix Score Current File puts gutter icons on the scored lines, coloured by their p(pass)', async function () {
+    this.timeout(120_000);
+    const editor = await openSolution('scored', CORRECT);
     const uri = editor.document.uri;
-    await vscode.commands.executeCommand('passlens.scoreCurrentFile');
-    const score = await waitFor('the file to be scored', () => api.scores.score(uri));
+    const score = await scoreFile(api, editor);
     // The critic scored the whole file as its response, token offsets covering the code.
     const { text, codeStart } = codeAsResponse(editor.document.getText());
     assert.equal(score.code, editor.document.getText());
@@ -82,13 +124,32 @@ suite('features (tiny critic and generator)', () => {
     assert.match(hover, /command:passlens\.showConfidenceCurve/);
   });
 
-  test('live mode rescores an edit incrementally, the curve opens, a file without a problem is flagged, turning off clears', async () => {
-    const editor = await openSource('live.py', SOURCE);
+  test('the critic scores the correct solution above the one with a flipped comparison, from the decisive line on', async function () {
+    this.timeout(120_000);
+    // No sampling here: the critic is deterministic, and telling ">=" from ">" under "at
+    // least" on a held-out family is the effect the micro build asserts (AUROC >= 0.65).
+    const correct = await scoreFile(api, await openSolution('correct', CORRECT));
+    const flipped = await scoreFile(api, await openSolution('flipped', FLIPPED));
+    const at = (score: typeof correct, line: number) => score.lines.find((l) => l.line === line)!.value;
+    assert.ok(correct.final > flipped.final, `p(pass) correct ${correct.final.toFixed(3)} vs flipped ${flipped.final.toFixed(3)}`);
+    // At the operator the values part: measured 0.92 against 0.06 (a random critic of the
+    // same shape: equal to 1e-3), so a gap of 0.3 leaves room for a weaker rebuild.
+    assert.ok(
+      at(correct, DECISIVE_LINE) - at(flipped, DECISIVE_LINE) > 0.3,
+      `decisive line: correct ${at(correct, DECISIVE_LINE).toFixed(3)} vs flipped ${at(flipped, DECISIVE_LINE).toFixed(3)}`,
+    );
+    // The lines before the decisive one are the same text, so the same scores.
+    for (let line = 0; line < DECISIVE_LINE; line++) assert.ok(Math.abs(at(correct, line) - at(flipped, line)) < 1e-4, `line ${line} differs`);
+  });
+
+  test('live mode rescores an edit incrementally, the curve opens, a file without a problem is flagged, turning off clears', async function () {
+    this.timeout(120_000);
+    const editor = await openSolution('live', CORRECT);
     const uri = editor.document.uri;
     await config().update('liveConfidence.enabled', true, vscode.ConfigurationTarget.Workspace);
-    await waitFor('live scores', () => api.scores.score(uri)?.version === editor.document.version || undefined);
+    await waitFor('live scores', () => api.scores.score(uri)?.version === editor.document.version || undefined, 60_000);
     const end = editor.document.lineAt(editor.document.lineCount - 1).range.end;
-    await editor.edit((edit) => edit.insert(end, 'print(a * b)\n'));
+    await editor.edit((edit) => edit.insert(end, 'print(n * d)\n'));
     const updated = await waitFor('scores for the edited text', () => {
       const score = api.scores.score(uri);
       return score?.version === editor.document.version ? score : undefined;
@@ -103,26 +164,47 @@ suite('features (tiny critic and generator)', () => {
     );
 
     // A file without a problem statement says so (the status bar shows this state).
-    const bare = await openSource('bare.py', 'x = 1\n');
+    const uriBare = workspaceFile('bare.py');
+    writeFileSync(uriBare.fsPath, 'x = 1\n');
+    const bare = await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(uriBare));
     await waitFor('the no-problem state', () => api.scores.state(bare.document.uri)?.kind === 'noProblem' || undefined);
     await config().update('liveConfidence.enabled', false, vscode.ConfigurationTarget.Workspace);
     await waitFor('scores to be cleared', () => api.scores.score(uri) === undefined || undefined);
     assert.deepEqual(api.decorations.linesByBucket(uri).flat(), []);
   });
 
-  test('@vsix Generate and Rank lists N candidates best first and accepting inserts the top one', async function () {
-    this.timeout(120_000);
-    const editor = await openSource('generated.py', `"""\n${STATEMENT}"""\n\n`);
-    const line = editor.document.lineCount - 1;
-    editor.selection = new vscode.Selection(line, 0, line, 0);
+  test('@vsix Generate and Rank: real Python candidates, verdicts that differ, best first by the critic, accepting inserts the top one', async function () {
+    this.timeout(180_000);
+    // An empty solution file: the problem comes from the .md beside it, as in the demo.
+    const editor = await openSolution('generated', '');
     api.candidates.clear();
     const running = vscode.commands.executeCommand('passlens.generateAndRank');
     let settled = false;
     void Promise.resolve(running).finally(() => (settled = true));
-    const run = await waitFor('ranked candidates', () => api.candidates.last, 90_000);
-    assert.equal(run.candidates.length, 3);
-    for (let i = 1; i < run.candidates.length; i++) assert.ok(run.candidates[i - 1].final >= run.candidates[i].final, 'best first');
-    assert.ok(run.candidates.every((c) => c.judged !== undefined), 'the examples were run in the (trusted) sandbox');
+    const run = await waitFor('ranked candidates', () => api.candidates.last, 150_000);
+    const candidates: RankedCandidate[] = run.candidates;
+    const summary = candidates.map((c) => `${c.final.toFixed(2)} ${c.judged && 'verdicts' in c.judged ? c.judged.verdicts.join(',') : JSON.stringify(c.judged)}`).join(' | ');
+    assert.equal(candidates.length, CANDIDATES);
+    for (let i = 1; i < candidates.length; i++) assert.ok(candidates[i - 1].final >= candidates[i].final, 'best first');
+    const verdicts = candidates.map((c) => {
+      assert.ok(c.judged && !('error' in c.judged), `the examples were run in the (trusted) sandbox: ${JSON.stringify(c.judged)}`);
+      return c.judged;
+    });
+    // Real Python: the generator writes a ```python block that compiles. Sampling at 1.0
+    // now and then breaks one (about 1 in 30 measured), so at least 3 in 4, not all.
+    assert.ok(candidates.every((c) => c.code.trim() && c.code !== c.text), `every response has a code block: ${summary}`);
+    const compiled = verdicts.filter((v) => v.verdicts[0] !== 'compile_error').length;
+    assert.ok(compiled >= CANDIDATES * 0.75, `${compiled}/${CANDIDATES} compile: ${summary}`);
+    // The corpus the generator learned from has a wrong decisive token in ~30% of its
+    // solutions: of 16 samples some pass the example and some fail it (measured pass rate
+    // ~0.6 here: all 16 alike has a chance below 1 in 1000).
+    const passing = candidates.filter((_, i) => verdicts[i].passed);
+    const failing = candidates.filter((_, i) => !verdicts[i].passed);
+    assert.ok(passing.length > 0 && failing.length > 0, `verdicts differ: ${summary}`);
+    // Ranked by a critic that knows: the passing candidates score higher on average
+    // (measured ~0.94 against ~0.1 on this problem).
+    assert.ok(mean(passing.map((c) => c.final)) > mean(failing.map((c) => c.final)), `passing ones score higher: ${summary}`);
+
     // Accept the active (top) item once the picker is up.
     await waitFor('the picker to accept', async () => {
       if (settled) return true;
@@ -130,9 +212,8 @@ suite('features (tiny critic and generator)', () => {
       await new Promise((resolve) => setTimeout(resolve, 300));
       return settled || undefined;
     });
-    const top = run.candidates[0].code.replace(/\n$/, '');
-    assert.ok(editor.document.getText().includes(top), 'the top candidate was inserted');
-    assert.ok(editor.document.getText().startsWith(`"""\n${STATEMENT}"""`), 'the statement is kept');
+    const top = candidates[0].code.replace(/\n$/, '');
+    assert.equal(editor.document.getText(), `${top}\n`, 'the top candidate fills the empty file, ending with a newline');
   });
 
   test('@vsix Run Candidate in Sandbox runs the top candidate on the problem\'s examples', async function () {

@@ -81,6 +81,10 @@ def write_workspace(out: Path, generator: Path | None = None, critic: Path | Non
             "passlens.critic.bundlePath": str(critic.resolve()),
             "passlens.liveConfidence.enabled": True,
             "workbench.startupEditor": "readme",
+            # The editor's own AI chat offers "Generate code (Ctrl+I)" in every empty file,
+            # next to PassLens' Generate and Rank: off in this workspace only.
+            "chat.disableAIFeatures": True,
+            "workbench.secondarySideBar.defaultVisibility": "hidden",
         }
         (out / ".vscode").mkdir(exist_ok=True)
         settings_file = out / ".vscode" / "settings.json"
