@@ -2,7 +2,8 @@
 # README's first command: PassLens offline on CPU with the micro generator and critic.
 #   bash scripts/demo.sh [--no-editor] [--ci-models]
 # 1. sets itself up (scripts/setup.sh); 2. builds the micro models if missing (cached);
-# 3. writes the demo workspace demo/ and points PassLens at the micro models;
+# 3. writes the demo workspace demo/ (problem .md files, an empty .py beside each, README)
+#    and points PassLens at the micro models;
 # 4. `passlens rank` on a held-out micro problem in this terminal (ranked candidates,
 #    p(pass), confidence sparkline, sandbox verdicts on the examples);
 # 5. opens the workspace in VS Code (`code --extensionDevelopmentPath`) or, without VS Code,
@@ -37,6 +38,8 @@ node dist/cli.js rank "$PROBLEM" --critic "$CRITIC" --generator "$GENERATOR" --d
   -n 6 --temperature 1.0 --max-new-tokens 200 --seed 1 --sandbox --python "$ROOT/.venv/bin/python"
 
 [ "$EDITOR_STEP" = 1 ] || { log "done (editor step skipped)"; exit 0; }
+log "in the editor: open a problem's .py (e.g. digits_cmp-stdin.py, its problem is the .md beside it) and run"
+log "PassLens: Generate and Rank Solutions (Ctrl+Alt+G); demo/README.md, opened first, says more"
 if command -v code >/dev/null; then
   log "opening VS Code with PassLens on demo/"
   exec code --extensionDevelopmentPath="$ROOT" "$ROOT/demo"

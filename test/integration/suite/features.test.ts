@@ -182,6 +182,14 @@ suite('features (micro-ci critic and generator, held-out micro problem)', () => 
     let settled = false;
     void Promise.resolve(running).finally(() => (settled = true));
     const run = await waitFor('ranked candidates', () => api.candidates.last, 150_000);
+    // Accept the active (top) item once the picker is up (first, so that a failed check
+    // below leaves no picker open for the next test).
+    await waitFor('the picker to accept', async () => {
+      if (settled) return true;
+      await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      return settled || undefined;
+    });
     const candidates: RankedCandidate[] = run.candidates;
     const summary = candidates.map((c) => `${c.final.toFixed(2)} ${c.judged && 'verdicts' in c.judged ? c.judged.verdicts.join(',') : JSON.stringify(c.judged)}`).join(' | ');
     assert.equal(candidates.length, CANDIDATES);
@@ -204,14 +212,6 @@ suite('features (micro-ci critic and generator, held-out micro problem)', () => 
     // Ranked by a critic that knows: the passing candidates score higher on average
     // (measured ~0.94 against ~0.1 on this problem).
     assert.ok(mean(passing.map((c) => c.final)) > mean(failing.map((c) => c.final)), `passing ones score higher: ${summary}`);
-
-    // Accept the active (top) item once the picker is up.
-    await waitFor('the picker to accept', async () => {
-      if (settled) return true;
-      await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      return settled || undefined;
-    });
     const top = candidates[0].code.replace(/\n$/, '');
     assert.equal(editor.document.getText(), `${top}\n`, 'the top candidate fills the empty file, ending with a newline');
   });
