@@ -22,7 +22,7 @@ import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
 from tqdm.auto import tqdm
-from transformers import AutoTokenizer
+from transformers import AutoTokenizer, get_scheduler
 
 from .config import read_config
 from .metrics import ScoredRollout, compute_metrics
@@ -43,6 +43,10 @@ class TrainConfig:
     split: str | None = "train"  # which shards a dataset folder contributes
     balanced: bool = False  # a dataset folder contributes its balanced-train.jsonl instead of its train shards
     learning_rate: float = 1e-4
+    # transformers' schedulers ("constant", "linear", "cosine", ...), after warmup_ratio of
+    # the steps at a linear ramp. The paper gives Adam at 1e-4 and no schedule: constant.
+    lr_scheduler: str = "constant"
+    warmup_ratio: float = 0.0
     epochs: int = 2
     batch_size: int = 1
     grad_accumulation: int = 1
@@ -162,12 +166,18 @@ def train(cfg: TrainConfig, resume: bool = False, config_path: str | None = None
     train_examples = load_examples(train_files(cfg), cfg.max_length)
     eval_examples = load_examples(shard_files(cfg.eval_data, "test"), cfg.max_length) if cfg.eval_data else []
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.learning_rate)
-    model, optimizer = accelerator.prepare(model, optimizer)
 
     plan = [process_batches(epoch_batches(train_examples, cfg, e), accelerator.process_index, accelerator.num_processes)
             for e in range(cfg.epochs)]
     epoch_steps = [math.ceil(len(batches) / cfg.grad_accumulation) for batches in plan]
     total_steps = sum(epoch_steps) if not cfg.max_steps else min(cfg.max_steps, sum(epoch_steps))
+    # Over all epochs' steps (not max_steps), so a run cut short by max_steps and resumed
+    # follows the same learning-rate curve as an uncut one.
+    scheduler = get_scheduler(cfg.lr_scheduler, optimizer, num_warmup_steps=round(cfg.warmup_ratio * sum(epoch_steps)),
+                              num_training_steps=sum(epoch_steps))
+    model, optimizer = accelerator.prepare(model, optimizer)
+    # Not prepared: accelerate would step it once per process; saved with the checkpoints.
+    accelerator.register_for_checkpointing(scheduler)
     step = 0
     ckpt_root = out / "checkpoints"
     if resume:
@@ -205,12 +215,13 @@ def train(cfg: TrainConfig, resume: bool = False, config_path: str | None = None
             tokens_seen += int(batch["token_mask"].sum())
             if (b + 1) % cfg.grad_accumulation == 0 or b == len(batches) - 1:
                 optimizer.step()
+                scheduler.step()
                 optimizer.zero_grad()
                 step += 1
                 bar.update(1)
                 mean_loss = float(np.mean(losses[-cfg.grad_accumulation:]))
                 if step % max(cfg.log_every_steps, 1) == 0 or step == total_steps:
-                    accelerator.log({"train/loss": mean_loss, "train/generated_tokens_per_s": tokens_seen / max(time.time() - started, 1e-9)}, step=step)
+                    accelerator.log({"train/loss": mean_loss, "train/lr": scheduler.get_last_lr()[0], "train/generated_tokens_per_s": tokens_seen / max(time.time() - started, 1e-9)}, step=step)
                     bar.set_postfix(loss=f"{mean_loss:.4f}")
                 if cfg.save_every_steps and step % cfg.save_every_steps == 0:
                     checkpoint()

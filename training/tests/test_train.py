@@ -79,12 +79,13 @@ def test_loss_goes_down(tmp_path, tiny_base):
     assert longer["final_loss"] < first["final_loss"] * 0.7
 
 
-@pytest.mark.parametrize("shared_prompt_rollouts", [0, 2])
-def test_resume_continues_from_the_same_step(tmp_path, tiny_base, shared_prompt_rollouts):
+@pytest.mark.parametrize("options", [{}, {"shared_prompt_rollouts": 2, "lr_scheduler": "cosine", "warmup_ratio": 0.25}],
+                         ids=["whole-sequences-constant-lr", "shared-prompts-cosine-warmup"])
+def test_resume_continues_from_the_same_step(tmp_path, tiny_base, options):
     data = write_separable_dataset(tmp_path / "rollouts-train-00000.jsonl", 400)
     (tmp_path / "full").mkdir()
     (tmp_path / "split").mkdir()
-    options = {"eval_data": [], "save_every_steps": 2, "shared_prompt_rollouts": shared_prompt_rollouts}
+    options = {"eval_data": [], "save_every_steps": 2, **options}
     full = run_train(write_config(tmp_path / "full", tiny_base, data, **options))
     cfg = write_config(tmp_path / "split", tiny_base, data, **options)
     part = train(load_train_config(cfg, {"max_steps": 4}))
