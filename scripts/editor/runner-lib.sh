@@ -62,11 +62,18 @@ editor_prepare() {
     return
   fi
   # In its own process group (listed for editor_cleanup) and waited for in the background,
-  # so Ctrl-C or TERM stops the build and the stage it runs at once.
+  # so Ctrl-C or TERM stops the build and the stage it runs at once. The stages' own
+  # output goes to a log; the console gets the build's "[micro]" lines.
+  local micro_log=test-results/editor-logs/micro-build.log
+  mkdir -p test-results/editor-logs
+  echo "micro-ci models (cached; a cold build takes ~5 min; log: $micro_log)"
   setsid nice .venv/bin/python -m passlens_training.micro.build --config training/passlens_training/configs/micro-ci.yaml \
-    --until export --no-progress &
-  echo $! >>"$PASSLENS_EDITOR_PGID_FILE"
-  wait $! || editor_fail "building the micro models failed"
+    --until export --no-progress >"$micro_log" 2>&1 &
+  local build=$!
+  echo "$build" >>"$PASSLENS_EDITOR_PGID_FILE"
+  tail -n +1 -f --pid="$build" "$micro_log" | grep --line-buffered '^\[micro\]' &
+  wait "$build" || { tail -40 "$micro_log"; editor_fail "building the micro models failed (log: $micro_log)"; }
+  wait
   echo "extension and micro-ci models ready in $(( SECONDS - started )) s"
   editor_started=$SECONDS
 }
