@@ -39,7 +39,7 @@ node dist/cli.js rank "$PROBLEM" --critic "$CRITIC" --generator "$GENERATOR" --d
 
 [ "$EDITOR_STEP" = 1 ] || { log "done (editor step skipped)"; exit 0; }
 log "in the editor: open a problem's .py (e.g. digits_cmp-stdin.py, its problem is the .md beside it) and run"
-log "PassLens: Generate and Rank Solutions (Ctrl+Alt+G); demo/README.md, opened first, says more"
+log "PassLens: Generate and Rank Solutions (Ctrl+Alt+G); demo/README.md says more"
 if command -v code >/dev/null; then
   log "opening VS Code with PassLens on demo/"
   exec code --extensionDevelopmentPath="$ROOT" "$ROOT/demo"

@@ -58,8 +58,9 @@ suite('the demo workspace', () => {
     const { page, workspace } = workbench();
     const settings = JSON.parse(readFileSync(join(workspace, '.vscode', 'settings.json'), 'utf8')) as Record<string, unknown>;
     const candidates = settings['passlens.generator.candidates'] as number;
-    // The README with the steps is in the explorer (workbench.startupEditor "readme" opens
-    // it too, but a browser's first visit may read the workspace settings too late for that).
+    // The README with the steps is in the explorer. (The demo does not open it at start:
+    // workbench.startupEditor "readme" took effect late, after the .py was open, and took
+    // the focus and the palette with it.)
     await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'README.md' }).waitFor();
 
     await openFile(`${PROBLEM}.py`);

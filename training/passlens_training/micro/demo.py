@@ -80,7 +80,6 @@ def write_workspace(out: Path, generator: Path | None = None, critic: Path | Non
             "passlens.critic.backend": "local",
             "passlens.critic.bundlePath": str(critic.resolve()),
             "passlens.liveConfidence.enabled": True,
-            "workbench.startupEditor": "readme",
             # The editor's own AI chat offers "Generate code (Ctrl+I)" in every empty file,
             # next to PassLens' Generate and Rank: off in this workspace only.
             "chat.disableAIFeatures": True,
