@@ -121,6 +121,7 @@ class Worker:
         self.index = index
         self.proc = None
         self.buffer = b''
+        self.stderr_relay = None
 
     def start(self):
         mode = self.judge.mode
@@ -130,7 +131,8 @@ class Worker:
                                      stderr=subprocess.PIPE, env=env, cwd=self.judge.tmp_root,
                                      start_new_session=True)
         self.buffer = b''
-        threading.Thread(target=self._relay_stderr, args=(self.proc,), daemon=True).start()
+        self.stderr_relay = threading.Thread(target=self._relay_stderr, args=(self.proc,), daemon=True)
+        self.stderr_relay.start()
         settings = isolation.worker_settings(mode, self.index, self._rlimits_tmp() if mode == 'rlimits' else None)
         self.send({'op': 'config', 'worker': settings})
         return self.receive(WORKER_START_S)
@@ -180,6 +182,10 @@ class Worker:
         except OSError:
             pass
         proc.wait()
+        # Whatever the worker said before it died (bwrap's reason, say) reaches the log
+        # before the caller reads it.
+        if self.stderr_relay is not None:
+            self.stderr_relay.join(timeout=2)
         for stream in (proc.stdin, proc.stdout):
             try:
                 stream.close()
