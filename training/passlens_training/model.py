@@ -129,7 +129,7 @@ def shared_prompt_logits(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     from transformers import DynamicCache
 
     prompt_mask, owner, gen_mask = batch["prompt_mask"], batch["owner"], batch["gen_mask"]
-    cache = DynamicCache(config=_config_of(model))
+    cache = DynamicCache()
     model(input_ids=batch["prompt_ids"], attention_mask=prompt_mask, cache=cache, use_cache=True)
     cache.batch_select_indices(owner)
     # Right-padded prompts: a row's tokens continue at its own prompt length; the prompt's
@@ -138,12 +138,6 @@ def shared_prompt_logits(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     out = model(input_ids=batch["gen_ids"], attention_mask=torch.cat([prompt_mask[owner], gen_mask], dim=1),
                 position_ids=positions, cache=cache, use_cache=True)
     return out.logits.squeeze(-1)
-
-
-def _config_of(model):
-    while not hasattr(model, "config") and hasattr(model, "module"):  # DDP and similar wrappers
-        model = model.module
-    return model.config
 
 
 @torch.no_grad()

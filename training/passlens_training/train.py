@@ -8,7 +8,9 @@ and its rollout's label, Adam, last N layers + head trainable, accelerate for CP
 from __future__ import annotations
 
 import argparse
+import bisect
 import dataclasses
+import itertools
 import json
 import math
 import random
@@ -169,12 +171,14 @@ def train(cfg: TrainConfig, resume: bool = False, config_path: str | None = None
 
     plan = [process_batches(epoch_batches(train_examples, cfg, e), accelerator.process_index, accelerator.num_processes)
             for e in range(cfg.epochs)]
-    epoch_steps = [math.ceil(len(batches) / cfg.grad_accumulation) for batches in plan]
-    total_steps = sum(epoch_steps) if not cfg.max_steps else min(cfg.max_steps, sum(epoch_steps))
+    # optimizer steps at which each epoch ends
+    epoch_ends = list(itertools.accumulate(math.ceil(len(batches) / cfg.grad_accumulation) for batches in plan))
+    all_steps = epoch_ends[-1]
+    total_steps = min(cfg.max_steps, all_steps) if cfg.max_steps else all_steps
     # Over all epochs' steps (not max_steps), so a run cut short by max_steps and resumed
     # follows the same learning-rate curve as an uncut one.
-    scheduler = get_scheduler(cfg.lr_scheduler, optimizer, num_warmup_steps=round(cfg.warmup_ratio * sum(epoch_steps)),
-                              num_training_steps=sum(epoch_steps))
+    scheduler = get_scheduler(cfg.lr_scheduler, optimizer, num_warmup_steps=round(cfg.warmup_ratio * all_steps),
+                              num_training_steps=all_steps)
     model, optimizer = accelerator.prepare(model, optimizer)
     # Not prepared: accelerate would step it once per process; saved with the checkpoints.
     accelerator.register_for_checkpointing(scheduler)
@@ -203,10 +207,10 @@ def train(cfg: TrainConfig, resume: bool = False, config_path: str | None = None
     tokens_seen = 0
     model.train()
     while step < total_steps:
-        epoch = next(e for e in range(cfg.epochs) if step < sum(epoch_steps[:e + 1]))
-        epoch_end = sum(epoch_steps[:epoch + 1])
+        epoch = bisect.bisect_right(epoch_ends, step)
+        epoch_start = epoch_ends[epoch - 1] if epoch else 0
         batches = plan[epoch]
-        first_batch = (step - sum(epoch_steps[:epoch])) * cfg.grad_accumulation
+        first_batch = (step - epoch_start) * cfg.grad_accumulation
         for b in range(first_batch, len(batches)):
             logits, batch = batch_logits(model, [train_examples[i] for i in batches[b]], pad_id, cfg, accelerator.device)
             loss = value_loss(logits, batch["labels"], batch["token_mask"])
@@ -225,7 +229,7 @@ def train(cfg: TrainConfig, resume: bool = False, config_path: str | None = None
                     bar.set_postfix(loss=f"{mean_loss:.4f}")
                 if cfg.save_every_steps and step % cfg.save_every_steps == 0:
                     checkpoint()
-                if step >= total_steps or step == epoch_end:
+                if step >= total_steps or step == epoch_ends[epoch]:
                     break
         if eval_examples and accelerator.is_main_process:
             metrics = evaluate_examples(accelerator.unwrap_model(model), eval_examples, pad_id, cfg.batch_size, accelerator.device)

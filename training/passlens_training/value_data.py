@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import torch
+from torch.nn.utils.rnn import pad_sequence
 
 
 @dataclass
@@ -20,6 +21,11 @@ class ValueExample:
     label: bool
     n_prompt: int  # prompt tokens kept (after left truncation)
     code_start: int
+
+    @property
+    def prompt_key(self) -> tuple[int, ...]:
+        """The prompt tokens, hashable: rollouts with equal keys can share one prompt pass."""
+        return tuple(self.input_ids[:self.n_prompt])
 
 
 def shard_files(paths: Sequence[str | Path], split: str | None = None) -> list[Path]:
@@ -91,7 +97,7 @@ def shared_prompt_batches(examples: Sequence[ValueExample], batch_size: int, rol
         raise ValueError(f"rollouts_per_prompt must be between 1 and batch_size ({batch_size}), got {rollouts_per_prompt}")
     groups: dict[tuple[int, ...], list[int]] = {}
     for i, e in enumerate(examples):
-        groups.setdefault(tuple(e.input_ids[:e.n_prompt]), []).append(i)
+        groups.setdefault(e.prompt_key, []).append(i)
     chunks: list[list[int]] = []
     for members in groups.values():
         members = members[:]
@@ -110,22 +116,16 @@ def collate_shared_prompt(examples: Sequence[ValueExample], pad_id: int) -> dict
     """A batch whose rows share prompts: each distinct prompt once (right-padded), and per row
     its prompt's index (`owner`) and its generated tokens (right-padded)."""
     prompt_index: dict[tuple[int, ...], int] = {}
-    owner = []
-    for e in examples:
-        owner.append(prompt_index.setdefault(tuple(e.input_ids[:e.n_prompt]), len(prompt_index)))
-    prompts = list(prompt_index)
-    p_width = max(len(p) for p in prompts)
-    g_width = max(len(e.input_ids) - e.n_prompt for e in examples)
-    prompt_ids = torch.full((len(prompts), p_width), pad_id, dtype=torch.long)
-    prompt_mask = torch.zeros((len(prompts), p_width), dtype=torch.long)
-    for i, p in enumerate(prompts):
-        prompt_ids[i, :len(p)] = torch.tensor(p)
-        prompt_mask[i, :len(p)] = 1
-    gen_ids = torch.full((len(examples), g_width), pad_id, dtype=torch.long)
-    gen_mask = torch.zeros((len(examples), g_width), dtype=torch.long)
-    for i, e in enumerate(examples):
-        gen = e.input_ids[e.n_prompt:]
-        gen_ids[i, :len(gen)] = torch.tensor(gen)
-        gen_mask[i, :len(gen)] = 1
+    owner = [prompt_index.setdefault(e.prompt_key, len(prompt_index)) for e in examples]
+    prompt_ids, prompt_mask = _right_padded(list(prompt_index), pad_id)
+    gen_ids, gen_mask = _right_padded([e.input_ids[e.n_prompt:] for e in examples], pad_id)
     return {"prompt_ids": prompt_ids, "prompt_mask": prompt_mask, "owner": torch.tensor(owner),
             "gen_ids": gen_ids, "gen_mask": gen_mask, "labels": torch.tensor([float(e.label) for e in examples])}
+
+
+def _right_padded(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token rows as one right-padded [N, longest] tensor and its 0/1 mask."""
+    tensors = [torch.tensor(r, dtype=torch.long) for r in rows]
+    ids = pad_sequence(tensors, batch_first=True, padding_value=pad_id)
+    mask = pad_sequence([torch.ones_like(t) for t in tensors], batch_first=True, padding_value=0)
+    return ids, mask

@@ -53,11 +53,9 @@ def render(build: Build, out: Path, other_seeds: list[Build] = ()) -> str:
     plots_dir = out.parent / (out.stem + "-plots")
     sources = sorted((evaluation / "plots").glob("*.png")) + sorted((build.work / "dataset" / "plots").glob("*.png"))
     shutil.rmtree(plots_dir, ignore_errors=True)
-    plots = []
-    for p in sources:
-        plots_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(p, plots_dir / p.name)
-        plots.append(plots_dir / p.name)
+    if sources:
+        plots_dir.mkdir(parents=True)
+    plots = [Path(shutil.copyfile(p, plots_dir / p.name)) for p in sources]
 
     lines = [
         "# Reproduction at CPU scale (micro-APPS)",
