@@ -20,14 +20,24 @@ class Judge:
         self.workers, self.compare, self.timeout_s, self.memory_mb, self.python = workers, compare, timeout_s, memory_mb, python
 
     def judge(self, items: list[tuple[str, str, dict[str, Any]]]) -> list[dict[str, Any]]:
-        """items: (id, code, tests). One response per item, in order. Empty code is a compile error without a run."""
+        """items: (id, code, tests). One response per item, in order. Empty code is a compile error without a run.
+
+        Identical (code, tests) items run once: rollouts sampled from one fork often end in the
+        same program (on the micro problems ~5 in 6 do), and a verdict is a function of both."""
         requests, responses = [], {}
+        first_of: dict[tuple[str, str], str] = {}
+        same_as: dict[str, str] = {}
         for rid, code, tests in items:
             if not code.strip():
                 responses[rid] = {"id": rid, "passed": False, "results": [-2], "verdicts": ["compile_error"]}
-            else:
-                requests.append({"id": rid, "code": code, "tests": tests, "timeout_s": self.timeout_s,
-                                 "memory_mb": self.memory_mb, "compare": self.compare})
+                continue
+            key = (code, json.dumps(tests, sort_keys=True))
+            if key in first_of:
+                same_as[rid] = first_of[key]
+                continue
+            first_of[key] = rid
+            requests.append({"id": rid, "code": code, "tests": tests, "timeout_s": self.timeout_s,
+                             "memory_mb": self.memory_mb, "compare": self.compare})
         if requests:
             proc = subprocess.run(
                 [self.python, str(self.path), "--workers", str(self.workers), "--compare", self.compare],
@@ -42,4 +52,6 @@ class Judge:
                 if "error" in resp:
                     raise RuntimeError(f"judge rejected request {resp.get('id')}: {resp['error']}")
                 responses[resp["id"]] = resp
+        for rid, first in same_as.items():
+            responses[rid] = {**responses[first], "id": rid}
         return [responses[rid] for rid, _, _ in items]

@@ -142,3 +142,24 @@ def test_balance_oversamples_the_minority_per_problem():
         counts[r["rollout_id"]] = counts.get(r["rollout_id"], 0) + 1
     assert sorted(counts[f"a{i}"] for i in range(2)) == [3, 4]  # repetition spread evenly
     assert balance(rows, seed=0)[0] == out  # seeded
+
+
+def test_judge_runs_each_distinct_program_once(problems, tmp_path):
+    """Identical programs get one sandbox run and the same verdict under each id."""
+    problem = next(p for p in problems if p.solutions)
+    log = tmp_path / "requests.jsonl"
+    # A judge that records the requests it receives, then hands them to the real one.
+    wrapper = tmp_path / "judge.py"
+    wrapper.write_text(
+        "import subprocess, sys\n"
+        "data = sys.stdin.read()\n"
+        f"open({str(log)!r}, 'a').write(data)\n"
+        f"sys.exit(subprocess.run([sys.executable, {str(Judge().path)!r}, *sys.argv[1:]], input=data, text=True).returncode)\n")
+    good, bad = problem.solutions[0], "print(1/0)\n"
+    items = [("a", good, problem.tests), ("b", bad, problem.tests), ("c", good, problem.tests),
+             ("d", "", problem.tests), ("e", bad, problem.tests)]
+    out = Judge(wrapper, workers=2).judge(items)
+    assert [r["id"] for r in out] == ["a", "b", "c", "d", "e"]
+    assert [r["passed"] for r in out] == [True, False, True, False, False]
+    assert out[2]["results"] == out[0]["results"] and out[4]["verdicts"] == out[1]["verdicts"]
+    assert len(log.read_text().splitlines()) == 2

@@ -263,7 +263,7 @@ def export_bundle(b: Build) -> None:
 STAGES = [
     Stage("world", ("micro",), ("micro.problems",), (), build_world),
     Stage("generator", ("micro",), ("micro.corpus", "micro.generator", "micro.problems", "tiny", "export"), ("world",), build_generator),
-    Stage("dataset", ("data", "rollouts"), ("build_dataset", "rollouts", "generation", "apps", "prompts"),
+    Stage("dataset", ("data", "rollouts"), ("build_dataset", "rollouts", "generation", "judging", "apps", "prompts"),
           ("world", "generator"), build_dataset),
     Stage("train", ("train",), ("train", "model"), ("dataset",), train_critic),
     Stage("score", ("evaluate",), ("score", "model"), ("train",), score_critic),
