@@ -13,7 +13,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from .build import Build, effect_summary
+from .build import STAGES, Build, effect_summary
 from .problems import FAMILIES, SLOTS
 
 
@@ -119,8 +119,6 @@ def render(build: Build, out: Path, other_seeds: list[Build] = ()) -> str:
                   f"{generator.get('steps')} steps on {generator.get('n_examples')} corpus texts, "
                   f"final loss {generator.get('final_loss', 0):.3f}."]
     if timings:
-        from .build import STAGES
-
         # A stage without a time was built while the build was paused or shared the CPU with
         # other jobs; its time was dropped rather than reported as the build's.
         lines += ["", "## Build time (this machine, 2 cores)", "", "| stage | seconds |", "| --- | --- |"]
