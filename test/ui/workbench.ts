@@ -111,10 +111,23 @@ export async function quickInputRows(): Promise<string[]> {
 /** Runs a command by its palette title, e.g. "PassLens: Score Current File". */
 export async function runCommand(title: string): Promise<void> {
   const { page } = workbench();
-  await openPalette(title);
   const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first();
-  await row.waitFor();
-  await row.click();
+  // Under load the palette can close under the pointer (in CI the row went inert, then
+  // hidden, right after a file opened). A click that fails its actionability checks has not
+  // run the command, so opening the palette again is safe.
+  for (let attempt = 1; ; attempt++) {
+    await openPalette(title);
+    try {
+      await row.waitFor({ timeout: 15_000 });
+      await row.click({ timeout: 10_000 });
+      return;
+    } catch (error) {
+      const dialog = await page.locator('.monaco-dialog-box').allTextContents();
+      console.log(`runCommand "${title}" attempt ${attempt} failed${dialog.length ? `; dialog: ${dialog.join(' / ')}` : ''}`);
+      await screenshot(`run-command-attempt-${attempt}`);
+      if (attempt === 3) throw error;
+    }
+  }
 }
 
 /** Opens a workspace file through Quick Open. */

@@ -200,7 +200,10 @@ suite('features (micro-ci critic and generator, held-out micro problem)', () => 
     });
     // Real Python: the generator writes a ```python block that compiles. Sampling at 1.0
     // now and then breaks one (about 1 in 30 measured), so at least 3 in 4, not all.
-    assert.ok(candidates.every((c) => c.code.trim() && c.code !== c.text), `every response has a code block: ${summary}`);
+    // A broken sample may also lose its fence (seen once in CI: the text was judged as
+    // code and failed to compile), so the same 3-in-4 bar holds for code blocks.
+    const fenced = candidates.filter((c) => c.code.trim() && c.code !== c.text).length;
+    assert.ok(fenced >= CANDIDATES * 0.75, `${fenced}/${CANDIDATES} responses have a code block: ${summary}`);
     const compiled = verdicts.filter((v) => v.verdicts[0] !== 'compile_error').length;
     assert.ok(compiled >= CANDIDATES * 0.75, `${compiled}/${CANDIDATES} compile: ${summary}`);
     // The corpus the generator learned from has a wrong decisive token in ~30% of its
