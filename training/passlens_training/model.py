@@ -97,9 +97,11 @@ def freeze_all_but_last(model: Phi3ForTokenClassification, n_layers: int) -> dic
     return {"trainable": trainable, "frozen": total - trainable, "total": total, "trainable_layers": n_layers}
 
 
-def value_loss(logits: torch.Tensor, labels: torch.Tensor, token_mask: torch.Tensor) -> torch.Tensor:
+def value_loss(logits: torch.Tensor, labels: torch.Tensor, token_mask: torch.Tensor,
+               weights: torch.Tensor | None = None) -> torch.Tensor:
     """BCE-with-logits between every masked token's logit and its sequence's 0/1 label,
-    averaged over masked tokens. logits [B,T] or [B,T,1], labels [B], token_mask [B,T]."""
+    averaged over masked tokens. logits [B,T] or [B,T,1], labels [B], token_mask [B,T].
+    `weights` [B] counts each sequence that many times (merged duplicates)."""
     if logits.dim() == 3:
         logits = logits.squeeze(-1)
     if logits.shape != token_mask.shape:
@@ -107,6 +109,10 @@ def value_loss(logits: torch.Tensor, labels: torch.Tensor, token_mask: torch.Ten
     if labels.shape != logits.shape[:1]:
         raise ValueError(f"labels must be one per sequence, shape ({logits.shape[0]},), got {tuple(labels.shape)}")
     mask = token_mask.to(torch.float32)
+    if weights is not None:
+        if weights.shape != labels.shape:
+            raise ValueError(f"weights must be one per sequence, shape ({logits.shape[0]},), got {tuple(weights.shape)}")
+        mask = mask * weights.to(mask)[:, None]
     targets = labels.to(torch.float32)[:, None].expand_as(mask)
     per_token = F.binary_cross_entropy_with_logits(logits.float(), targets, reduction="none")
     count = mask.sum()

@@ -29,8 +29,8 @@ from transformers import AutoTokenizer, get_scheduler
 from .config import read_config
 from .metrics import ScoredRollout, compute_metrics
 from .model import freeze_all_but_last, load_value_model, shared_prompt_logits, token_values, value_loss
-from .value_data import (ValueExample, collate, collate_shared_prompt, read_records, shard_files,
-                         shared_prompt_batches, to_example)
+from .value_data import (ValueExample, collate, collate_shared_prompt, merge_duplicates, read_records,
+                         shard_files, shared_prompt_batches, to_example)
 
 STATE_FILE = "passlens-train-state.json"
 TRAINING_INFO = "passlens-training.json"
@@ -65,6 +65,9 @@ class TrainConfig:
     # Rows per batch that share a prompt, run once for all of them (0: every row runs its
     # whole sequence). Same loss and gradients; the saving is the prompt's share of the tokens.
     shared_prompt_rollouts: int = 0
+    # Train on each distinct (rollout tokens, label) once, its loss weighted by its count: the
+    # same objective per epoch, with fewer sequences to run when rollouts repeat.
+    merge_duplicates: bool = False
 
 
 # short names used by the micro pipeline's configs
@@ -166,6 +169,10 @@ def train(cfg: TrainConfig, resume: bool = False, config_path: str | None = None
     if cfg.shared_prompt_rollouts and cfg.include_prompt:
         raise ValueError("shared_prompt_rollouts needs include_prompt: false (prompt tokens would get no loss of their own)")
     train_examples = load_examples(train_files(cfg), cfg.max_length)
+    if cfg.merge_duplicates:
+        before = len(train_examples)
+        train_examples = merge_duplicates(train_examples)
+        accelerator.print(f"merge_duplicates: {before} rollouts -> {len(train_examples)} distinct")
     eval_examples = load_examples(shard_files(cfg.eval_data, "test"), cfg.max_length) if cfg.eval_data else []
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.learning_rate)
 
@@ -213,7 +220,7 @@ def train(cfg: TrainConfig, resume: bool = False, config_path: str | None = None
         first_batch = (step - epoch_start) * cfg.grad_accumulation
         for b in range(first_batch, len(batches)):
             logits, batch = batch_logits(model, [train_examples[i] for i in batches[b]], pad_id, cfg, accelerator.device)
-            loss = value_loss(logits, batch["labels"], batch["token_mask"])
+            loss = value_loss(logits, batch["labels"], batch["token_mask"], batch["weights"])
             accelerator.backward(loss / cfg.grad_accumulation)
             losses.append(loss.item())
             tokens_seen += int(batch["token_mask"].sum())

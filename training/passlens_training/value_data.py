@@ -3,6 +3,7 @@ input_ids = prompt_token_ids + token_ids, a 0/1 label, and a mask of the tokens 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ class ValueExample:
     label: bool
     n_prompt: int  # prompt tokens kept (after left truncation)
     code_start: int
+    weight: int = 1  # identical rollouts merged into this one (merge_duplicates)
 
     @property
     def prompt_key(self) -> tuple[int, ...]:
@@ -71,6 +73,20 @@ def to_example(rec: dict, max_length: int) -> ValueExample | None:
     return ValueExample(rec["rollout_id"], rec["problem_id"], prompt + gen, bool(rec["label"]), len(prompt), int(rec.get("code_start") or 0))
 
 
+def merge_duplicates(examples: Sequence[ValueExample]) -> list[ValueExample]:
+    """One example per distinct (tokens, label), weighted by how often it occurs.
+
+    Sampled rollouts of short programs repeat a lot (5 of 6 on the micro problems), and the
+    balanced variant repeats the minority label on purpose. A weighted example gives the
+    same loss as its copies, at the cost of one."""
+    merged: dict[tuple, ValueExample] = {}
+    for e in examples:
+        key = (tuple(e.input_ids), e.n_prompt, e.label)
+        first = merged.get(key)
+        merged[key] = e if first is None else dataclasses.replace(first, weight=first.weight + e.weight)
+    return list(merged.values())
+
+
 def collate(examples: Sequence[ValueExample], pad_id: int, include_prompt: bool = False) -> dict[str, torch.Tensor]:
     """Right-padded batch; token_mask marks generated tokens (and prompt tokens when include_prompt)."""
     width = max(len(e.input_ids) for e in examples)
@@ -83,7 +99,7 @@ def collate(examples: Sequence[ValueExample], pad_id: int, include_prompt: bool 
         attn[i, :n] = 1
         mask[i, 0 if include_prompt else e.n_prompt:n] = True
     labels = torch.tensor([float(e.label) for e in examples])
-    return {"input_ids": ids, "attention_mask": attn, "token_mask": mask, "labels": labels}
+    return {"input_ids": ids, "attention_mask": attn, "token_mask": mask, "labels": labels, "weights": _weights(examples)}
 
 
 def shared_prompt_batches(examples: Sequence[ValueExample], batch_size: int, rollouts_per_prompt: int,
@@ -120,7 +136,12 @@ def collate_shared_prompt(examples: Sequence[ValueExample], pad_id: int) -> dict
     prompt_ids, prompt_mask = _right_padded(list(prompt_index), pad_id)
     gen_ids, gen_mask = _right_padded([e.input_ids[e.n_prompt:] for e in examples], pad_id)
     return {"prompt_ids": prompt_ids, "prompt_mask": prompt_mask, "owner": torch.tensor(owner),
-            "gen_ids": gen_ids, "gen_mask": gen_mask, "labels": torch.tensor([float(e.label) for e in examples])}
+            "gen_ids": gen_ids, "gen_mask": gen_mask, "labels": torch.tensor([float(e.label) for e in examples]),
+            "weights": _weights(examples)}
+
+
+def _weights(examples: Sequence[ValueExample]) -> torch.Tensor:
+    return torch.tensor([float(e.weight) for e in examples])
 
 
 def _right_padded(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -18,7 +18,7 @@ def write_config(path: Path, train_n: int, lr: float) -> Path:
 def test_stages_rebuild_only_when_their_inputs_change(tmp_path):
     calls = []
     world = STAGES[0]
-    counting = Stage("train", ("train",), ("micro.build",), ("world",), lambda b: calls.append(b.section("train")))
+    counting = Stage("train", ("train",), ("micro.build",), ("world",), lambda b: calls.append(b.section("train")), lambda b: [])
     config = write_config(tmp_path / "c.yaml", 1, 0.1)
 
     def build():
@@ -53,7 +53,7 @@ def test_a_failed_stage_is_not_stamped_and_reruns(tmp_path):
         if len(attempts) == 1:
             raise RuntimeError("killed")
 
-    stage = Stage("train", ("train",), ("micro.build",), ("world",), flaky)
+    stage = Stage("train", ("train",), ("micro.build",), ("world",), flaky, lambda b: [])
     for _ in range(2):
         try:
             Build(config, str(tmp_path / "work"), progress=False).run([STAGES[0], stage])
@@ -61,6 +61,40 @@ def test_a_failed_stage_is_not_stamped_and_reruns(tmp_path):
             pass
     Build(config, str(tmp_path / "work"), progress=False).run([STAGES[0], stage])
     assert len(attempts) == 2
+
+
+def test_a_rebuild_starts_from_nothing_unless_it_resumes_the_same_inputs(tmp_path):
+    """A resumable stage (the dataset) must not resume from what other inputs made: after
+    a generator change its old shards went into the new critic's training (seen once)."""
+    seen = []
+
+    def shards(b):
+        out = b.work / "dataset"
+        seen.append(sorted(p.name for p in out.glob("*")) if out.exists() else [])
+        out.mkdir(exist_ok=True)
+        (out / f"shard-lr{b.section('train')['lr']}").write_text("rollouts")
+        if b.section("train").get("kill"):
+            raise RuntimeError("killed half way")
+
+    stage = Stage("train", ("train",), ("micro.build",), ("world",), shards, lambda b: [b.work / "dataset"])
+    config = tmp_path / "c.yaml"
+
+    def build(lr, kill=False):
+        config.write_text(yaml.safe_dump({"micro": {"train_problems_per_template": 1, "test_problems_per_template": 1},
+                                          "train": {"lr": lr, "kill": kill}}))
+        try:
+            Build(config, str(tmp_path / "work"), progress=False).run([STAGES[0], stage])
+        except RuntimeError:
+            pass
+
+    build(0.1)
+    build(0.2)  # other inputs: the old shard is gone before the stage runs
+    assert seen[-1] == []
+    build(0.3, kill=True)
+    build(0.3, kill=True)  # the same inputs again: it resumes from the interrupted build's shard
+    assert seen[-1] == ["shard-lr0.3"]
+    build(0.4)  # an interrupted build with other inputs is not resumed either
+    assert seen[-1] == []
 
 
 def test_report_states_the_effect_from_the_build_files(tmp_path):

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import random
 from pathlib import Path
@@ -204,3 +205,36 @@ def test_shared_prompt_with_prompt_loss_is_a_clear_error(tmp_path, tiny_base):
     cfg = write_config(tmp_path, tiny_base, data, shared_prompt_rollouts=2, include_prompt=True)
     with pytest.raises(ValueError, match="include_prompt"):
         run_train(cfg)
+
+
+def test_merged_duplicates_give_the_same_loss_and_gradients_as_their_copies(tiny_base):
+    from passlens_training.model import value_loss
+    from passlens_training.value_data import collate, merge_duplicates
+
+    model = load_value_model(tiny_base).train()
+    distinct = _shared_prompt_examples()[:5]
+    # Copies as sampling makes them: the same tokens and label under other rollout ids.
+    copies = [e for k, e in enumerate(distinct) for _ in range(k % 3 + 1)]
+    copies = [dataclasses.replace(e, rollout_id=f"{e.rollout_id}/copy{i}") for i, e in enumerate(copies)]
+    relabelled = dataclasses.replace(distinct[0], rollout_id="flip", label=not distinct[0].label)
+    merged = merge_duplicates(copies + [relabelled])
+    assert [e.weight for e in merged] == [1, 2, 3, 1, 2, 1], "one per distinct (tokens, label), counted"
+
+    def loss_and_grads(examples):
+        model.zero_grad()
+        batch = collate(examples, pad_id=0)
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        loss = value_loss(logits, batch["labels"], batch["token_mask"], batch["weights"])
+        loss.backward()
+        return loss.item(), {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
+
+    full_loss, full_grads = loss_and_grads(copies + [relabelled])
+    merged_loss, merged_grads = loss_and_grads(merged)
+    assert merged_loss == pytest.approx(full_loss, abs=1e-6)
+    for name, grad in full_grads.items():
+        assert torch.allclose(grad, merged_grads[name], atol=1e-6), name
+    with torch.no_grad():
+        batch = collate(merged, pad_id=0)
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        unweighted = value_loss(logits, batch["labels"], batch["token_mask"]).item()
+    assert unweighted != pytest.approx(full_loss, abs=1e-4), "without the weights the loss differs"

@@ -18,6 +18,7 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -94,6 +95,7 @@ class Stage:
     code: tuple[str, ...]
     after: tuple[str, ...]
     run: Callable[["Build"], None]
+    outputs: Callable[["Build"], list[Path]]  # removed before a rebuild with other inputs
 
 
 class Build:
@@ -166,6 +168,7 @@ class Build:
                 print(f"[micro] {stage.name}: building ...", flush=True)
                 started = time.monotonic()
                 stamp_file.unlink(missing_ok=True)
+                self._clear_stale_outputs(stage, stamp)
                 stage.run(self)
                 stamp_file.parent.mkdir(parents=True, exist_ok=True)
                 stamp_file.write_text(stamp)
@@ -178,6 +181,19 @@ class Build:
             self.stamps[stage.name] = stamp
             if stage.name == only_until:
                 break
+
+
+    def _clear_stale_outputs(self, stage: Stage, stamp: str) -> None:
+        """Removes what an earlier build of the stage left, unless it was an interrupted
+        build with these same inputs: the dataset stage resumes from its shards, and shards
+        sampled from an older generator must not be resumed from."""
+        pending = self.work / ".stamps" / f"{stage.name}.pending"
+        if not (pending.is_file() and pending.read_text() == stamp):
+            for path in stage.outputs(self):
+                if path.resolve().is_relative_to(self.work.resolve()) and path.exists():
+                    shutil.rmtree(path) if path.is_dir() else path.unlink()
+        pending.parent.mkdir(parents=True, exist_ok=True)
+        pending.write_text(stamp)
 
 
 def _repo_root() -> Path:
@@ -261,14 +277,16 @@ def export_bundle(b: Build) -> None:
 
 
 STAGES = [
-    Stage("world", ("micro",), ("micro.problems",), (), build_world),
-    Stage("generator", ("micro",), ("micro.corpus", "micro.generator", "micro.problems", "tiny", "export"), ("world",), build_generator),
+    Stage("world", ("micro",), ("micro.problems",), (), build_world, lambda b: [b.problems_file.parent]),
+    Stage("generator", ("micro",), ("micro.corpus", "micro.generator", "micro.problems", "tiny", "export"), ("world",),
+          build_generator, lambda b: [b.generator_dir]),
     Stage("dataset", ("data", "rollouts"), ("build_dataset", "rollouts", "generation", "judging", "apps", "prompts"),
-          ("world", "generator"), build_dataset),
-    Stage("train", ("train",), ("train", "model"), ("dataset",), train_critic),
-    Stage("score", ("evaluate",), ("score", "model"), ("train",), score_critic),
-    Stage("evaluate", ("evaluate",), ("evaluate", "metrics"), ("score",), evaluate_critic),
-    Stage("export", ("micro",), ("export",), ("train",), export_bundle),
+          ("world", "generator"), build_dataset, lambda b: [Path(b.section("rollouts")["output_dir"])]),
+    Stage("train", ("train",), ("train", "model"), ("dataset",), train_critic, lambda b: [Path(b.section("train").get("out_dir") or b.section("train")["output_dir"])]),
+    Stage("score", ("evaluate",), ("score", "model"), ("train",), score_critic, lambda b: [b.path("scores", "${work}/scores.jsonl")]),
+    Stage("evaluate", ("evaluate",), ("evaluate", "metrics"), ("score",), evaluate_critic,
+          lambda b: [b.path("evaluation", "${work}/evaluation")]),
+    Stage("export", ("micro",), ("export",), ("train",), export_bundle, lambda b: [b.path("bundle", "${work}/critic-bundle")]),
 ]
 
 
