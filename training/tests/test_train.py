@@ -238,3 +238,21 @@ def test_merged_duplicates_give_the_same_loss_and_gradients_as_their_copies(tiny
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
         unweighted = value_loss(logits, batch["labels"], batch["token_mask"]).item()
     assert unweighted != pytest.approx(full_loss, abs=1e-4), "without the weights the loss differs"
+
+
+def test_merged_deterministic_shared_prompt_runs_learn_and_repeat_exactly(tmp_path, tiny_base):
+    data = write_separable_dataset(tmp_path / "rollouts-train-00000.jsonl", 400)
+    lines = data.read_text().splitlines()
+    data.write_text("\n".join(lines + [line.replace('"rollout_id": "p', '"rollout_id": "copy-p') for line in lines]) + "\n")
+    weights = []
+    try:
+        for run in ("a", "b"):
+            cfg = write_config(tmp_path, tiny_base, data, epochs=16, merge_duplicates=True, shared_prompt_rollouts=4,
+                               batch_size=8, deterministic=True, output_dir=str(tmp_path / run))
+            summary = run_train(cfg)
+            assert torch.are_deterministic_algorithms_enabled()
+            weights.append(load_value_model(tmp_path / run).state_dict())
+    finally:
+        torch.use_deterministic_algorithms(False)
+    assert summary["eval"][-1]["auroc"] >= 0.95, summary["eval"]
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0]), "two deterministic runs differ"
