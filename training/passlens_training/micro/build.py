@@ -139,6 +139,26 @@ class Build:
     def path(self, key: str, default: str) -> Path:
         return Path(_substitute((self.resolved.get("micro_paths") or {}).get(key, default), str(self.work)))
 
+    @property
+    def dataset_dir(self) -> Path:
+        return Path(self.section("rollouts")["output_dir"])
+
+    @property
+    def critic_dir(self) -> Path:
+        return self.path("critic", "${work}/critic")
+
+    @property
+    def scores_file(self) -> Path:
+        return self.path("scores", "${work}/scores.jsonl")
+
+    @property
+    def evaluation_dir(self) -> Path:
+        return self.path("evaluation", "${work}/evaluation")
+
+    @property
+    def bundle_dir(self) -> Path:
+        return self.path("bundle", "${work}/critic-bundle")
+
     def write_derived_config(self) -> None:
         self.work.mkdir(parents=True, exist_ok=True)
         text = yaml.safe_dump(self.resolved, sort_keys=False)
@@ -181,7 +201,6 @@ class Build:
             self.stamps[stage.name] = stamp
             if stage.name == only_until:
                 break
-
 
     def _clear_stale_outputs(self, stage: Stage, stamp: str) -> None:
         """Removes what an earlier build of the stage left, unless it was an interrupted
@@ -259,21 +278,21 @@ def train_critic(b: Build) -> None:
 
 
 def score_critic(b: Build) -> None:
-    b.stage_cli("score", "--checkpoint", str(b.path("critic", "${work}/critic")),
+    b.stage_cli("score", "--checkpoint", str(b.critic_dir),
                 "--data", str(b.path("test_data", "${work}/dataset/test")),
-                "--out", str(b.path("scores", "${work}/scores.jsonl")),
+                "--out", str(b.scores_file),
                 # the critic is scored on contexts cut as in its training (left-truncated prompt)
                 "--max-length", str(b.section("train").get("max_length", 4096)))
 
 
 def evaluate_critic(b: Build) -> None:
-    b.stage_cli("evaluate", "--scores", str(b.path("scores", "${work}/scores.jsonl")),
-                "--out", str(b.path("evaluation", "${work}/evaluation")))
+    b.stage_cli("evaluate", "--scores", str(b.scores_file),
+                "--out", str(b.evaluation_dir))
 
 
 def export_bundle(b: Build) -> None:
-    b.stage_cli("export", "--checkpoint", str(b.path("critic", "${work}/critic")),
-                "--out", str(b.path("bundle", "${work}/critic-bundle")), "--dtype", b.cfg.critic_bundle_dtype)
+    b.stage_cli("export", "--checkpoint", str(b.critic_dir),
+                "--out", str(b.bundle_dir), "--dtype", b.cfg.critic_bundle_dtype)
 
 
 STAGES = [
@@ -281,12 +300,11 @@ STAGES = [
     Stage("generator", ("micro",), ("micro.corpus", "micro.generator", "micro.problems", "tiny", "export"), ("world",),
           build_generator, lambda b: [b.generator_dir]),
     Stage("dataset", ("data", "rollouts"), ("build_dataset", "rollouts", "generation", "judging", "apps", "prompts"),
-          ("world", "generator"), build_dataset, lambda b: [Path(b.section("rollouts")["output_dir"])]),
-    Stage("train", ("train",), ("train", "model"), ("dataset",), train_critic, lambda b: [Path(b.section("train").get("out_dir") or b.section("train")["output_dir"])]),
-    Stage("score", ("evaluate",), ("score", "model"), ("train",), score_critic, lambda b: [b.path("scores", "${work}/scores.jsonl")]),
-    Stage("evaluate", ("evaluate",), ("evaluate", "metrics"), ("score",), evaluate_critic,
-          lambda b: [b.path("evaluation", "${work}/evaluation")]),
-    Stage("export", ("micro",), ("export",), ("train",), export_bundle, lambda b: [b.path("bundle", "${work}/critic-bundle")]),
+          ("world", "generator"), build_dataset, lambda b: [b.dataset_dir]),
+    Stage("train", ("train",), ("train", "model"), ("dataset",), train_critic, lambda b: [b.critic_dir]),
+    Stage("score", ("evaluate",), ("score", "model"), ("train",), score_critic, lambda b: [b.scores_file]),
+    Stage("evaluate", ("evaluate",), ("evaluate", "metrics"), ("score",), evaluate_critic, lambda b: [b.evaluation_dir]),
+    Stage("export", ("micro",), ("export",), ("train",), export_bundle, lambda b: [b.bundle_dir]),
 ]
 
 
@@ -334,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"[micro] finished in {total} s; work folder {build.work}")
     if args.until and args.until != STAGES[-1].name and args.until != "evaluate":
         return 0
-    metrics_file = build.path("evaluation", "${work}/evaluation") / "metrics.json"
+    metrics_file = build.evaluation_dir / "metrics.json"
     ok, lines = effect_summary(json.loads(metrics_file.read_text()), build.cfg.expect)
     for line in lines:
         print(f"[micro] {line}")

@@ -31,7 +31,7 @@ def seeds_table(builds: list[Build]) -> list[str]:
     lines = ["| seed | test problems | baseline pass@1 | critic best-of-1 | relative | AUROC imbalanced | AUROC balanced | bar |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for b in builds:
-        m = json.loads((b.path("evaluation", "${work}/evaluation") / "metrics.json").read_text())
+        m = json.loads((b.evaluation_dir / "metrics.json").read_text())
         ok, _ = effect_summary(m, b.cfg.expect)
         lines.append(f"| {b.cfg.seed} | {m.get('n_problems')} | {_pct(m['baseline_pass_at_k']['1'])} | {_pct(m['best_of_k']['1'])} "
                      f"| {_pct(m['relative_improvement']['1'])} | {_num(m['imbalanced']['auroc'])} | {_num(m['balanced']['auroc'])} "
@@ -40,7 +40,7 @@ def seeds_table(builds: list[Build]) -> list[str]:
 
 
 def render(build: Build, out: Path, other_seeds: list[Build] = ()) -> str:
-    evaluation = build.path("evaluation", "${work}/evaluation")
+    evaluation = build.evaluation_dir
     metrics = json.loads((evaluation / "metrics.json").read_text())
     timings_file = build.work / "timings.json"
     timings = json.loads(timings_file.read_text()) if timings_file.is_file() else {}
