@@ -70,6 +70,8 @@ class DecoderForExport(nn.Module):
     def forward(self, input_ids, attention_mask, position_ids, *past):
         from transformers import DynamicCache
 
+        from .model import cache_kwargs
+
         cache = None
         if self.with_past:
             cache = DynamicCache(ddp_cache_data=[(past[2 * i], past[2 * i + 1]) for i in range(self.n_layers)])
@@ -77,8 +79,8 @@ class DecoderForExport(nn.Module):
             input_ids=input_ids,
             attention_mask=attention_mask,
             position_ids=position_ids,
-            cache=cache,
             use_cache=self.with_past,
+            **cache_kwargs(self.backbone, cache),
         )
         head_out = self.head_layer(out.last_hidden_state)
         first = torch.sigmoid(head_out).squeeze(-1) if self.head == "value" else head_out

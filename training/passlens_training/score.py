@@ -27,11 +27,15 @@ def _record(e: ValueExample, values: Sequence[float]) -> dict:
             "values": [round(float(v), 6) for v in values], "code_start": e.code_start}
 
 
-def score_checkpoint(checkpoint: Path, examples: Sequence[ValueExample], batch_size: int) -> Iterator[dict]:
+def score_checkpoint(checkpoint: Path, examples: Sequence[ValueExample], batch_size: int,
+                     torch_dtype: str = "auto") -> Iterator[dict]:
+    """torch_dtype "auto": bfloat16 on a GPU (a 14B critic in float32 needs 56 GB), float32 on CPU."""
     from .model import load_value_model, token_values
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    model = load_value_model(checkpoint, torch_dtype=torch.bfloat16 if device == "cuda" else torch.float32).to(device).eval()
+    if torch_dtype == "auto":
+        torch_dtype = "bfloat16" if device == "cuda" else "float32"
+    model = load_value_model(checkpoint, torch_dtype=getattr(torch, torch_dtype)).to(device).eval()
     pad = model.config.pad_token_id or 0
     for i in range(0, len(examples), batch_size):
         chunk = examples[i:i + batch_size]
@@ -69,6 +73,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--max-length", type=int, default=4096)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--dtype", help="bundle variant (fp32|fp16|int8|int4); default the manifest's")
+    ap.add_argument("--torch-dtype", choices=["auto", "float32", "bfloat16"], default="auto",
+                    help="checkpoint weights' dtype (auto: bfloat16 on a GPU, float32 on CPU)")
     args = ap.parse_args(argv)
     try:
         records = read_records(shard_files(args.data, args.split))
@@ -76,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         skipped = len(records) - len(examples)
         if not examples:
             raise ValueError("no rollout to score (empty shards, or every generation longer than --max-length)")
-        rows = score_checkpoint(args.checkpoint, examples, args.batch_size) if args.checkpoint else score_bundle(args.bundle, examples, args.dtype)
+        rows = score_checkpoint(args.checkpoint, examples, args.batch_size, args.torch_dtype) if args.checkpoint else score_bundle(args.bundle, examples, args.dtype)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         tmp = args.out.with_suffix(args.out.suffix + ".part")
         with open(tmp, "w", encoding="utf-8") as f:

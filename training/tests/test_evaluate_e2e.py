@@ -26,7 +26,9 @@ def test_train_score_evaluate(tmp_path):
                                              "batch_size": 4, "learning_rate": 3e-3, "epochs": 6, "trainable_layers": 1, "max_length": 64}}))
     run("passlens_training.train", "--config", str(cfg), cwd=tmp_path)
     final = tmp_path / "run"
-    run("passlens_training.score", "--checkpoint", str(final), "--data", str(data), "--out", str(tmp_path / "ckpt.jsonl"), cwd=tmp_path)
+    # float32 like the bundle (auto would score in bfloat16 on a GPU machine)
+    run("passlens_training.score", "--checkpoint", str(final), "--data", str(data), "--out", str(tmp_path / "ckpt.jsonl"),
+        "--torch-dtype", "float32", cwd=tmp_path)
     rows = [json.loads(line) for line in (tmp_path / "ckpt.jsonl").read_text().splitlines()]
     records = [json.loads(line) for line in data.read_text().splitlines()]
     assert [r["rollout_id"] for r in rows] == [r["rollout_id"] for r in records]

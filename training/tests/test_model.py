@@ -1,4 +1,5 @@
 """The value-head model: loading from value and causal-LM checkpoints, freezing, loss."""
+import inspect
 import math
 
 import pytest
@@ -107,3 +108,17 @@ def test_token_values_left_padding_matches_unpadded(tokenizer, tiny_value):
     padded = torch.tensor([[pad] * 4 + ids])
     mask = torch.tensor([[0] * 4 + [1] * len(ids)])
     assert torch.allclose(token_values(tiny_value, padded, mask)[:, 4:], alone, atol=1e-5)
+
+
+def test_cache_kwargs_follow_the_forward_signature(tiny_value):
+    """transformers renamed past_key_values to cache; a forward with **kwargs drops the other
+    name silently, so the cache must go under the name the installed version reads."""
+    from passlens_training.model import cache_kwargs
+
+    class OldForward(torch.nn.Module):
+        def forward(self, input_ids, past_key_values=None, **kwargs):
+            return past_key_values
+
+    assert cache_kwargs(OldForward(), "kv") == {"past_key_values": "kv"}
+    (name,) = cache_kwargs(tiny_value, None)
+    assert name in inspect.signature(tiny_value.forward).parameters
