@@ -34,7 +34,8 @@ def main() -> None:
     args = ap.parse_args()
     assert torch.cuda.is_available(), "needs a CUDA GPU"
     device = "cuda"
-    model = value_model_from_config(phi4_mini_config(), seed=0).to(device=device, dtype=torch.bfloat16)
+    with torch.device(device):  # initialised on the GPU: 3.8B random weights take minutes on CPU
+        model = value_model_from_config(phi4_mini_config(), seed=0).to(dtype=torch.bfloat16)
     info = freeze_all_but_last(model, args.trainable_layers)
     if args.gradient_checkpointing:
         model.gradient_checkpointing_enable()

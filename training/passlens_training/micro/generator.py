@@ -32,6 +32,7 @@ class GeneratorConfig:
     weight_decay: float = 0.01
     seed: int = 0
     threads: int = 2
+    device: str = "cpu"  # "cuda" trains on a GPU (fp32, so a GPU world matches a CPU one in kind)
 
 
 def _encode(tokenizer, example: Example) -> tuple[list[int], int]:
@@ -66,7 +67,7 @@ def train_generator(examples: list[Example], out_dir: str | Path, cfg: Generator
         num_kv_heads=cfg.kv_heads, max_positions=cfg.max_positions,
         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
     )
-    model = Phi3ForCausalLM(config)
+    model = Phi3ForCausalLM(config).to(cfg.device)
     model.train()
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
@@ -97,7 +98,8 @@ def train_generator(examples: list[Example], out_dir: str | Path, cfg: Generator
             labels[row, n_prompt: len(ids)] = torch.tensor(ids[n_prompt:])
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step)
-        loss = model(input_ids=input_ids, attention_mask=attention, labels=labels).loss
+        loss = model(input_ids=input_ids.to(cfg.device), attention_mask=attention.to(cfg.device),
+                     labels=labels.to(cfg.device)).loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -105,7 +107,7 @@ def train_generator(examples: list[Example], out_dir: str | Path, cfg: Generator
         losses.append(loss.item())
         bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.3f}")
 
-    model.eval()
+    model.eval().cpu()
     end_id = tokenizer.convert_tokens_to_ids(END_MARKER)
     # Like Phi-4-mini: generation stops at <|end|> or <|endoftext|>.
     model.generation_config.eos_token_id = [end_id, tokenizer.eos_token_id]
