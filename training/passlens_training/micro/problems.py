@@ -91,6 +91,10 @@ def _n_only(rng: random.Random, phrases: dict[str, str], hi: int = 12) -> tuple:
     return (rng.randint(2, hi),)
 
 
+def _n_even(rng: random.Random, phrases: dict[str, str]) -> tuple:
+    return (2 * rng.randint(1, 6),)  # n even: including/excluding n differ
+
+
 def _string_and_letter(rng: random.Random, phrases: dict[str, str]) -> tuple:
     s = "".join(rng.choice("abcdefghij") for _ in range(rng.randint(5, 9)))
     return (s, rng.choice(s))
@@ -173,6 +177,16 @@ FAMILIES: tuple[Family, ...] = (
                    "Walk through the integers in the range and count the ones divisible by d."),
     ),
     Family(
+        name="even_product", slots=("bound",), fn_name="even_product", params="n",
+        statement="You are given an integer n. Compute the product of the even integers i from 1 up to n, {phrase_bound} (1 if there are none).",
+        input_format="The only line contains the integer n.",
+        stdin_code="n = int(input())\nproduct = 1\n# i goes from 1 up to n, {phrase_bound}\nfor i in range(1, n{bound}):\n    if i % 2 == 0:\n        product *= i\nprint(product)\n",
+        call_code="    product = 1\n    # i goes from 1 up to n, {phrase_bound}\n    for i in range(1, n{bound}):\n        if i % 2 == 0:\n            product *= i\n    return product\n",
+        sample_args=_n_even, format_stdin=lambda a: f"{a[0]}\n",
+        reasoning=("Loop over the range of integers and multiply the even ones together.",
+                   "Walk through the integers in the range and keep a running product of the even ones."),
+    ),
+    Family(
         name="letters_cmp", slots=("cmp",), fn_name="count_letters", params="s, c",
         statement="You are given a string s of lowercase letters and a letter c. Count the letters of s that are {phrase_cmp} c in alphabetical order.",
         input_format="The first line contains the string s. The second line contains the letter c.",
@@ -181,6 +195,26 @@ FAMILIES: tuple[Family, ...] = (
         sample_args=_string_and_letter, format_stdin=lambda a: f"{a[0]}\n{a[1]}\n",
         reasoning=("Loop over the letters and count the ones that meet the condition.",
                    "Go through the string and count every letter that meets the condition."),
+    ),
+    Family(
+        name="distinct_letters", slots=("cmp",), fn_name="count_distinct_letters", params="s, c",
+        statement="You are given a string s of lowercase letters and a letter c. Count the distinct letters of s that are {phrase_cmp} c in alphabetical order.",
+        input_format="The first line contains the string s. The second line contains the letter c.",
+        stdin_code="s = input().strip()\nc = input().strip()\nseen = set()\nfor ch in s:\n    # ch must be {phrase_cmp} c\n    if ch {cmp} c:\n        seen.add(ch)\nprint(len(seen))\n",
+        call_code="    seen = set()\n    for ch in s:\n        # ch must be {phrase_cmp} c\n        if ch {cmp} c:\n            seen.add(ch)\n    return len(seen)\n",
+        sample_args=_string_and_letter, format_stdin=lambda a: f"{a[0]}\n{a[1]}\n",
+        reasoning=("Loop over the letters and collect the ones that meet the condition in a set.",
+                   "Go through the string and keep a set of the letters that meet the condition."),
+    ),
+    Family(
+        name="square_count", slots=("bound", "cmp"), fn_name="count_squares", params="n, k",
+        statement="You are given integers n and k. Count the integers i from 1 up to n, {phrase_bound}, whose square i * i is {phrase_cmp} k.",
+        input_format="The only line contains the integers n and k.",
+        stdin_code="n, k = map(int, input().split())\ncount = 0\n# i goes from 1 up to n, {phrase_bound}\nfor i in range(1, n{bound}):\n    # i * i must be {phrase_cmp} k\n    if i * i {cmp} k:\n        count += 1\nprint(count)\n",
+        call_code="    count = 0\n    # i goes from 1 up to n, {phrase_bound}\n    for i in range(1, n{bound}):\n        # i * i must be {phrase_cmp} k\n        if i * i {cmp} k:\n            count += 1\n    return count\n",
+        sample_args=_n_and_k, format_stdin=lambda a: f"{a[0]} {a[1]}\n",
+        reasoning=("Loop over the range of integers and count the ones whose square meets the condition.",
+                   "Walk through the integers in the range and count those whose square meets the condition."),
     ),
     Family(
         name="sorted_pick", slots=("order", "pos"), fn_name="pick_word", params="words",
