@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the micro world, generator and critic (cached: a rerun only redoes what changed).
 #   bash scripts/build-micro.sh            # full config (<= 15 min on 2 cores)
-#   bash scripts/build-micro.sh --ci       # CI config (~6.5 min cold; target 5)
+#   bash scripts/build-micro.sh --ci       # CI config (<= 5 min on 2 cores; ~4 min cold)
 # Extra arguments go to `python -m passlens_training.micro.build` (e.g. --check, --until).
 set -euo pipefail
 cd "$(dirname "$0")/.."
