@@ -5,6 +5,7 @@ from pathlib import Path
 import yaml
 
 from passlens_training.micro.build import STAGES, Build, Stage
+from passlens_training.micro.problems import families_for
 
 
 def write_config(path: Path, train_n: int, lr: float) -> Path:
@@ -29,7 +30,7 @@ def test_stages_rebuild_only_when_their_inputs_change(tmp_path):
     b = build()
     assert len(calls) == 1 and calls[0]["data"] == f"{tmp_path / 'work'}/dataset"
     n_problems = len(b.problems_file.read_text().splitlines())
-    assert n_problems == 8 * 2 + 4 * 2
+    assert n_problems == 2 * (len(families_for("train")) + len(families_for("test")))  # one per (family, kind)
 
     build()  # nothing changed: both stages skipped
     assert len(calls) == 1
@@ -41,7 +42,7 @@ def test_stages_rebuild_only_when_their_inputs_change(tmp_path):
 
     write_config(config, 2, 0.2)  # the world changed: it and everything after it rebuild
     build()
-    assert len(calls) == 3 and len(b.problems_file.read_text().splitlines()) == 8 * 2 * 2 + 4 * 2
+    assert len(calls) == 3 and len(b.problems_file.read_text().splitlines()) == 2 * (2 * len(families_for("train")) + len(families_for("test")))
 
 
 def test_a_failed_stage_is_not_stamped_and_reruns(tmp_path):
