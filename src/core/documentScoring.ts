@@ -6,7 +6,7 @@ import type { Critic, CriticStream, TokenScores } from './critic/types';
 import { isAbortError, throwIfAborted } from './debounce';
 import { lineConfidences, type LineConfidence } from './lines';
 import type { Problem } from './problem';
-import { closingFence, codeAsResponse } from './prompt';
+import { codeAsResponse } from './prompt';
 import { finalScore } from './ranking';
 
 export interface DocumentScore {
@@ -15,10 +15,7 @@ export interface DocumentScore {
   scores: TokenScores;
   codeStart: number;
   lines: LineConfidence[];
-  /**
-   * The file's p(pass): the value after its code with the fence closed, as the picker reads
-   * a candidate (the gutter's values keep the fence open: the program may go on).
-   */
+  /** The file's p(pass): the value after its last token. */
   final: number;
   /** True when only the appended text was run through the critic. */
   incremental: boolean;
@@ -39,7 +36,6 @@ export class DocumentScorer {
     const { text, codeStart } = codeAsResponse(code);
     let incremental = false;
     let scores: TokenScores;
-    let final: number;
     try {
       if (this.options.incremental && this.stream && text.startsWith(this.streamedText)) {
         incremental = true;
@@ -53,13 +49,12 @@ export class DocumentScorer {
       this.streamedText = text;
       throwIfAborted(signal);
       scores = this.stream.current();
-      final = await this.stream.peek(closingFence(code), signal);
     } catch (error) {
       // A stream interrupted mid-append has an unknown cache state: start over next time.
       await this.closeStream();
       throw isAbortError(error) || signal?.aborted ? Object.assign(new Error('cancelled'), { name: 'AbortError' }) : error;
     }
-    return { code, scores, codeStart, lines: lineConfidences(scores, code, codeStart), final: Number.isNaN(final) ? finalScore(scores) : final, incremental };
+    return { code, scores, codeStart, lines: lineConfidences(scores, code, codeStart), final: finalScore(scores), incremental };
   }
 
   private async closeStream(): Promise<void> {

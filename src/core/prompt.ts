@@ -63,14 +63,6 @@ export function codeAsResponse(code: string): { text: string; codeStart: number 
   return { text: CODE_RESPONSE_PREFIX + code, codeStart: CODE_RESPONSE_PREFIX.length };
 }
 
-/**
- * What closes `codeAsResponse(code)`'s block: the critic reads a file's p(pass) as it reads a
- * generated response's, after the closing fence (the program is finished as it stands).
- */
-export function closingFence(code: string): string {
-  return code === '' || code.endsWith('\n') ? '```' : '\n```';
-}
-
 /** A fenced block found in a response: its code and where that code starts in the response. */
 export interface ExtractedCode {
   code: string;

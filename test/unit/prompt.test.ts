@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import {
   DEFAULT_TEMPLATES,
   buildMessages,
-  closingFence,
   codeAsResponse,
   extractCode,
   renderPhiChat,
@@ -54,14 +53,6 @@ test('codeAsResponse opens a python block and reports where the code starts', ()
   assert.equal(text.slice(codeStart), 'x = 1\n');
   assert.ok(text.startsWith('```python\n'));
   assert.ok(codeAsResponse('x = 1\ny').text.startsWith(codeAsResponse('x = 1\n').text), 'typing at the end is an append');
-});
-
-test('closingFence finishes the block so that the code reads back whole', () => {
-  for (const code of ['x = 1\n', 'x = 1\nprint(x)', '']) {
-    const closed = codeAsResponse(code).text + closingFence(code);
-    assert.match(closed, /\n```$/);
-    assert.equal(extractCode(closed).code.replace(/\n$/, ''), code.replace(/\n$/, ''));
-  }
 });
 
 test('extractCode prefers the python block, falls back to another block, then the whole text', () => {

@@ -32,8 +32,6 @@ async function call(id: number, request: EngineCall): Promise<FromWorker> {
       return { type: 'result', id, value: await engine.open(...request.args) };
     case 'append':
       return { type: 'result', id, value: await engine.append(...request.args) };
-    case 'peek':
-      return { type: 'result', id, value: await engine.peek(...request.args) };
     case 'close':
       engine.close(...request.args);
       return { type: 'result', id, value: null };

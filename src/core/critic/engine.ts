@@ -271,28 +271,6 @@ export class CriticEngine {
     return { from: same, scores: this.scores(text, ids, bytes, values, same, this.truncationNotice(state.prompt)) };
   }
 
-  /**
-   * p(pass) after `suffix`, as if appended, leaving the stream as it was: the suffix runs on a
-   * fork of the stream's cache (a file's code read as a finished program, fence closed).
-   */
-  async peek(streamId: number, suffix: string): Promise<number> {
-    const state = this.streams.get(streamId);
-    if (!state) throw new CriticError('disposed', 'This critic stream is closed; open a new one.');
-    const { ids } = this.encodeText(state.text + suffix);
-    if (!ids.length) return Number.NaN;
-    if (state.prompt.ids.length + ids.length > this.maxContextTokens || !this.manifest.onnx.past_key_values) {
-      const prompt = await this.prompt(state.problem, ids.length);
-      const values = this.manifest.onnx.past_key_values ? (await this.forward([ids], prompt.kv)).values[0] : (await this.runAfterPrompt(prompt, [ids]))[0];
-      return values[values.length - 1];
-    }
-    let same = 0;
-    while (same < state.ids.length && same < ids.length && state.ids[same] === ids[same]) same++;
-    if (same === ids.length) return state.values[same - 1];
-    const kv = same < state.ids.length ? cropCache(state.kv, state.prompt.ids.length + same, this.kvShape) : state.kv;
-    const values = (await this.forward([ids.slice(same)], kv)).values[0];
-    return values[values.length - 1];
-  }
-
   close(streamId: number): void {
     this.streams.delete(streamId);
   }

@@ -69,7 +69,7 @@ class LocalCritic implements Critic {
   }
 
   /** A call the caller may abort: the worker skips it if it has not started or stops between batches. */
-  abortable<T>(request: EngineCall, signal?: AbortSignal): Promise<T> {
+  private abortable<T>(request: EngineCall, signal?: AbortSignal): Promise<T> {
     if (signal?.aborted) return Promise.reject(abortError());
     const { id, done } = this.call<T>(request);
     if (!signal) return done;
@@ -145,12 +145,6 @@ class LocalCriticStream implements CriticStream {
       signal.addEventListener('abort', onAbort, { once: true });
       done.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
     });
-  }
-
-  peek(suffix: string, signal?: AbortSignal): Promise<number> {
-    if (this.closed) return Promise.reject(new CriticError('disposed', 'This critic stream is closed; open a new one.'));
-    // The worker runs calls in order: the peek sees every append sent before it.
-    return this.critic.abortable<number>({ method: 'peek', args: [this.id, suffix] }, signal);
   }
 
   current(): TokenScores {

@@ -163,13 +163,6 @@ class RemoteCriticStream implements CriticStream {
     return done;
   }
 
-  async peek(suffix: string, signal?: AbortSignal): Promise<number> {
-    const text = this.text + suffix;
-    await this.last;
-    const { values } = await this.critic.score(this.problem, text, signal);
-    return values.length ? values[values.length - 1] : Number.NaN;
-  }
-
   current(): TokenScores {
     return this.scored;
   }

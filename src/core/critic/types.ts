@@ -28,8 +28,6 @@ export interface CriticInfo {
 export interface CriticStream {
   /** Appends text; returns scores of the tokens that changed or are new (offsets into the full text). */
   append(chunk: string, signal?: AbortSignal): Promise<TokenScores>;
-  /** p(pass) after `suffix` as if appended; the stream stays as it was (NaN for no tokens at all). */
-  peek(suffix: string, signal?: AbortSignal): Promise<number>;
   /** Everything scored so far. */
   current(): TokenScores;
   close(): Promise<void>;
