@@ -80,7 +80,7 @@ class DecoderForExport(nn.Module):
             attention_mask=attention_mask,
             position_ids=position_ids,
             use_cache=self.with_past,
-            **cache_kwargs(self.backbone, cache),
+            **cache_kwargs(cache),
         )
         head_out = self.head_layer(out.last_hidden_state)
         first = torch.sigmoid(head_out).squeeze(-1) if self.head == "value" else head_out

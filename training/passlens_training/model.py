@@ -8,12 +8,14 @@ token-classification loss is cross-entropy, wrong for one label: use `value_loss
 """
 from __future__ import annotations
 
+import functools
 import inspect
 from pathlib import Path
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
-from transformers import AutoConfig, Phi3Config, Phi3ForTokenClassification
+from transformers import AutoConfig, Phi3Config, Phi3ForTokenClassification, Phi3Model
 
 VALUE_ARCHITECTURE = "Phi3ForTokenClassification"
 # A fresh head starts near p=0.5 for every token: large random logits would make the
@@ -21,12 +23,23 @@ VALUE_ARCHITECTURE = "Phi3ForTokenClassification"
 NEW_HEAD_STD = 1e-3
 
 
-def cache_kwargs(model: torch.nn.Module, cache) -> dict:
-    """`{name: cache}` for `model.forward`: transformers renamed `past_key_values` to `cache`,
-    and a forward that takes **kwargs silently drops the name it does not know, so the
-    cache would be ignored (measured on 5.17: chunked scoring off by 0.1)."""
-    params = inspect.signature(model.forward).parameters
-    return {"cache" if "cache" in params else "past_key_values": cache}
+def cache_argument(forward: Callable) -> str:
+    """The name under which `forward` takes a KV cache: transformers renamed `past_key_values`
+    to `cache`, and a forward that takes **kwargs silently drops the name it does not know, so
+    the cache would be ignored (measured on 5.17: chunked scoring off by 0.1)."""
+    return "cache" if "cache" in inspect.signature(forward).parameters else "past_key_values"
+
+
+@functools.cache
+def _phi3_cache_argument() -> str:
+    # Read off the installed transformers' Phi-3 model, once: a wrapper (DDP, peft) hides the
+    # signature behind *args/**kwargs, and the batch loop should not inspect per call.
+    return cache_argument(Phi3Model.forward)
+
+
+def cache_kwargs(cache) -> dict:
+    """`{name: cache}` for a Phi-3 forward of the installed transformers."""
+    return {_phi3_cache_argument(): cache}
 
 
 def _as_value_config(config: Phi3Config) -> Phi3Config:
@@ -145,13 +158,13 @@ def shared_prompt_logits(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
 
     prompt_mask, owner, gen_mask = batch["prompt_mask"], batch["owner"], batch["gen_mask"]
     cache = DynamicCache()
-    model(input_ids=batch["prompt_ids"], attention_mask=prompt_mask, use_cache=True, **cache_kwargs(model, cache))
+    model(input_ids=batch["prompt_ids"], attention_mask=prompt_mask, use_cache=True, **cache_kwargs(cache))
     cache.batch_select_indices(owner)
     # Right-padded prompts: a row's tokens continue at its own prompt length; the prompt's
     # padding stays masked in the attention over the cache.
     positions = prompt_mask.sum(-1)[owner][:, None] + torch.arange(gen_mask.shape[1], device=gen_mask.device)[None, :]
     out = model(input_ids=batch["gen_ids"], attention_mask=torch.cat([prompt_mask[owner], gen_mask], dim=1),
-                position_ids=positions, use_cache=True, **cache_kwargs(model, cache))
+                position_ids=positions, use_cache=True, **cache_kwargs(cache))
     return out.logits.squeeze(-1)
 
 

@@ -113,12 +113,13 @@ def test_token_values_left_padding_matches_unpadded(tokenizer, tiny_value):
 def test_cache_kwargs_follow_the_forward_signature(tiny_value):
     """transformers renamed past_key_values to cache; a forward with **kwargs drops the other
     name silently, so the cache must go under the name the installed version reads."""
-    from passlens_training.model import cache_kwargs
+    from passlens_training.model import cache_argument, cache_kwargs
 
     class OldForward(torch.nn.Module):
         def forward(self, input_ids, past_key_values=None, **kwargs):
             return past_key_values
 
-    assert cache_kwargs(OldForward(), "kv") == {"past_key_values": "kv"}
-    (name,) = cache_kwargs(tiny_value, None)
+    assert cache_argument(OldForward().forward) == "past_key_values"
+    (name,) = cache_kwargs(None)
     assert name in inspect.signature(tiny_value.forward).parameters
+    assert name in inspect.signature(tiny_value.model.forward).parameters  # the backbone export calls
