@@ -12,7 +12,7 @@ import time
 import torch
 from transformers import AutoTokenizer, DynamicCache
 
-from passlens_training.model import load_value_model
+from passlens_training.train.model import load_value_model
 
 
 def median_seconds(fn, repeats):

@@ -1,16 +1,16 @@
-"""`passlens-train STAGE ...`: one entry per stage, each also runnable as
-`python -m passlens_training.STAGE`. Every stage module exposes `main(argv) -> int`."""
+"""`passlens-train STAGE ...`: one entry per stage, in the order of the data, each also
+runnable as `python -m MODULE`. Every stage module exposes `main(argv)`."""
 from __future__ import annotations
 
 import importlib
 import sys
 
 STAGES = {
-    "build-dataset": "passlens_training.build_dataset",
-    "train": "passlens_training.train",
-    "score": "passlens_training.score",
-    "evaluate": "passlens_training.evaluate",
-    "export": "passlens_training.export",
+    "build-dataset": "passlens_training.rollouts.build",
+    "train": "passlens_training.train.trainer",
+    "score": "passlens_training.evaluate.score",
+    "evaluate": "passlens_training.evaluate.report",
+    "export": "passlens_training.export.critic_bundle",
     "micro": "passlens_training.micro.build",
 }
 

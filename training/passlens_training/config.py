@@ -13,6 +13,15 @@ import yaml
 
 T = TypeVar("T")
 
+REPO_PLACEHOLDER = "{repo}"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def resolve_path(value: str | Path) -> str:
+    """Config paths may start with `{repo}` (the repository root, for runs inside a checkout),
+    e.g. `{repo}/../shared/apps-sample`."""
+    return str(value).replace(REPO_PLACEHOLDER, str(REPO_ROOT))
+
 
 def read_config(path: str | Path) -> dict[str, Any]:
     path = Path(path)

@@ -4,10 +4,12 @@ from pathlib import Path
 
 import pytest
 
-from passlens_training.apps import LoadReport, load_or_make_split, load_problems, make_split
-from passlens_training.code_extraction import code_start_token, extract_code
-from passlens_training.prompts import build_prompt, load_templates
-from passlens_training.tiny import train_tokenizer
+from passlens_training.data.apps import LoadReport, load_or_make_split, load_problems, make_split
+from passlens_training.contracts import extract_code
+from passlens_training.rollouts.forking import code_start_token
+from passlens_training.data.prompts import build_prompt
+from passlens_training.contracts import load_templates
+from passlens_training.testing.tiny import train_tokenizer
 
 SAMPLE = Path(__file__).resolve().parents[2] / ".." / "shared" / "apps-sample" / "problems.jsonl"
 

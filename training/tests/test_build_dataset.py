@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from passlens_training.build_dataset import main, read_shards
-from passlens_training.tiny import save_tiny_causal_lm
+from passlens_training import contracts
+from passlens_training.records import read_dataset_shards as read_shards
+from passlens_training.rollouts.build import main
+from passlens_training.testing.tiny import save_tiny_causal_lm
 
 SAMPLE = Path(__file__).resolve().parents[2] / ".." / "shared" / "apps-sample" / "problems.jsonl"
 
@@ -38,7 +40,7 @@ def all_rollouts(out: Path):
 
 
 def run_stage(config: Path):
-    return subprocess.Popen([sys.executable, "-m", "passlens_training.build_dataset", "--config", str(config), "--no-progress"],
+    return subprocess.Popen([sys.executable, "-m", "passlens_training.rollouts", "--config", str(config), "--no-progress"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -89,6 +91,7 @@ def test_kept_problems_stats_and_balanced_file(tmp_path, generator):
     rows = read_shards(out, "rollouts")
     assert len(rows) == 4 * 7 and not read_shards(out, "excluded")
     for r in rows:
+        contracts.validate(r, "rollout-record")
         assert r["prompt_text"].endswith("<|assistant|>") and r["generator"]["id"] == str(generator)
         assert r["sampling"] == {"temperature": 1.0, "top_p": 1.0, "max_new_tokens": 16}
         assert r["kind"] in ("standard_input", "call_based") and r["split"] in ("train", "test")

@@ -6,8 +6,10 @@ import sys
 from pathlib import Path
 
 import yaml
+from transformers import AutoTokenizer
 
-from passlens_training.tiny import save_tiny_causal_lm
+from passlens_training import contracts
+from passlens_training.testing.tiny import save_tiny_causal_lm
 
 from test_train import write_separable_dataset
 
@@ -27,16 +29,21 @@ def test_train_score_evaluate(tmp_path):
     run("passlens_training.train", "--config", str(cfg), cwd=tmp_path)
     final = tmp_path / "run"
     # float32 like the bundle (auto would score in bfloat16 on a GPU machine)
-    run("passlens_training.score", "--checkpoint", str(final), "--data", str(data), "--out", str(tmp_path / "ckpt.jsonl"),
+    run("passlens_training.evaluate.score", "--checkpoint", str(final), "--data", str(data), "--out", str(tmp_path / "ckpt.jsonl"),
         "--torch-dtype", "float32", cwd=tmp_path)
     rows = [json.loads(line) for line in (tmp_path / "ckpt.jsonl").read_text().splitlines()]
+    special_ids = AutoTokenizer.from_pretrained(final).all_special_ids
     records = [json.loads(line) for line in data.read_text().splitlines()]
     assert [r["rollout_id"] for r in rows] == [r["rollout_id"] for r in records]
     assert all(len(r["values"]) == len(rec["token_ids"]) for r, rec in zip(rows, records))
+    for row, rec in zip(rows, records):
+        contracts.validate(row, "scores-record")
+        # the ranking value: the last generated token that is not special (generations end in <|end|>)
+        assert row["rank_index"] == contracts.ranking_index(rec["token_ids"], special_ids) == len(rec["token_ids"]) - 2
 
-    from passlens_training.export import build_bundle
+    from passlens_training.export.critic_bundle import build_bundle
     build_bundle(final, tmp_path / "bundle")
-    run("passlens_training.score", "--bundle", str(tmp_path / "bundle"), "--data", str(data), "--out", str(tmp_path / "onnx.jsonl"), cwd=tmp_path)
+    run("passlens_training.evaluate.score", "--bundle", str(tmp_path / "bundle"), "--data", str(data), "--out", str(tmp_path / "onnx.jsonl"), cwd=tmp_path)
     onnx_rows = [json.loads(line) for line in (tmp_path / "onnx.jsonl").read_text().splitlines()]
     for a, b in zip(rows, onnx_rows):
         assert max(abs(x - y) for x, y in zip(a["values"], b["values"])) < 1e-4

@@ -8,15 +8,12 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from passlens_training import export
-from passlens_training.export import (
-    MANIFEST_NAME,
-    check_bundle,
-    export_decoder_onnx,
-    read_manifest,
-    run_onnx,
-)
-from passlens_training.fixtures import critic_bundle_fixture, reference_values
+from passlens_training import contracts
+from passlens_training.contracts import load_templates
+from passlens_training.export import critic_bundle as export
+from passlens_training.export.critic_bundle import MANIFEST_NAME, check_bundle, read_manifest, run_onnx
+from passlens_training.export.onnx_graph import export_decoder_onnx
+from passlens_training.testing.fixtures import critic_bundle_fixture, reference_values
 
 CODE = "def solve(nums):\n\ttotal = 0\n    for x in nums:  # café 🙂\n        total += x\n    return total\n"
 
@@ -41,6 +38,7 @@ def _ids(bundle, text):
 def test_manifest_describes_graph_prompt_and_files(tiny_bundle):
     bundle, _ = tiny_bundle
     manifest = read_manifest(bundle)
+    contracts.validate(manifest, "critic-manifest")
     assert manifest["format_version"] == 1 and manifest["dtype"] == "fp32"
     assert manifest["architecture"] == {"model_type": "phi3", "num_layers": 2, "num_attention_heads": 4, "num_kv_heads": 2,
                                         "head_dim": 16, "hidden_size": 64, "vocab_size": manifest["architecture"]["vocab_size"],
@@ -51,7 +49,7 @@ def test_manifest_describes_graph_prompt_and_files(tiny_bundle):
         "past_key_values.0.key", "past_key_values.0.value", "past_key_values.1.key", "past_key_values.1.value"]
     assert [o.name for o in session.get_outputs()] == manifest["onnx"]["outputs"]
     assert set(manifest["files"]) == {"fp32", "int8", "int4"}
-    templates = json.loads((export.resources.files("passlens_training") / "prompt_templates.json").read_text())
+    templates = load_templates()
     assert {k: manifest["prompt"][k] for k in templates} == templates
     assert "<|assistant|>" in manifest["prompt"]["chat_template"]
     config = json.loads((bundle / "tokenizer_config.json").read_text())
@@ -157,7 +155,7 @@ def test_cli_exports_no_past_bundle_with_training_summary(tiny_bundle, tmp_path,
 def test_export_decoder_onnx_lm_head_gives_logits_like_pytorch(tmp_path):
     from transformers import AutoModelForCausalLM
 
-    from passlens_training.tiny import save_tiny_causal_lm
+    from passlens_training.testing.tiny import save_tiny_causal_lm
 
     lm = AutoModelForCausalLM.from_pretrained(save_tiny_causal_lm(tmp_path / "lm", seed=2)).eval()
     info = export_decoder_onnx(lm, tmp_path / "onnx" / "model.onnx", head="lm")

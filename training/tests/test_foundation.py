@@ -5,7 +5,7 @@ import pytest
 
 from passlens_training import cli
 from passlens_training.config import load_section
-from passlens_training.tiny import save_tiny_causal_lm, train_tokenizer
+from passlens_training.testing.tiny import save_tiny_causal_lm, train_tokenizer
 
 
 @dataclass

@@ -6,8 +6,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from passlens_training.generation import HFBackend, OpenAIBackend, Request, SamplingConfig
-from passlens_training.tiny import save_tiny_causal_lm
+from passlens_training.rollouts.generation import HFBackend, OpenAIBackend, Request, SamplingConfig
+from passlens_training.testing.tiny import save_tiny_causal_lm
 
 
 @pytest.fixture(scope="module")

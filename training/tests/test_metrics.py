@@ -2,8 +2,9 @@ import math
 
 import pytest
 
-from passlens_training.metrics import (
-    ScoredRollout, balanced_weights, best_of_k, compute_metrics, expected_calibration_error,
+from passlens_training.records import ScoredRollout
+from passlens_training.evaluate.metrics import (
+    balanced_weights, best_of_k, compute_metrics, expected_calibration_error,
     pass_at_k, percentile_index, weighted_auroc,
 )
 
@@ -107,7 +108,7 @@ def test_percentile_skips_rollouts_without_code_tokens():
 
 
 def test_bad_scores_file_is_a_clear_error(tmp_path):
-    from passlens_training.metrics import read_scores
+    from passlens_training.records import read_scores
     bad = tmp_path / "scores.jsonl"
     bad.write_text('{"problem_id": "a", "rollout_id": "a/1", "passed": true, "values": [0.5], "code_start": 0}\n{"problem_id": "a"}\n')
     with pytest.raises(ValueError, match="scores.jsonl:2: not a scores record"):

@@ -148,3 +148,45 @@ def test_shipped_configs_load_with_nested_sections():
     assert isinstance(full.generator, GeneratorConfig) and isinstance(ci.generator, GeneratorConfig)
     assert full.expect.min_best_of_1_relative == 0.20 and full.expect.min_auroc == 0.75
     assert ci.expect.min_auroc == 0.65 and ci.train_problems_per_template < full.train_problems_per_template
+
+
+def test_stage_code_is_the_import_closure_plus_judge_and_contracts():
+    from passlens_training.source_digest import PACKAGE, module_closure
+
+    names = {str(p.relative_to(PACKAGE)) for p in module_closure("passlens_training.rollouts")}
+    # imported directly, transitively (records through data.apps), and lazily inside a function (testing.tiny)
+    assert {"rollouts/build.py", "rollouts/judging.py", "records.py", "contracts.py", "data/apps.py", "testing/tiny.py"} <= names
+    assert not any(n.startswith(("micro/", "evaluate/", "export/")) for n in names)
+
+
+def test_changing_any_file_a_stage_depends_on_rebuilds_it(tmp_path, monkeypatch):
+    """Edits to a module the stage imports transitively, to the judge and to the contracts
+    each rebuild it; an edit elsewhere in the package does not."""
+    import shutil
+
+    from passlens_training import contracts, source_digest
+    from passlens_training.rollouts import judging
+
+    package = tmp_path / "pkg" / "passlens_training"
+    shutil.copytree(source_digest.PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__"))
+    sandbox = tmp_path / "python-sandbox"
+    shutil.copytree(judging.default_judge().parent, sandbox, ignore=shutil.ignore_patterns("__pycache__", "tests"))
+    shutil.copytree(contracts.contracts_dir(), tmp_path / "contracts")
+    monkeypatch.setattr(source_digest, "PACKAGE", package)
+    monkeypatch.setattr(judging, "default_judge", lambda: sandbox / "judge.py")
+    monkeypatch.setenv("PASSLENS_CONTRACTS", str(tmp_path / "contracts"))
+
+    runs = []
+    stage = Stage("dataset", ("rollouts",), ("rollouts",), ("world",), lambda b: runs.append(1), lambda b: [])
+    config = write_config(tmp_path / "c.yaml", 1, 0.1)
+
+    def build():
+        Build(config, str(tmp_path / "work"), progress=False).run([STAGES[0], stage])
+        return len(runs)
+
+    assert build() == 1 and build() == 1
+    for edited, rebuilds in ((package / "micro" / "report.py", False), (package / "records.py", True),
+                             (sandbox / "compare.py", True), (tmp_path / "contracts" / "prompt_templates.json", True)):
+        before = len(runs)
+        edited.write_text(edited.read_text() + ("\n" if edited.suffix == ".json" else "\n# edited\n"))
+        assert build() == before + rebuilds, f"editing {edited.name}"

@@ -6,7 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from passlens_training.micro.corpus import build_corpus, chat_messages, prompt_templates
+from passlens_training.contracts import load_templates
+from passlens_training.micro.corpus import build_corpus, chat_messages
 from passlens_training.micro.problems import WRONG, families_for, generate_problems, render
 
 JUDGE = Path(__file__).resolve().parents[2] / "python-sandbox" / "judge.py"
@@ -58,10 +59,10 @@ def test_references_pass_and_every_single_slot_mistake_fails_in_the_real_judge()
 
 def test_corpus_uses_the_product_prompts_and_controls_the_wrong_share():
     problems = generate_problems(5, {"train": 3, "test": 0}, splits=("train",))
-    templates = prompt_templates()
+    templates = load_templates()
     messages = chat_messages(problems[0], templates)
     assert messages[0] == {"role": "system", "content": templates["system"]}
-    assert problems[0]["question"] in messages[1]["content"]
+    assert problems[0]["question"].strip() in messages[1]["content"]
     corpus = build_corpus(problems, samples_per_problem=20, wrong_rate=0.3, seed=0)
     share_right = sum(e.correct for e in corpus) / len(corpus)
     # one or two slots per problem, each right with 0.7: between 0.49 and 0.7 overall

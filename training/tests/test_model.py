@@ -5,14 +5,14 @@ import math
 import pytest
 import torch
 
-from passlens_training.model import (
+from passlens_training.train.model import (
     freeze_all_but_last,
     load_value_model,
     token_values,
     value_loss,
     value_model_from_config,
 )
-from passlens_training.tiny import save_tiny_causal_lm, tiny_phi3_config, train_tokenizer
+from passlens_training.testing.tiny import save_tiny_causal_lm, tiny_phi3_config, train_tokenizer
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +113,7 @@ def test_token_values_left_padding_matches_unpadded(tokenizer, tiny_value):
 def test_cache_kwargs_follow_the_forward_signature(tiny_value):
     """transformers renamed past_key_values to cache; a forward with **kwargs drops the other
     name silently, so the cache must go under the name the installed version reads."""
-    from passlens_training.model import cache_argument, cache_kwargs
+    from passlens_training.train.model import cache_argument, cache_kwargs
 
     class OldForward(torch.nn.Module):
         def forward(self, input_ids, past_key_values=None, **kwargs):

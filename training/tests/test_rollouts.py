@@ -4,13 +4,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from passlens_training.apps import load_problems
-from passlens_training.balance import balance
-from passlens_training.generation import HFBackend, Sample, SamplingConfig
-from passlens_training.judging import Judge
-from passlens_training.prompts import build_prompt, load_templates
-from passlens_training.rollouts import ForkingConfig, generate_problem_rollouts, select_forks
-from passlens_training.tiny import save_tiny_causal_lm
+from passlens_training.data.apps import load_problems
+from passlens_training.rollouts.balance import balance
+from passlens_training.rollouts.generation import HFBackend, Sample, SamplingConfig
+from passlens_training.rollouts.judging import Judge
+from passlens_training.data.prompts import build_prompt
+from passlens_training.contracts import load_templates
+from passlens_training.rollouts.forking import ForkingConfig, generate_problem_rollouts, select_forks
+from passlens_training.testing.tiny import save_tiny_causal_lm
 
 SAMPLE = Path(__file__).resolve().parents[2] / ".." / "shared" / "apps-sample" / "problems.jsonl"
 

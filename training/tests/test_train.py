@@ -7,9 +7,12 @@ import pytest
 import torch
 import yaml
 
-from passlens_training.model import load_value_model
-from passlens_training.tiny import save_tiny_causal_lm
-from passlens_training.train import load_train_config, train
+from passlens_training.train.model import load_value_model
+from passlens_training.testing.tiny import save_tiny_causal_lm
+from passlens_training.train.trainer import load_train_config, train
+
+
+END_ID = 4  # <|end|> in the tiny tokenizers (testing/tiny.py SPECIAL_TOKENS): generations end with it
 
 
 def write_separable_dataset(path: Path, tokenizer_vocab: int, n_problems: int = 6, per_problem: int = 4, seed: int = 0) -> Path:
@@ -22,7 +25,7 @@ def write_separable_dataset(path: Path, tokenizer_vocab: int, n_problems: int = 
         for i in range(per_problem):
             passed = i % 2 == 0
             lo, hi = (10, 60) if passed else (60, 110)
-            gen = [rng.randrange(lo, hi) for _ in range(rng.randrange(5, 9))]
+            gen = [rng.randrange(lo, hi) for _ in range(rng.randrange(5, 9))] + [END_ID]
             lines.append(json.dumps({
                 "rollout_id": f"p{p}/f{i}s0", "problem_id": f"p{p}", "split": "train", "difficulty": "introductory",
                 "kind": "standard_input", "prompt_text": "", "prompt_token_ids": prompt, "token_ids": gen,
@@ -100,7 +103,7 @@ def test_resume_continues_from_the_same_step(tmp_path, tiny_base, options):
 
 
 def test_prompt_truncated_from_the_left_and_mask_covers_generated_tokens():
-    from passlens_training.value_data import collate, to_example
+    from passlens_training.train.value_data import collate, to_example
     rec = {"rollout_id": "p/t0", "problem_id": "p", "prompt_token_ids": [1, 2, 3, 4, 5], "token_ids": [7, 8, 9], "label": True, "code_start": 1}
     e = to_example(rec, max_length=5)
     assert e.input_ids == [4, 5, 7, 8, 9] and e.n_prompt == 2
@@ -143,7 +146,7 @@ def test_lora_run_saves_a_merged_value_model(tmp_path, tiny_base):
 
 
 def _shared_prompt_examples(seed: int = 0):
-    from passlens_training.value_data import ValueExample
+    from passlens_training.train.value_data import ValueExample
 
     rng = random.Random(seed)
     prompts = [[rng.randrange(2, 300) for _ in range(n)] for n in (17, 25, 9)]
@@ -156,8 +159,8 @@ def _shared_prompt_examples(seed: int = 0):
 
 
 def test_shared_prompt_pass_gives_the_same_loss_and_gradients_as_whole_sequences(tiny_base):
-    from passlens_training.model import freeze_all_but_last, shared_prompt_logits, value_loss
-    from passlens_training.value_data import collate, collate_shared_prompt
+    from passlens_training.train.model import freeze_all_but_last, shared_prompt_logits, value_loss
+    from passlens_training.train.value_data import collate, collate_shared_prompt
 
     model = load_value_model(tiny_base).train()
     freeze_all_but_last(model, 2)  # a frozen first layer: the cache it feeds still carries gradients above it
@@ -187,7 +190,7 @@ def test_shared_prompt_pass_gives_the_same_loss_and_gradients_as_whole_sequences
 
 
 def test_shared_prompt_batches_cover_every_rollout_once_in_prompt_chunks():
-    from passlens_training.value_data import shared_prompt_batches
+    from passlens_training.train.value_data import shared_prompt_batches
 
     examples = _shared_prompt_examples()
     batches = shared_prompt_batches(examples, batch_size=4, rollouts_per_prompt=2, rng=random.Random(1))
@@ -208,8 +211,8 @@ def test_shared_prompt_with_prompt_loss_is_a_clear_error(tmp_path, tiny_base):
 
 
 def test_merged_duplicates_give_the_same_loss_and_gradients_as_their_copies(tiny_base):
-    from passlens_training.model import value_loss
-    from passlens_training.value_data import collate, merge_duplicates
+    from passlens_training.train.model import value_loss
+    from passlens_training.train.value_data import collate, merge_duplicates
 
     model = load_value_model(tiny_base).train()
     distinct = _shared_prompt_examples()[:5]

@@ -7,7 +7,8 @@ train (value head initialised from the generator) → score → evaluate → exp
 bundle) → report.
 
 Every stage's output folder holds a stamp: the hash of the config sections it reads, its
-code and the stamps of the stages it depends on. A stage whose stamp matches is skipped,
+code (the modules it imports, transitively, plus the judge and the contracts:
+source_digest.py) and the stamps of the stages it depends on. A stage whose stamp matches is skipped,
 so a rerun after a kill resumes at the first unfinished stage, and changing one section
 rebuilds that stage and what follows only. The other stages' CLIs read this same YAML:
 `${work}` in any string is replaced by the work folder before they see it.
@@ -28,10 +29,9 @@ from typing import Any, Callable
 
 import yaml
 
-from ..config import from_dict, read_config
+from ..config import REPO_ROOT, from_dict, read_config
+from ..source_digest import source_digest
 from .generator import GeneratorConfig
-
-PACKAGE = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -76,23 +76,11 @@ def _digest(*parts: Any) -> str:
     return h.hexdigest()[:16]
 
 
-def _code_digest(*modules: str) -> str:
-    """Hash of the source files a stage runs (a module or a package folder)."""
-    h = hashlib.sha256()
-    for module in modules:
-        path = PACKAGE.joinpath(*module.split("."))
-        files = sorted(path.rglob("*.py")) if path.is_dir() else [path.with_suffix(".py")]
-        for f in files:
-            if f.is_file():
-                h.update(f.read_bytes())
-    return h.hexdigest()[:16]
-
-
 @dataclass
 class Stage:
     name: str
     sections: tuple[str, ...]
-    code: tuple[str, ...]
+    code: tuple[str, ...]  # modules it runs (under passlens_training); their imports count too
     after: tuple[str, ...]
     run: Callable[["Build"], None]
     outputs: Callable[["Build"], list[Path]]  # removed before a rebuild with other inputs
@@ -113,7 +101,7 @@ class Build:
         self.cfg: MicroConfig = from_dict(MicroConfig, micro, f"{config_path}:micro")
         work = Path(self.cfg.work_dir)
         if not work.is_absolute():  # relative to the repository root (the config's ../../..)
-            work = _repo_root() / work
+            work = REPO_ROOT / work
         self.work = work
         self.progress = progress
         self.resolved = _substitute({k: v for k, v in raw.items() if k != "_path"}, str(work))
@@ -179,7 +167,7 @@ class Build:
             stamp = _digest(
                 [self.resolved.get(s) for s in stage.sections],
                 asdict(self.cfg) if "micro" in stage.sections else None,
-                _code_digest(*stage.code), [self.stamps[a] for a in stage.after],
+                source_digest(*(f"passlens_training.{m}" for m in stage.code)), [self.stamps[a] for a in stage.after],
             )
             stamp_file = self.work / ".stamps" / stage.name
             if stamp_file.is_file() and stamp_file.read_text() == stamp:
@@ -213,10 +201,6 @@ class Build:
                     shutil.rmtree(path) if path.is_dir() else path.unlink()
         pending.parent.mkdir(parents=True, exist_ok=True)
         pending.write_text(stamp)
-
-
-def _repo_root() -> Path:
-    return PACKAGE.parents[1]
 
 
 # --- stages -----------------------------------------------------------------------
@@ -255,7 +239,7 @@ def export_generator_for_transformers_js(folder: Path) -> None:
     onnx/model_quantized.onnx (q8) and the chat template inside tokenizer_config.json."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from ..export import export_decoder_onnx, quantize_int8
+    from ..export.onnx_graph import export_decoder_onnx, quantize_int8
 
     model = AutoModelForCausalLM.from_pretrained(folder).eval()
     onnx_dir = folder / "onnx"
@@ -270,7 +254,7 @@ def export_generator_for_transformers_js(folder: Path) -> None:
 
 
 def build_dataset(b: Build) -> None:
-    b.stage_cli("build_dataset", "--config", str(b.derived_config))
+    b.stage_cli("rollouts", "--config", str(b.derived_config))
 
 
 def train_critic(b: Build) -> None:
@@ -278,7 +262,7 @@ def train_critic(b: Build) -> None:
 
 
 def score_critic(b: Build) -> None:
-    b.stage_cli("score", "--checkpoint", str(b.critic_dir),
+    b.stage_cli("evaluate.score", "--checkpoint", str(b.critic_dir),
                 "--data", str(b.path("test_data", "${work}/dataset/test")),
                 "--out", str(b.scores_file),
                 # the critic is scored on contexts cut as in its training (left-truncated prompt)
@@ -297,13 +281,12 @@ def export_bundle(b: Build) -> None:
 
 STAGES = [
     Stage("world", ("micro",), ("micro.problems",), (), build_world, lambda b: [b.problems_file.parent]),
-    Stage("generator", ("micro",), ("micro.corpus", "micro.generator", "micro.problems", "tiny", "export"), ("world",),
+    Stage("generator", ("micro",), ("micro.corpus", "micro.generator", "micro.problems", "export.onnx_graph"), ("world",),
           build_generator, lambda b: [b.generator_dir]),
-    Stage("dataset", ("data", "rollouts"), ("build_dataset", "rollouts", "generation", "judging", "apps", "prompts"),
-          ("world", "generator"), build_dataset, lambda b: [b.dataset_dir]),
-    Stage("train", ("train",), ("train", "model"), ("dataset",), train_critic, lambda b: [b.critic_dir]),
-    Stage("score", ("evaluate",), ("score", "model"), ("train",), score_critic, lambda b: [b.scores_file]),
-    Stage("evaluate", ("evaluate",), ("evaluate", "metrics"), ("score",), evaluate_critic, lambda b: [b.evaluation_dir]),
+    Stage("dataset", ("data", "rollouts"), ("rollouts",), ("world", "generator"), build_dataset, lambda b: [b.dataset_dir]),
+    Stage("train", ("train",), ("train",), ("dataset",), train_critic, lambda b: [b.critic_dir]),
+    Stage("score", ("evaluate",), ("evaluate.score",), ("train",), score_critic, lambda b: [b.scores_file]),
+    Stage("evaluate", ("evaluate",), ("evaluate",), ("score",), evaluate_critic, lambda b: [b.evaluation_dir]),
     Stage("export", ("micro",), ("export",), ("train",), export_bundle, lambda b: [b.bundle_dir]),
 ]
 

@@ -1,6 +1,6 @@
 """Prompt → response training texts for the micro generator.
 
-Prompts are the product's own (prompt_templates.json, applied through the chat
+Prompts are the product's own (contracts/prompt_templates.json, applied through the chat
 template); responses look like the real generator's: one short reasoning sentence, then
 the complete solution in one ```python block. A controlled share of responses is wrong
 at a decisive slot (the strictness of a comparison, a range bound, max/min ...), so the
@@ -9,26 +9,19 @@ failures, and forks at those tokens change the outcome.
 """
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass
-from importlib import resources
 from typing import Iterable
 
+from .. import contracts
 from .problems import FAMILY_BY_NAME, WRONG, render
-
-
-def prompt_templates() -> dict[str, str]:
-    return json.loads(resources.files("passlens_training").joinpath("prompt_templates.json").read_text())
 
 
 def chat_messages(problem: dict, templates: dict[str, str] | None = None) -> list[dict[str, str]]:
     """[system, user] messages for an APPS-format problem, as every stage builds them."""
-    templates = templates or prompt_templates()
     kind = "call_based" if problem.get("input_output", {}).get("fn_name") else "standard_input"
-    user = templates[kind].replace("{question}", problem["question"]).replace(
-        "{starter_code}", problem.get("starter_code") or "")
-    return [{"role": "system", "content": templates["system"]}, {"role": "user", "content": user}]
+    return contracts.build_messages(problem["question"], problem.get("starter_code") or "", kind,
+                                    templates or contracts.load_templates())
 
 
 def format_response(reasoning: str, code: str) -> str:
@@ -59,7 +52,7 @@ class Example:
 
 def build_corpus(problems: Iterable[dict], *, samples_per_problem: int, wrong_rate: float, seed: int) -> list[Example]:
     rng = random.Random(f"corpus/{seed}")
-    templates = prompt_templates()
+    templates = contracts.load_templates()
     examples = []
     for problem in problems:
         messages = chat_messages(problem, templates)

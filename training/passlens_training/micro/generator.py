@@ -48,7 +48,7 @@ def train_generator(examples: list[Example], out_dir: str | Path, cfg: Generator
     from tqdm import tqdm
     from transformers import Phi3ForCausalLM
 
-    from ..tiny import tiny_phi3_config, train_tokenizer
+    from ..testing.tiny import tiny_phi3_config, train_tokenizer
 
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)

@@ -1,0 +1,280 @@
+"""`build-dataset` stage: APPS problems → labelled forking rollouts (JSONL shards) + stats.
+
+    python -m passlens_training.rollouts --config configs/tiny-cpu.yaml [--limit N]
+
+Output dir: `split.json`, `run.json` (the config of the run), `shards/rollouts-SPLIT-NNNNN.jsonl`
+(kept problems), `shards/excluded-SPLIT-NNNNN.jsonl` (problems with no passing rollout, when
+excluded), `progress.jsonl` (one line per finished problem), `balanced-train.jsonl`,
+`stats.json`, `plots/*.png`.
+
+Resumable: a problem's rollouts are appended to its shard, then the problem is marked done in
+progress.jsonl (both flushed and fsynced). On restart, lines of problems not marked done (a
+kill between the two writes, or a torn last line: records.py) are dropped, so nothing is lost
+or doubled.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from ..config import REPO_PLACEHOLDER, load_section, read_config, resolve_path
+from ..contracts import load_templates
+from ..data.apps import LoadReport, load_or_make_split, load_problems
+from ..data.prompts import build_prompt
+from ..records import append_jsonl, read_dataset_shards, read_jsonl, shard_name, write_jsonl, write_split
+from .balance import balance
+from .forking import ForkingConfig, generate_rollouts
+from .generation import SamplingConfig, make_backend
+from .judging import Judge
+
+
+TINY_PREFIX = "tiny-random:"
+
+
+@dataclasses.dataclass
+class DataConfig:
+    source: str = f"{REPO_PLACEHOLDER}/../shared/apps-sample/problems.jsonl"  # .jsonl, APPS folder or hub:codeparrot/apps
+    test_fraction: float = 465 / 4449  # the paper's 3,984 / 465 split of APPS train
+    split_seed: int = 0
+    split_file: str = ""  # default: OUTPUT_DIR/split.json
+    use_apps_test_split: bool = False  # test = APPS test split instead of held-out APPS train
+    splits: list[str] = dataclasses.field(default_factory=lambda: ["train", "test"])
+    limit: int = 0  # problems per split, 0 = all
+
+
+@dataclasses.dataclass
+class RolloutsConfig:
+    output_dir: str = "runs/dataset"
+    backend: str = "hf"  # hf | vllm | openai
+    generator: str = ""  # model path / hub id (served model name for openai)
+    revision: str | None = None
+    device: str = "cpu"
+    dtype: str = "auto"
+    server_url: str = ""
+    vllm: dict[str, Any] = dataclasses.field(default_factory=dict)  # extra vllm.LLM(...) arguments
+    prompt_templates: str = ""  # default: contracts/prompt_templates.json
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_new_tokens: int = 1024
+    num_forks: int = 6
+    samples_per_fork: int = 6
+    min_fork_distance: int = 0
+    trunk_policy: str = "any"
+    trunk_retries: int = 3
+    seed: int = 0
+    judge_path: str = ""  # default: <repo>/python-sandbox/judge.py
+    judge_workers: int = 2
+    judge_timeout_s: float = 4.0
+    judge_memory_mb: int = 1024
+    exclude_no_pass: bool = True
+    problems_per_shard: int = 100
+    problems_per_batch: int = 1  # problems whose trunks (then forks) go to the backend together; vllm: 32+
+    balance_seed: int = 0
+
+
+def _recover(out: Path) -> set[str]:
+    """Done problem ids; shards and progress rewritten without anything of unfinished problems."""
+    progress = out / "progress.jsonl"
+    done_rows = read_jsonl(progress) if progress.is_file() else []
+    done = {r["problem_id"] for r in done_rows}
+    if progress.is_file():
+        write_jsonl(progress, done_rows)
+    for shard in sorted((out / "shards").glob("*.jsonl")):
+        rows = read_jsonl(shard)
+        keep = [r for r in rows if r["problem_id"] in done]
+        if len(keep) != len(rows) or not shard.read_text(encoding="utf-8").endswith("\n"):
+            write_jsonl(shard, keep)
+    return done
+
+
+def _check_same_run(out: Path, run: dict[str, Any]) -> None:
+    run_file = out / "run.json"
+    if run_file.is_file():
+        previous = json.loads(run_file.read_text())
+        if previous != run:
+            changed = sorted(k for k in set(previous) | set(run) if previous.get(k) != run.get(k))
+            raise SystemExit(f"{out} holds a run with different settings ({changed}); "
+                             "resume with the same config or choose another rollouts.output_dir")
+    else:
+        run_file.write_text(json.dumps(run, indent=1))
+
+
+def build(data: DataConfig, cfg: RolloutsConfig, *, progress_bar: bool = True) -> dict[str, Any]:
+    from tqdm import tqdm
+
+    out = Path(resolve_path(cfg.output_dir))
+    (out / "shards").mkdir(parents=True, exist_ok=True)
+    # Settings that change no rollout may differ on resume.
+    result_settings = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("judge_workers", "problems_per_batch")}
+    _check_same_run(out, {"data": dataclasses.asdict(data), "rollouts": result_settings})
+
+    report = LoadReport()
+    source = resolve_path(data.source)
+    apps_train = load_problems(source, split="train", report=report)
+    by_id = {p.problem_id: p for p in apps_train}
+    if data.use_apps_test_split:
+        apps_test = load_problems(source, split="test", report=report)
+        by_id.update({p.problem_id: p for p in apps_test})
+        split = {"train": sorted(p.problem_id for p in apps_train), "test": sorted(p.problem_id for p in apps_test)}
+    else:
+        split = load_or_make_split(resolve_path(data.split_file) if data.split_file else out / "split.json",
+                                   by_id, data.test_fraction, data.split_seed)
+        write_split(out / "split.json", split)
+    missing = [pid for name in data.splits for pid in split[name] if pid not in by_id]
+    if missing:
+        raise SystemExit(f"split file names {len(missing)} problems not in {source} (e.g. {missing[:3]})")
+
+    work = [(name, by_id[pid]) for name in data.splits for pid in (split[name][: data.limit] if data.limit else split[name])]
+    done = _recover(out)
+    todo = [(name, p) for name, p in work if p.problem_id not in done]
+
+    sampling = SamplingConfig(cfg.temperature, cfg.top_p)
+    fork_cfg = ForkingConfig(cfg.num_forks, cfg.samples_per_fork, cfg.max_new_tokens, cfg.min_fork_distance,
+                             cfg.trunk_policy, cfg.trunk_retries)
+    templates = load_templates(resolve_path(cfg.prompt_templates) if cfg.prompt_templates else None)
+    if todo:
+        from transformers import AutoTokenizer
+
+        generator = _generator_path(cfg.generator)
+        tokenizer = AutoTokenizer.from_pretrained(generator, revision=cfg.revision)
+        backend = make_backend(cfg.backend, generator, sampling, revision=cfg.revision, device=cfg.device,
+                               dtype=cfg.dtype, server_url=cfg.server_url, tokenizer=tokenizer, vllm_options=cfg.vllm)
+        judge = Judge(resolve_path(cfg.judge_path) if cfg.judge_path else None, workers=cfg.judge_workers,
+                      timeout_s=cfg.judge_timeout_s, memory_mb=cfg.judge_memory_mb)
+        index = {(name, p.problem_id): i for name in data.splits
+                 for i, p in enumerate(p for n, p in work if n == name)}
+        bar = tqdm(total=len(todo), desc="problems", unit="problem", disable=not progress_bar)
+        step = max(cfg.problems_per_batch, 1)
+        for b in range(0, len(todo), step):
+            chunk = todo[b:b + step]
+            prompts = [build_prompt(problem, tokenizer, templates) for _, problem in chunk]
+            batch = [(problem, ids) for (_, problem), (_, ids) in zip(chunk, prompts)]
+            for (name, problem), (prompt_text, prompt_ids), records in zip(
+                    chunk, prompts, generate_rollouts(batch, backend, judge, tokenizer, fork_cfg, cfg.seed)):
+                _commit_problem(out, cfg, name, problem, index[(name, problem.problem_id)], prompt_text, prompt_ids,
+                                records, backend)
+                bar.update(1)
+        bar.close()
+
+    stats = write_stats(out, data, cfg, report)
+    return stats
+
+
+def _commit_problem(out: Path, cfg: RolloutsConfig, name: str, problem, position: int, prompt_text: str,
+                    prompt_ids: list[int], records: list[dict[str, Any]], backend) -> None:
+    """Appends one problem's rollouts to its shard, then marks the problem done (see module doc)."""
+    for r in records:
+        r.update({"split": name, "difficulty": problem.difficulty, "kind": problem.kind,
+                  "prompt_text": prompt_text, "prompt_token_ids": prompt_ids,
+                  "generator": {"id": backend.generator_id, "revision": backend.revision},
+                  "sampling": {"temperature": cfg.temperature, "top_p": cfg.top_p, "max_new_tokens": cfg.max_new_tokens}})
+    passes = sum(r["label"] for r in records)
+    kept = passes > 0 or not cfg.exclude_no_pass
+    shard = out / "shards" / shard_name("rollouts" if kept else "excluded", name, position // cfg.problems_per_shard)
+    append_jsonl(shard, records)
+    append_jsonl(out / "progress.jsonl", [{"problem_id": problem.problem_id, "split": name, "kept": kept,
+                                           "rollouts": len(records), "passes": passes}])
+
+
+def _generator_path(generator: str) -> str:
+    """A hub id or local path; `tiny-random:DIR` builds a random tiny Phi-3 there once (CPU runs, tests)."""
+    if not generator:
+        raise SystemExit("rollouts.generator is empty: give a model path, a hub id or tiny-random:DIR")
+    if generator.startswith(TINY_PREFIX):
+        path = Path(resolve_path(generator[len(TINY_PREFIX):]))
+        if not (path / "config.json").is_file():
+            from ..testing.tiny import save_tiny_causal_lm
+
+            save_tiny_causal_lm(path)
+        return str(path)
+    local = resolve_path(generator)
+    return local if Path(local).exists() else generator
+
+
+def write_stats(out: Path, data: DataConfig, cfg: RolloutsConfig, report: LoadReport) -> dict[str, Any]:
+    kept = read_dataset_shards(out, "rollouts")
+    excluded = read_dataset_shards(out, "excluded")
+    progress = read_jsonl(out / "progress.jsonl") if (out / "progress.jsonl").is_file() else []
+    balanced, balance_report = balance([r for r in kept if r["split"] == "train"], cfg.balance_seed)
+    write_jsonl(out / "balanced-train.jsonl", balanced)
+
+    def class_balance(rows):
+        pos = sum(r["label"] for r in rows)
+        return {"rollouts": len(rows), "pass": pos, "fail": len(rows) - pos,
+                "pass_rate": pos / len(rows) if rows else None}
+
+    per_split: dict[str, Any] = {}
+    for name in data.splits:
+        rows = [r for r in kept if r["split"] == name]
+        problems = {r["problem_id"]: r for r in rows}
+        figure6 = Counter((r["kind"], r["difficulty"]) for r in problems.values())
+        per_split[name] = {
+            "problems_done": sum(1 for p in progress if p["split"] == name),
+            "problems_kept": len(problems),
+            "problems_excluded": sum(1 for p in progress if p["split"] == name and not p["kept"]),
+            **class_balance(rows),
+            "by_difficulty": {d: class_balance([r for r in rows if r["difficulty"] == d])
+                              for d in sorted({r["difficulty"] for r in rows})},
+            "kinds_by_difficulty": {f"{k}/{d}": n for (k, d), n in sorted(figure6.items())},
+        }
+    stats = {"output_dir": str(out), "skipped_no_tests": report.skipped_no_tests,
+             "rollouts_kept": len(kept), "rollouts_excluded": len(excluded), **class_balance(kept),
+             "splits": per_split, "balanced_train": {k: v for k, v in balance_report.items() if k != "left_out_ids"},
+             "balanced_left_out_ids": balance_report["left_out_ids"]}
+    (out / "stats.json").write_text(json.dumps(stats, indent=1))
+    _plots(out, per_split)
+    return stats
+
+
+def _plots(out: Path, per_split: dict[str, Any]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    (out / "plots").mkdir(exist_ok=True)
+    names = list(per_split)
+    fig, axes = plt.subplots(1, max(len(names), 1), figsize=(5 * max(len(names), 1), 4), squeeze=False)
+    for ax, name in zip(axes[0], names):  # Figure 6: problem kinds × difficulty per split
+        counts = per_split[name]["kinds_by_difficulty"]
+        diffs = sorted({k.split("/", 1)[1] for k in counts})
+        bottom = [0] * len(diffs)
+        for kind in ("standard_input", "call_based"):
+            vals = [counts.get(f"{kind}/{d}", 0) for d in diffs]
+            ax.bar(diffs, vals, bottom=bottom, label=kind)
+            bottom = [a + b for a, b in zip(bottom, vals)]
+        ax.set_title(f"{name}: problems by difficulty and kind")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "plots" / "kinds_difficulty.png")
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for i, name in enumerate(names):
+        by_d = per_split[name]["by_difficulty"]
+        ax.bar([f"{name}\n{d}" for d in by_d], [v["pass_rate"] or 0 for v in by_d.values()])
+    ax.set_ylabel("pass rate of rollouts")
+    fig.tight_layout()
+    fig.savefig(out / "plots" / "class_balance.png")
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="passlens-train build-dataset", description=__doc__.split("\n")[0])
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--limit", type=int, default=None, help="problems per split (overrides data.limit)")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    read_config(args.config)
+    data = load_section(args.config, "data", DataConfig)
+    cfg = load_section(args.config, "rollouts", RolloutsConfig)
+    if args.limit is not None:
+        data.limit = args.limit
+    stats = build(data, cfg, progress_bar=not args.no_progress)
+    print(f"build-dataset: {stats['rollouts_kept']} rollouts kept ({stats['pass']} pass / {stats['fail']} fail), "
+          f"{stats['rollouts_excluded']} in excluded problems; balanced train: {stats['balanced_train']['rollouts_out']} "
+          f"rollouts, {stats['balanced_train']['problems_left_out']} one-class problems left out; see {stats['output_dir']}/stats.json")
+    return 0
