@@ -3,14 +3,14 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { generateAndRank, judgeCandidates, rankGiven, verdictLabel, type RankedCandidate } from './core/bestOfN';
+import { generateAndRank, judgeCandidates, rankGiven, verdictLabel, type RankedCandidate } from './core/generateAndRank/bestOfN';
 import { createRemoteCritic, loadCritic } from './core/critic';
 import type { Critic } from './core/critic/types';
 import { LocalGenerator } from './core/generation/local';
 import { OpenAIGenerator } from './core/generation/openai';
 import type { Generator } from './core/generation/types';
-import { sparkline } from './core/lines';
-import { problemFromMarkdown } from './core/problemExtraction';
+import { sparkline } from './core/confidence/lineConfidence';
+import { problemFromMarkdown } from './core/problem/extraction';
 import { SandboxClient, defaultJudgePath } from './core/sandbox';
 
 const USAGE = `usage: passlens <command> [options]

@@ -17,8 +17,8 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { loadCritic } from '../../src/core/critic';
 import type { Critic } from '../../src/core/critic';
-import type { Problem } from '../../src/core/problem';
-import { buildMessages } from '../../src/core/prompt';
+import type { Problem } from '../../src/core/problem/types';
+import { buildMessages } from '../../src/core/contracts/prompt';
 
 const root = join(__dirname, '..', '..');
 const python = join(root, '.venv', 'bin', 'python');
@@ -82,7 +82,7 @@ async function main() {
   for (const config of CONFIGS) {
     const bundle = join(root, '.cache', 'bench', `critic-${config.name}`);
     process.stdout.write(`\n[${config.name}] building bundle ${bundle} (cached) ...\n`);
-    execFileSync(python, ['-m', 'passlens_training.fixtures', 'critic-bundle', bundle, '--layers', String(config.layers), '--hidden', String(config.hidden), '--heads', String(config.heads), '--kv-heads', String(config.kvHeads), '--max-positions', '4096', '--dtype', 'int8', '--dtype', 'int4'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync(python, ['-m', 'passlens_training.testing.fixtures', 'critic-bundle', bundle, '--layers', String(config.layers), '--hidden', String(config.hidden), '--heads', String(config.heads), '--kv-heads', String(config.kvHeads), '--max-positions', '4096', '--dtype', 'int8', '--dtype', 'int4'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
     const problem: Problem = { question: 'Read numbers and print their sum.', kind: 'standard_input' };
     const prompt = promptTokens(bundle, problem);
     const fp32 = await loadCritic({ bundlePath: bundle, executionProvider: 'cpu', threads });

@@ -12,11 +12,11 @@
  */
 import { parseArgs } from 'node:util';
 import { loadCritic } from '../../src/core/critic';
-import { DocumentScorer } from '../../src/core/documentScoring';
-import type { Problem } from '../../src/core/problem';
+import { DocumentScorer } from '../../src/core/confidence/documentScoring';
+import type { Problem } from '../../src/core/problem/types';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { repoRoot } from '../../test/unit/helpers/fixtures';
+import { repoRoot } from '../../test/fixtures/models';
 
 const { values: args } = parseArgs({ options: { bundle: { type: 'string' }, runs: { type: 'string', default: '7' }, lines: { type: 'string', default: '300' } } });
 const runs = Number(args.runs);
@@ -35,7 +35,7 @@ function pythonFile(lines: number): string {
 /** The tiny test bundle, with a context long enough for a 300-line file in its small vocabulary. */
 function benchBundle(): string {
   const out = join(repoRoot, '.cache', 'fixtures', 'critic-bundle-8k');
-  execFileSync(join(repoRoot, '.venv', 'bin', 'python'), ['-m', 'passlens_training.fixtures', 'critic-bundle', out, '--max-positions', '8192'], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(join(repoRoot, '.venv', 'bin', 'python'), ['-m', 'passlens_training.testing.fixtures', 'critic-bundle', out, '--max-positions', '8192'], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] });
   return out;
 }
 

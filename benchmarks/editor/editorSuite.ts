@@ -43,7 +43,7 @@ export async function run(): Promise<void> {
   const extension = vscode.extensions.getExtension<PassLensApi>('passlens.passlens')!;
   const root = extension.extensionPath;
   const bundle = join(root, '.cache', 'fixtures', 'critic-bundle-8k');
-  execFileSync(join(root, '.venv', 'bin', 'python'), ['-m', 'passlens_training.fixtures', 'critic-bundle', bundle, '--max-positions', '8192'], { cwd: root });
+  execFileSync(join(root, '.venv', 'bin', 'python'), ['-m', 'passlens_training.testing.fixtures', 'critic-bundle', bundle, '--max-positions', '8192'], { cwd: root });
   const config = vscode.workspace.getConfiguration('passlens');
   await config.update('critic.bundlePath', bundle, vscode.ConfigurationTarget.Workspace);
   await config.update('liveConfidence.debounceMs', 0, vscode.ConfigurationTarget.Workspace);

@@ -47,7 +47,7 @@ editor_remaining() { echo $(( $1 - (SECONDS - editor_started) )); }
 editor_fail() { echo "$1"; echo "0 passed, 1 failed"; exit 1; }
 
 # Installs the tools, builds the extension and brings the micro-ci models the tests use
-# (test/unit/helpers/fixtures.ts microModels()) up to date: cached by input hash, seconds
+# (test/fixtures/models.ts microModels()) up to date: cached by input hash, seconds
 # when nothing changed, ~5 min cold; PASSLENS_MICRO_DIR names a built micro work folder to
 # use instead. The run's time limit starts after this, so a cold build does not eat the
 # suites' time.

@@ -9,7 +9,7 @@ import * as assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { microModels, writeDemoWorkspace } from '../unit/helpers/fixtures';
+import { microModels, writeDemoWorkspace } from '../fixtures/models';
 import { closeWorkspacePage, openFile, openWorkspacePage, runCommand, screenshot, workbench } from './workbench';
 
 const PROBLEM = 'digits_cmp-stdin';

@@ -7,7 +7,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Mocha from 'mocha';
-import { microModels } from '../unit/helpers/fixtures';
+import { microModels } from '../fixtures/models';
 import { screenshot, screenshotsDir, startWorkbench, stopWorkbench } from './workbench';
 
 const TIMEOUT_MS = Number(process.env.PASSLENS_EDITOR_TEST_TIMEOUT_MS ?? 300_000);

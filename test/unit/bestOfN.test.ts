@@ -1,13 +1,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateAndRank, judgeCandidates, rankGiven, verdictLabel } from '../../src/core/bestOfN';
+import { generateAndRank, judgeCandidates, rankGiven, verdictLabel } from '../../src/core/generateAndRank/bestOfN';
 import { loadCritic } from '../../src/core/critic';
 import type { Critic } from '../../src/core/critic/types';
 import { LocalGenerator } from '../../src/core/generation/local';
-import { problemFromStatement } from '../../src/core/problemExtraction';
+import { problemFromStatement } from '../../src/core/problem/extraction';
 import { SandboxClient } from '../../src/core/sandbox';
 import { join } from 'node:path';
-import { repoRoot, tinyCriticBundle, tinyGenerator } from './helpers/fixtures';
+import { repoRoot, tinyCriticBundle, tinyGenerator } from '../fixtures/models';
 
 let critic: Critic;
 let generator: LocalGenerator;

@@ -4,7 +4,7 @@ import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main, readCandidates } from '../../src/cli';
-import { tinyCriticBundle, tinyGenerator } from './helpers/fixtures';
+import { tinyCriticBundle, tinyGenerator } from '../fixtures/models';
 
 /** Runs the CLI in-process, capturing what it prints. */
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {

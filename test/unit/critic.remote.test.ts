@@ -11,9 +11,9 @@ import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CriticError, createRemoteCritic } from '../../src/core/critic';
-import type { Problem } from '../../src/core/problem';
-import { DEFAULT_TEMPLATES } from '../../src/core/prompt';
-import { tinyCriticBundle } from './helpers/fixtures';
+import type { Problem } from '../../src/core/problem/types';
+import { DEFAULT_TEMPLATES } from '../../src/core/contracts/prompt';
+import { tinyCriticBundle } from '../fixtures/models';
 
 type Transformers = typeof import('@huggingface/transformers', { with: { 'resolution-mode': 'import' } });
 type Tokenizer = Awaited<ReturnType<Transformers['AutoTokenizer']['from_pretrained']>>;

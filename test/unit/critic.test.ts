@@ -11,9 +11,10 @@ import { join } from 'node:path';
 import { CriticError, loadCritic } from '../../src/core/critic';
 import type { Critic, CriticManifest, TokenScores } from '../../src/core/critic';
 import { ByteLevelVocabulary, charOffsets } from '../../src/core/critic/offsets';
-import type { Problem } from '../../src/core/problem';
-import { buildMessages } from '../../src/core/prompt';
-import { repoRoot, tinyCriticBundle } from './helpers/fixtures';
+import type { Problem } from '../../src/core/problem/types';
+import { buildMessages } from '../../src/core/contracts/prompt';
+import { isAbortError } from '../../src/core/shared/abort';
+import { repoRoot, tinyCriticBundle } from '../fixtures/models';
 
 const STDIN_PROBLEM: Problem = { question: 'Read n numbers and print their sum.', kind: 'standard_input' };
 const CALL_PROBLEM: Problem = { question: 'Return the indices of two numbers adding up to target.', kind: 'call_based', starterCode: 'class Solution:\n    def twoSum(self, nums, target):' };
@@ -37,7 +38,7 @@ interface ReferenceRequest {
 function references(bundle: string, requests: ReferenceRequest[]): Reference[] {
   const manifest = JSON.parse(readFileSync(join(bundle, 'passlens-critic.json'), 'utf8'));
   const body = requests.map((r) => ({ messages: buildMessages(r.problem, manifest.prompt), texts: r.texts, max_tokens: r.maxTokens }));
-  const out = execFileSync(join(repoRoot, '.venv', 'bin', 'python'), ['-m', 'passlens_training.fixtures', 'critic-reference', '--checkpoint', `${bundle}.checkpoint`], {
+  const out = execFileSync(join(repoRoot, '.venv', 'bin', 'python'), ['-m', 'passlens_training.testing.fixtures', 'critic-reference', '--checkpoint', `${bundle}.checkpoint`], {
     cwd: repoRoot,
     input: JSON.stringify(body),
     stdio: ['pipe', 'pipe', 'ignore'],
@@ -274,11 +275,11 @@ describe('bad bundles and options', () => {
   test('abort and dispose', async () => {
     const controller = new AbortController();
     controller.abort();
-    await assert.rejects(critic.score(STDIN_PROBLEM, CODE, controller.signal), (e: CriticError) => e.code === 'aborted');
+    await assert.rejects(critic.score(STDIN_PROBLEM, CODE, controller.signal), (e: Error) => isAbortError(e));
     const pending = new AbortController();
     const running = critic.scoreMany(STDIN_PROBLEM, TEXTS, pending.signal);
     pending.abort();
-    await assert.rejects(running, (e: CriticError) => e.code === 'aborted');
+    await assert.rejects(running, (e: Error) => isAbortError(e));
     const own = await loadCritic({ bundlePath: bundle, executionProvider: 'cpu' });
     await own.dispose();
     await assert.rejects(own.score(STDIN_PROBLEM, 'x'), (e: CriticError) => e.code === 'disposed');

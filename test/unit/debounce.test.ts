@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LatestRunScheduler, isAbortError, throwIfAborted } from '../../src/core/debounce';
+import { isAbortError, throwIfAborted } from '../../src/core/shared/abort';
+import { LatestRunScheduler } from '../../src/core/shared/debounce';
 
 test('only the last of a burst of schedules runs', async () => {
   const scheduler = new LatestRunScheduler(20);

@@ -2,11 +2,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadCritic } from '../../src/core/critic';
 import type { Critic } from '../../src/core/critic/types';
-import { DocumentScorer } from '../../src/core/documentScoring';
-import { lineConfidences } from '../../src/core/lines';
-import type { Problem } from '../../src/core/problem';
-import { codeAsResponse } from '../../src/core/prompt';
-import { tinyCriticBundle } from './helpers/fixtures';
+import { DocumentScorer, codeAsResponse } from '../../src/core/confidence/documentScoring';
+import { lineConfidences } from '../../src/core/confidence/lineConfidence';
+import type { Problem } from '../../src/core/problem/types';
+import { tinyCriticBundle } from '../fixtures/models';
 
 let critic: Critic;
 const problem: Problem = { question: 'Read n and print n squared.', kind: 'standard_input' };

@@ -2,8 +2,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { LocalGenerator } from '../../src/core/generation/local';
 import { collectCandidates } from '../../src/core/generation/types';
-import { buildMessages } from '../../src/core/prompt';
-import { tinyGenerator } from './helpers/fixtures';
+import { buildMessages } from '../../src/core/contracts/prompt';
+import { tinyGenerator } from '../fixtures/models';
 
 let folder: string;
 let generator: LocalGenerator;

@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { OpenAIGenerator, readServerSentEvents } from '../../src/core/generation/openai';
 import { collectCandidates, type GenerationEvent } from '../../src/core/generation/types';
-import { buildMessages } from '../../src/core/prompt';
+import { buildMessages } from '../../src/core/contracts/prompt';
 
 /**
  * A real loopback server speaking the OpenAI streaming protocol. Behaviour per request:

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { confidenceBucket, lineConfidences, lineOf, lineStarts, sparkline } from '../../src/core/lines';
+import { confidenceBucket, lineConfidences, lineOf, lineStarts, sparkline } from '../../src/core/confidence/lineConfidence';
 import type { TokenScores } from '../../src/core/critic/types';
-import { codeAsResponse } from '../../src/core/prompt';
+import { codeAsResponse } from '../../src/core/confidence/documentScoring';
 
 /** Token scores over `text` cut at the given token boundaries, with the given values. */
 function scoresOf(text: string, pieces: string[], values: number[]): TokenScores {

@@ -11,7 +11,7 @@ import {
   problemFromStatement,
   statementAboveLine,
   topOfFileStatement,
-} from '../../src/core/problemExtraction';
+} from '../../src/core/problem/extraction';
 
 const apps = join(__dirname, '..', '..', '..', 'shared', 'apps-sample', 'problems.jsonl');
 

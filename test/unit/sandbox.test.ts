@@ -5,12 +5,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
   SandboxClient,
-  SandboxUntrustedError,
   defaultJudgePath,
   type JudgeRequest,
   type JudgeVerdict,
   type JudgeResponse,
 } from '../../src/core/sandbox';
+import { UntrustedWorkspaceError } from '../../src/core/shared/trust';
 
 const repo = resolve(__dirname, '..', '..');
 const judgePath = join(repo, 'python-sandbox', 'judge.py');
@@ -75,7 +75,7 @@ test('keeps request order across parallel workers and survives malformed request
 
 test('refuses to run code in an untrusted workspace', async () => {
   const sandbox = client({ trusted: false });
-  await assert.rejects(sandbox.judge(echo('x')), SandboxUntrustedError);
+  await assert.rejects(sandbox.judge(echo('x')), UntrustedWorkspaceError);
   assert.equal(sandbox.pid, undefined);
   assert.equal(sandbox.starts, 0);
 });

@@ -2,12 +2,23 @@
  * Scores the code of one document as it changes: through the critic's KV cache when the
  * new code extends the old (typing at the end of the file), by rescoring otherwise.
  */
-import type { Critic, CriticStream, TokenScores } from './critic/types';
-import { isAbortError, throwIfAborted } from './debounce';
-import { lineConfidences, type LineConfidence } from './lines';
-import type { Problem } from './problem';
-import { codeAsResponse } from './prompt';
-import { finalScore } from './ranking';
+import type { Critic, CriticStream, TokenScores } from '../critic/types';
+import { AbortError, isAbortError, throwIfAborted } from '../shared/abort';
+import { lineConfidences, type LineConfidence } from './lineConfidence';
+import type { Problem } from '../problem/types';
+import { finalScore } from '../generateAndRank/ranking';
+
+/** Opening of the assistant response the critic scores when it judges code in an editor. */
+export const CODE_RESPONSE_PREFIX = '```python\n';
+
+/**
+ * How a file's code becomes the assistant response the critic scores: an open ```python
+ * block, as a response looks while its code is being written. Leaving the fence open keeps
+ * every edit at the end of the file an append (the critic's KV cache stays valid).
+ */
+export function codeAsResponse(code: string): { text: string; codeStart: number } {
+  return { text: CODE_RESPONSE_PREFIX + code, codeStart: CODE_RESPONSE_PREFIX.length };
+}
 
 export interface DocumentScore {
   code: string;
@@ -52,9 +63,9 @@ export class DocumentScorer {
     } catch (error) {
       // A stream interrupted mid-append has an unknown cache state: start over next time.
       await this.closeStream();
-      throw isAbortError(error) || signal?.aborted ? Object.assign(new Error('cancelled'), { name: 'AbortError' }) : error;
+      throw isAbortError(error) || signal?.aborted ? new AbortError() : error;
     }
-    return { code, scores, codeStart, lines: lineConfidences(scores, code, codeStart), final: finalScore(scores), incremental };
+    return { code, scores, codeStart, lines: lineConfidences(scores, code, codeStart), final: finalScore(scores, this.critic.info.specialIds), incremental };
   }
 
   private async closeStream(): Promise<void> {

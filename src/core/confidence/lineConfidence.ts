@@ -3,7 +3,7 @@
  * (the value after its last token), the token where confidence dropped most, and the
  * curve's trend at that line.
  */
-import type { TokenScores } from './critic/types';
+import type { TokenScores } from '../critic/types';
 
 export type Trend = 'rising' | 'falling' | 'steady';
 

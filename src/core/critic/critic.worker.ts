@@ -5,6 +5,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { CriticEngine } from './engine';
+import { isAbortError } from '../shared/abort';
 import { CriticError } from './errors';
 import type { EngineCall, FromWorker, ToWorker } from './protocol';
 
@@ -18,6 +19,7 @@ const post = (message: FromWorker) => port.postMessage(message);
 
 function errorMessage(error: unknown, id?: number): FromWorker {
   if (error instanceof CriticError) return { type: 'error', id, code: error.code, message: error.message };
+  if (isAbortError(error)) return { type: 'error', id, code: 'aborted', message: (error as Error).message };
   return { type: 'error', id, code: 'onnx_invalid', message: error instanceof Error ? error.message : String(error) };
 }
 

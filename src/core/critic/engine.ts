@@ -10,8 +10,9 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { buildMessages } from '../prompt';
-import type { Problem } from '../problem';
+import { buildMessages } from '../contracts/prompt';
+import { AbortError } from '../shared/abort';
+import type { Problem } from '../problem/types';
 import { CriticError, isOutOfMemory } from './errors';
 import { modelFile, readManifest, type CriticDtype, type CriticManifest } from './manifest';
 import { ByteLevelVocabulary, charOffsets, tokenDisplayText } from './offsets';
@@ -100,6 +101,7 @@ export class CriticEngine {
         name: `${basename(bundle)} (${manifest.base_model}, ${model.dtype})`,
         baseModel: manifest.base_model,
         templates: { system: manifest.prompt.system, standard_input: manifest.prompt.standard_input, call_based: manifest.prompt.call_based },
+        specialIds: tokenizer.all_special_ids,
         provider,
         dtype: model.dtype,
         notices,
@@ -205,7 +207,7 @@ export class CriticEngine {
     const perTokenKvBytes = 2 * this.kvShape.layers * this.kvShape.heads * this.kvShape.headDim * 4;
     const batchLimit = Math.max(1, Math.min(MAX_BATCH, Math.floor(BATCH_KV_BUDGET_BYTES / (perTokenKvBytes * (prompt.ids.length + longest + 1)))));
     for (let start = 0; start < order.length; start += batchLimit) {
-      if (isCancelled()) throw new CriticError('aborted', 'Critic scoring was cancelled.');
+      if (isCancelled()) throw new AbortError('Critic scoring was cancelled.');
       const group = order.slice(start, start + batchLimit);
       const values = await this.runAfterPrompt(prompt, group.map((i) => encoded[i].ids));
       group.forEach((index, row) => {

@@ -12,8 +12,7 @@ export type CriticErrorCode =
   | 'too_long'
   | 'out_of_memory'
   | 'remote_error'
-  | 'disposed'
-  | 'aborted';
+  | 'disposed';
 
 export class CriticError extends Error {
   constructor(
@@ -23,10 +22,6 @@ export class CriticError extends Error {
     super(message);
     this.name = 'CriticError';
   }
-}
-
-export function abortError(): CriticError {
-  return new CriticError('aborted', 'Critic scoring was cancelled.');
 }
 
 /** onnxruntime reports allocation failures in several wordings. */

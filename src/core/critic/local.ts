@@ -2,27 +2,20 @@
  * `loadCritic`: the local critic behind a worker thread (critic.worker.ts), so the caller's
  * thread (the extension host) never waits on tokenisation or onnxruntime.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
-import type { Problem } from '../problem';
+import type { Worker } from 'node:worker_threads';
+import type { Problem } from '../problem/types';
+import { AbortError } from '../shared/abort';
+import { startWorker } from '../shared/worker';
 import type { LocalCriticOptions } from './engine';
-import { CriticError, abortError } from './errors';
+import { CriticError } from './errors';
 import type { AppendResult, EngineCall, FromWorker, ToWorker } from './protocol';
 import type { Critic, CriticInfo, CriticStream, TokenScores } from './types';
 
 export type { ExecutionProvider, LocalCriticOptions } from './engine';
 
-/**
- * Starts the worker: dist/critic.worker.js when bundled; from source (tests, tsx) the
- * TypeScript entry is loaded through tsx's CommonJS hook, since Node 20 workers do not
- * apply the parent's --import loaders to their entry file.
- */
-function startWorker(): Worker {
-  const bundled = join(__dirname, 'critic.worker.js');
-  if (existsSync(bundled)) return new Worker(bundled);
-  const source = join(__dirname, 'critic.worker.ts');
-  return new Worker(`require('tsx/cjs/api').register(); require(${JSON.stringify(source)});`, { eval: true });
+/** A worker's error message as the error the caller sees. */
+function errorFrom(message: Extract<FromWorker, { type: 'error' }>): Error {
+  return message.code === 'aborted' ? new AbortError(message.message) : new CriticError(message.code, message.message);
 }
 
 type Pending = { resolve: (value: unknown) => void; reject: (error: Error) => void };
@@ -45,7 +38,7 @@ class LocalCritic implements Critic {
       if (!pending) return;
       this.pending.delete(message.id);
       if (message.type === 'result') pending.resolve(message.value);
-      else pending.reject(new CriticError(message.code, message.message));
+      else pending.reject(errorFrom(message));
     });
     const stop = (why: string) => {
       this.failure ??= new CriticError('disposed', why);
@@ -70,13 +63,13 @@ class LocalCritic implements Critic {
 
   /** A call the caller may abort: the worker skips it if it has not started or stops between batches. */
   private abortable<T>(request: EngineCall, signal?: AbortSignal): Promise<T> {
-    if (signal?.aborted) return Promise.reject(abortError());
+    if (signal?.aborted) return Promise.reject(new AbortError('Critic scoring was cancelled.'));
     const { id, done } = this.call<T>(request);
     if (!signal) return done;
     return new Promise<T>((resolve, reject) => {
       const onAbort = () => {
         this.worker.postMessage({ type: 'cancel', id } as ToWorker);
-        reject(abortError());
+        reject(new AbortError('Critic scoring was cancelled.'));
       };
       signal.addEventListener('abort', onAbort, { once: true });
       done.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
@@ -125,7 +118,7 @@ class LocalCriticStream implements CriticStream {
 
   append(chunk: string, signal?: AbortSignal): Promise<TokenScores> {
     if (this.closed) return Promise.reject(new CriticError('disposed', 'This critic stream is closed; open a new one.'));
-    if (signal?.aborted) return Promise.reject(abortError());
+    if (signal?.aborted) return Promise.reject(new AbortError('Critic scoring was cancelled.'));
     const done = this.critic.call<AppendResult>({ method: 'append', args: [this.id, chunk] }).done.then(({ from, scores }) => {
       const keep = <T>(old: T[], added: T[]) => old.slice(0, from).concat(added);
       this.scored = {
@@ -141,7 +134,7 @@ class LocalCriticStream implements CriticStream {
     if (!signal) return done;
     // The chunk stays appended even when the caller stops waiting (the stream stays consistent).
     return new Promise<TokenScores>((resolve, reject) => {
-      const onAbort = () => reject(abortError());
+      const onAbort = () => reject(new AbortError('Critic scoring was cancelled.'));
       signal.addEventListener('abort', onAbort, { once: true });
       done.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
     });
@@ -166,7 +159,7 @@ class LocalCriticStream implements CriticStream {
  * falls back to CPU; `info.notices` says so.
  */
 export function loadCritic(options: LocalCriticOptions): Promise<Critic> {
-  const worker = startWorker();
+  const worker = startWorker(__dirname, 'critic.worker');
   return new Promise<Critic>((resolve, reject) => {
     const onMessage = (message: FromWorker) => {
       if (message.type === 'loaded') {
@@ -175,7 +168,7 @@ export function loadCritic(options: LocalCriticOptions): Promise<Critic> {
       } else if (message.type === 'error' && message.id === undefined) {
         cleanup();
         void worker.terminate();
-        reject(new CriticError(message.code, message.message));
+        reject(errorFrom(message));
       }
     };
     const onError = (error: Error) => {

@@ -4,8 +4,8 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { validateTemplates } from '../prompt';
-import type { PromptTemplates } from '../problem';
+import { validateTemplates } from '../contracts/prompt';
+import type { PromptTemplates } from '../problem/types';
 import { CriticError } from './errors';
 
 export const MANIFEST_NAME = 'passlens-critic.json';

@@ -1,5 +1,5 @@
 /** Messages between the critic front (local.ts, any thread) and critic.worker.ts. */
-import type { Problem } from '../problem';
+import type { Problem } from '../problem/types';
 import type { CriticErrorCode } from './errors';
 import type { CriticEngine, LocalCriticOptions } from './engine';
 import type { TokenScores } from './types';
@@ -26,5 +26,5 @@ export type ToWorker =
 export type FromWorker =
   | { type: 'loaded'; info: CriticEngine['info'] }
   | { type: 'result'; id: number; value: TokenScores | TokenScores[] | AppendResult | number | null }
-  | { type: 'error'; id?: number; code: CriticErrorCode; message: string }
+  | { type: 'error'; id?: number; code: CriticErrorCode | 'aborted'; message: string }
   | { type: 'disposed' };

@@ -5,9 +5,10 @@
  * value per token. Streams re-score the whole text per append; vLLM's prefix cache keeps
  * that cheap on the server.
  */
-import { DEFAULT_TEMPLATES, buildMessages } from '../prompt';
-import type { Problem, PromptTemplates } from '../problem';
-import { CriticError, abortError } from './errors';
+import { DEFAULT_TEMPLATES, buildMessages } from '../contracts/prompt';
+import type { Problem, PromptTemplates } from '../problem/types';
+import { AbortError } from '../shared/abort';
+import { CriticError } from './errors';
 import { byteLevelTokenBytes, charOffsets, tokenDisplayText } from './offsets';
 import type { Critic, CriticStream, TokenScores } from './types';
 
@@ -42,7 +43,8 @@ class RemoteCritic implements Critic {
     private readonly options: RemoteCriticOptions,
     templates: PromptTemplates,
   ) {
-    this.info = { name: `${model} @ ${root}`, baseModel: model, templates, provider: 'remote' };
+    // The server tokenises response text, which holds no special tokens: nothing to skip.
+    this.info = { name: `${model} @ ${root}`, baseModel: model, templates, specialIds: [], provider: 'remote' };
   }
 
   async post<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T> {
@@ -173,7 +175,7 @@ class RemoteCriticStream implements CriticStream {
 }
 
 async function request<T>(url: string, options: RemoteCriticOptions, init: RequestInit, signal?: AbortSignal): Promise<T> {
-  if (signal?.aborted) throw abortError();
+  if (signal?.aborted) throw new AbortError('Critic scoring was cancelled.');
   const timeout = AbortSignal.timeout(options.timeoutMs ?? 60_000);
   const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
   let response: Response;
@@ -184,7 +186,7 @@ async function request<T>(url: string, options: RemoteCriticOptions, init: Reque
       headers: { 'content-type': 'application/json', ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}) },
     });
   } catch (error) {
-    if (signal?.aborted) throw abortError();
+    if (signal?.aborted) throw new AbortError('Critic scoring was cancelled.');
     const cause = (error as Error & { cause?: Error }).cause?.message ?? (error as Error).message;
     throw new CriticError('remote_error', `Cannot reach the critic server at ${url} (${cause}). Start it with \`vllm serve CHECKPOINT --runner pooling\` or fix passlens.critic.url.`);
   }

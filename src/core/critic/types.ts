@@ -1,4 +1,4 @@
-import type { Problem, PromptTemplates } from '../problem';
+import type { Problem, PromptTemplates } from '../problem/types';
 
 /** Per-token critic output over a scored text (the assistant response, not the prompt). */
 export interface TokenScores {
@@ -18,6 +18,8 @@ export interface CriticInfo {
   name: string;
   baseModel: string;
   templates: PromptTemplates;
+  /** Token ids the ranking rule skips (contracts: rankingIndex): end-of-sequence, padding, chat markers. */
+  specialIds: number[];
   /** Execution provider actually in use ('cpu', 'cuda', ... or 'remote'). */
   provider: string;
   /** Things the user should know about how the critic was loaded (e.g. fell back to CPU). */

@@ -3,12 +3,12 @@
  * the critic's KV cache), rank them by final p(pass), and optionally judge each against the
  * problem's examples in the sandbox. Shared by the editor's picker and `passlens rank`.
  */
-import type { Critic, CriticStream, TokenScores } from './critic/types';
-import type { GenerationRequest, Generator } from './generation/types';
-import type { Problem } from './problem';
-import { buildMessages, extractCode } from './prompt';
+import type { Critic, CriticStream, TokenScores } from '../critic/types';
+import type { GenerationRequest, Generator } from '../generation/types';
+import type { Problem } from '../problem/types';
+import { buildMessages, extractCode } from '../contracts';
 import { finalScore, rankCandidates } from './ranking';
-import type { JudgeRequest, JudgeResponse } from './sandbox/types';
+import type { JudgeRequest, JudgeResponse } from '../sandbox/types';
 
 export interface RankedCandidate {
   index: number;
@@ -133,20 +133,20 @@ export async function generateAndRank(
   for (let index = 0; index < options.n; index++) {
     const scorer = scorers.get(index);
     const scores = scorer ? await scorer.finish() : EMPTY_SCORES;
-    candidates.push(toCandidate(index, scorer?.text ?? '', scores, finishes.get(index) ?? 'cancelled'));
+    candidates.push(toCandidate(index, scorer?.text ?? '', scores, finishes.get(index) ?? 'cancelled', critic.info.specialIds));
   }
   return rankCandidates(candidates);
 }
 
-function toCandidate(index: number, text: string, scores: TokenScores, finishReason: RankedCandidate['finishReason']): RankedCandidate {
+function toCandidate(index: number, text: string, scores: TokenScores, finishReason: RankedCandidate['finishReason'], specialIds: readonly number[]): RankedCandidate {
   const { code, start } = extractCode(text);
-  return { index, text, code, codeStart: start, scores, values: scores.values, final: finalScore(scores), finishReason };
+  return { index, text, code, codeStart: start, scores, values: scores.values, final: finalScore(scores, specialIds), finishReason };
 }
 
 /** Ranks responses that already exist (files, a JSON list), scoring them together. */
 export async function rankGiven(critic: Critic, problem: Problem, texts: readonly string[], signal?: AbortSignal): Promise<RankedCandidate[]> {
   const scores = await critic.scoreMany(problem, texts, signal);
-  return rankCandidates(texts.map((text, index) => toCandidate(index, text, scores[index], 'given')));
+  return rankCandidates(texts.map((text, index) => toCandidate(index, text, scores[index], 'given', critic.info.specialIds)));
 }
 
 /** Runs every candidate's code on the problem's examples; leaves `judged` unset when there are none. */

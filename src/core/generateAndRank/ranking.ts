@@ -1,14 +1,15 @@
-/** Best-of-n ranking by the critic's final p(pass). */
+/** Best-of-n ranking by the critic's p(pass) at the contract's ranking index. */
+import { rankingIndex } from '../contracts';
 
 export interface Scored {
-  /** Per-token values from the critic, in order; the last one is the rollout's score. */
-  values: readonly number[];
+  /** The critic's verdict for the whole candidate (`finalScore`); NaN when it has no tokens. */
+  final: number;
 }
 
-/** The critic's verdict for a whole candidate: its last token's value (the paper's `s`). */
-export function finalScore(candidate: Scored): number {
-  const { values } = candidate;
-  return values.length > 0 ? values[values.length - 1] : Number.NaN;
+/** The critic's verdict for a whole candidate: its value at the contract's ranking index (the paper's `s`). */
+export function finalScore(scores: { tokenIds: readonly number[]; values: readonly number[] }, specialIds: Iterable<number> = []): number {
+  const index = rankingIndex(scores.tokenIds, specialIds);
+  return index === undefined ? Number.NaN : scores.values[index];
 }
 
 /**
@@ -17,7 +18,7 @@ export function finalScore(candidate: Scored): number {
  */
 export function rankCandidates<T extends Scored>(candidates: readonly T[]): T[] {
   return candidates
-    .map((candidate, index) => ({ candidate, index, score: finalScore(candidate) }))
+    .map((candidate, index) => ({ candidate, index, score: candidate.final }))
     .sort((a, b) => {
       const aMissing = Number.isNaN(a.score);
       const bMissing = Number.isNaN(b.score);

@@ -3,9 +3,9 @@
  * loads on first use (downloading when it is a hub id and offline-only is off); dispose()
  * terminates the worker, which frees all of its memory.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { AbortError } from '../shared/abort';
+import { startWorker } from '../shared/worker';
 import { EventQueue, type GenerationEvent, type GenerationRequest, type Generator } from './types';
 import type { FromWorker, LoadOptions, ToWorker } from './protocol';
 
@@ -16,18 +16,6 @@ export interface DownloadProgress {
 }
 
 export type LocalGeneratorOptions = LoadOptions;
-
-/**
- * Starts the worker: dist/generator.worker.js when bundled; from source (tests, tsx) the
- * TypeScript entry is loaded through tsx's CommonJS hook, since Node 20 workers do not
- * apply the parent's --import loaders to their entry file.
- */
-function startWorker(): Worker {
-  const bundled = join(__dirname, 'generator.worker.js');
-  if (existsSync(bundled)) return new Worker(bundled);
-  const source = join(__dirname, 'generator.worker.ts');
-  return new Worker(`require('tsx/cjs/api').register(); require(${JSON.stringify(source)});`, { eval: true });
-}
 
 export class LocalGenerator implements Generator {
   readonly name: string;
@@ -57,7 +45,7 @@ export class LocalGenerator implements Generator {
   load(signal?: AbortSignal, onProgress?: (progress: DownloadProgress) => void): Promise<void> {
     if (onProgress) this.onProgress = onProgress;
     this.ready ??= new Promise<void>((resolve, reject) => {
-      const worker = startWorker();
+      const worker = startWorker(__dirname, 'generator.worker');
       this.worker = worker;
       worker.on('message', (message: FromWorker) => {
         for (const listener of this.listeners) listener(message);
@@ -90,7 +78,7 @@ export class LocalGenerator implements Generator {
       return new Promise<void>((resolve, reject) => {
         const abort = () => {
           void this.dispose();
-          reject(Object.assign(new Error('cancelled'), { name: 'AbortError' }));
+          reject(new AbortError());
         };
         if (signal.aborted) return abort();
         signal.addEventListener('abort', abort, { once: true });

@@ -3,8 +3,17 @@
  * chat or completions endpoint, SSE streaming, `n` candidates per request where the server
  * honours it and parallel single requests where it does not.
  */
-import { renderPhiChat } from '../prompt';
+import type { ChatMessage } from '../contracts/prompt';
+import { AbortError } from '../shared/abort';
 import { EventQueue, type GenerationEvent, type GenerationRequest, type Generator } from './types';
+
+/**
+ * Phi-4's chat format as plain text, for servers reached through the raw completions API
+ * (they do not apply a chat template). Matches the tiny models' template in training.
+ */
+export function renderPhiChat(messages: readonly ChatMessage[]): string {
+  return messages.map((m) => `<|${m.role}|>${m.content}<|end|>`).join('') + '<|assistant|>';
+}
 
 export interface OpenAIGeneratorOptions {
   /** Base URL including the version prefix, e.g. http://127.0.0.1:8000/v1. */
@@ -199,7 +208,7 @@ export class OpenAIGenerator implements Generator {
         },
       });
     } catch (error) {
-      if (signal?.aborted) throw Object.assign(new Error('cancelled'), { name: 'AbortError' });
+      if (signal?.aborted) throw new AbortError();
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
       throw new GeneratorServerError(
         `Cannot reach the generator server at ${this.baseUrl} (${cause?.code ?? cause?.message ?? String(error)}). ` +

@@ -1,5 +1,5 @@
 /** Messages between LocalGenerator (extension host or CLI) and generator.worker.ts. */
-import type { ChatMessage } from '../prompt';
+import type { ChatMessage } from '../contracts/prompt';
 
 export interface LoadOptions {
   /** Hub id or local folder in transformers.js layout (config.json, tokenizer files, onnx/model*.onnx). */

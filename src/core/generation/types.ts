@@ -1,5 +1,5 @@
 /** One interface for every generator: N candidates per prompt, streamed token by token. */
-import type { ChatMessage } from '../prompt';
+import type { ChatMessage } from '../contracts/prompt';
 
 export interface GenerationRequest {
   messages: ChatMessage[];

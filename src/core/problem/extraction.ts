@@ -3,7 +3,7 @@
  * comment block above the cursor, a file's top docstring, or a sibling problem.md; and
  * the examples a statement contains, turned into sandbox Tests.
  */
-import type { Problem, Tests } from './problem';
+import type { Problem, Tests } from './types';
 
 /** Joins `# ...` comment lines into prose, dropping the markers. */
 function uncomment(lines: readonly string[]): string {

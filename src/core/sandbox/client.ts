@@ -8,6 +8,8 @@ import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { dirname, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
+import { AbortError } from '../shared/abort';
+import { UntrustedWorkspaceError } from '../shared/trust';
 import type { JudgeRequest, JudgeResponse } from './types';
 
 export interface SandboxClientOptions {
@@ -28,14 +30,6 @@ export interface SandboxClientOptions {
   extraArgs?: string[];
   /** Time beyond a request's worst case (tests x timeout) before the judge counts as hung. */
   hangGraceMs?: number;
-}
-
-/** Thrown when the workspace is not trusted: no model-written code is run. */
-export class SandboxUntrustedError extends Error {
-  constructor() {
-    super('PassLens will not run code in the sandbox of an untrusted workspace. Trust the workspace (Workspaces: Manage Workspace Trust) to run candidates.');
-    this.name = 'SandboxUntrustedError';
-  }
 }
 
 const DEFAULT_TIMEOUT_S = 4;
@@ -93,7 +87,7 @@ export class SandboxClient {
 
   /** Judges one request. Resolves with the judge's response (a verdict or `{id, error}`). */
   judge(request: JudgeRequest, signal?: AbortSignal): Promise<JudgeResponse> {
-    if (!this.options.trusted) return Promise.reject(new SandboxUntrustedError());
+    if (!this.options.trusted) return Promise.reject(new UntrustedWorkspaceError());
     if (this.disposed) return Promise.reject(new Error('the sandbox client is disposed'));
     if (signal?.aborted) return Promise.reject(abortError(signal));
     const memory = request.memory_mb ?? this.options.defaultMemoryMb;
@@ -271,8 +265,5 @@ export class SandboxClient {
 
 function abortError(signal: AbortSignal): Error {
   const reason: unknown = signal.reason;
-  if (reason instanceof Error) return reason;
-  const error = new Error('the sandbox request was cancelled');
-  error.name = 'AbortError';
-  return error;
+  return reason instanceof Error ? reason : new AbortError('the sandbox request was cancelled');
 }

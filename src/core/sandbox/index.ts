@@ -1,2 +1,2 @@
 export * from './types';
-export { SandboxClient, SandboxUntrustedError, defaultJudgePath, type SandboxClientOptions } from './client';
+export { SandboxClient, defaultJudgePath, type SandboxClientOptions } from './client';

@@ -1,4 +1,4 @@
-import type { Tests } from '../problem';
+import type { Tests } from '../problem/types';
 
 /** One request of python-sandbox/judge.py's JSON Lines protocol (docs/ARCHITECTURE.md). */
 export interface JudgeRequest {

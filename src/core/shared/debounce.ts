@@ -69,16 +69,3 @@ export class LatestRunScheduler {
     this.cancel();
   }
 }
-
-/** Rejects with an AbortError-named error when `signal` is aborted (for loops between awaits). */
-export function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) {
-    const error = new Error('cancelled');
-    error.name = 'AbortError';
-    throw error;
-  }
-}
-
-export function isAbortError(error: unknown): boolean {
-  return error instanceof Error && error.name === 'AbortError';
-}

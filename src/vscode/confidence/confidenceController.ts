@@ -1,9 +1,9 @@
 import * as vscode from 'vscode';
 import type { Critic } from '../../core/critic/types';
-import { DocumentScorer } from '../../core/documentScoring';
+import { DocumentScorer } from '../../core/confidence/documentScoring';
 import { errorMessage, isCancellation, timed } from '../log';
-import type { CriticService } from '../services/criticService';
-import type { ProblemService } from '../services/problemService';
+import type { CriticService } from '../critic/criticService';
+import type { ProblemService } from '../problem/problemService';
 import type { ScoreStore } from './scoreStore';
 
 interface ScorerEntry {

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { randomBytes } from 'node:crypto';
-import type { ScoreStore } from '../confidence/scoreStore';
+import type { ScoreStore } from './scoreStore';
 
 interface CurveData {
   type: 'data';

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { confidenceBucket, type LineConfidence } from '../../core/lines';
+import { confidenceBucket, type LineConfidence } from '../../core/confidence/lineConfidence';
 import type { ScoreStore } from './scoreStore';
 
 const BUCKETS = 5;

@@ -1,11 +1,11 @@
 import * as vscode from 'vscode';
-import { LatestRunScheduler } from '../../core/debounce';
+import { LatestRunScheduler } from '../../core/shared/debounce';
 import { errorMessage, isCancellation } from '../log';
-import type { CriticService } from '../services/criticService';
+import type { CriticService } from '../critic/criticService';
 import { readSettings, type PassLensSettings } from '../settings';
 import type { ConfidenceController } from './confidenceController';
 import type { ScoreStore } from './scoreStore';
-import { offerCriticFix } from '../configure/selectCritic';
+import { offerCriticFix } from '../critic/selectCritic';
 
 /**
  * Live confidence: re-scores the active Python file after each pause in typing. Runs are

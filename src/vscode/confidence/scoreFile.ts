@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
-import { offerCriticFix } from '../configure/selectCritic';
+import { offerCriticFix } from '../critic/selectCritic';
 import { isCancellation, withProgress } from '../log';
-import type { CriticService } from '../services/criticService';
+import type { CriticService } from '../critic/criticService';
 import { readSettings } from '../settings';
 import type { ConfidenceController } from './confidenceController';
 

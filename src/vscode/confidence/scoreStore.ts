@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import type { DocumentScore } from '../../core/documentScoring';
+import type { DocumentScore } from '../../core/confidence/documentScoring';
 
 export interface StoredScore extends DocumentScore {
   /** Document version the scores were computed for. */

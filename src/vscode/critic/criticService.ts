@@ -1,10 +1,17 @@
 import * as vscode from 'vscode';
+import { createRemoteCritic, loadCritic } from '../../core/critic';
 import type { Critic } from '../../core/critic/types';
 import { readSettings, type PassLensSettings } from '../settings';
 import { timed } from '../log';
 
 /** Loads a critic for the critic part of the settings (a bundle folder or a vLLM server). */
 export type CriticLoader = (settings: PassLensSettings['critic'], signal?: AbortSignal) => Promise<Critic>;
+
+/** The critic runtimes the settings can name: a bundle folder (onnxruntime-node) or a vLLM server. */
+export const loadConfiguredCritic: CriticLoader = async (settings) =>
+  settings.backend === 'vllm'
+    ? createRemoteCritic({ url: settings.url })
+    : loadCritic({ bundlePath: settings.bundlePath, executionProvider: settings.executionProvider });
 
 /** How long a critic used only by one-off commands stays loaded. */
 const IDLE_RELEASE_MS = 5 * 60_000;

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { errorMessage, withProgress } from '../log';
-import { NoCriticError, type CriticLoader } from '../services/criticService';
+import { NoCriticError, type CriticLoader } from './criticService';
 import { readSettings } from '../settings';
 
 /** Shows an error; for a missing critic, offers to pick a bundle right away. */

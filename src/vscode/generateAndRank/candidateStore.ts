@@ -1,6 +1,6 @@
 import type * as vscode from 'vscode';
-import type { RankedCandidate } from '../../core/bestOfN';
-import type { Problem } from '../../core/problem';
+import type { RankedCandidate } from '../../core/generateAndRank/bestOfN';
+import type { Problem } from '../../core/problem/types';
 
 export interface RankRun {
   document: vscode.Uri;

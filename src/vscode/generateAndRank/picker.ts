@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
-import { verdictLabel, type RankedCandidate } from '../../core/bestOfN';
-import { sparkline } from '../../core/lines';
+import { verdictLabel, type RankedCandidate } from '../../core/generateAndRank/bestOfN';
+import { sparkline } from '../../core/confidence/lineConfidence';
 
 export interface CandidateItem extends vscode.QuickPickItem {
   candidate: RankedCandidate;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { LocalGenerator } from '../../core/generation/local';
 import { OpenAIGenerator } from '../../core/generation/openai';
 import { errorMessage, withProgress } from '../log';
-import { API_KEY_SECRET, type GeneratorService } from '../services/generatorService';
+import { API_KEY_SECRET, type GeneratorService } from './generatorService';
 import { readSettings } from '../settings';
 
 /**

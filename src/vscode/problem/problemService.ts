@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
-import type { Problem } from '../../core/problem';
-import { problemFromMarkdown, problemFromStatement, topOfFileStatement } from '../../core/problemExtraction';
+import type { Problem } from '../../core/problem/types';
+import { problemFromMarkdown, problemFromStatement, topOfFileStatement } from '../../core/problem/extraction';
 
 export type ProblemSource = 'set' | 'docstring' | 'problem.md';
 

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import type { ProblemService } from '../services/problemService';
+import type { ProblemService } from './problemService';
 
 /** PassLens: Set Problem for This File — from the selection, typed text, a Markdown file, or cleared. */
 export async function setProblem(problems: ProblemService): Promise<void> {

@@ -1,10 +1,10 @@
 import * as vscode from 'vscode';
-import type { Tests } from '../../core/problem';
+import type { Tests } from '../../core/problem/types';
 import type { JudgeResponse } from '../../core/sandbox/types';
 import type { CandidateStore } from '../generateAndRank/candidateStore';
 import { errorMessage, isCancellation, withProgress } from '../log';
-import type { ProblemService } from '../services/problemService';
-import type { SandboxService } from '../services/sandboxService';
+import type { ProblemService } from '../problem/problemService';
+import type { SandboxService } from './sandboxService';
 
 /** Reads and checks a tests JSON ({inputs, outputs, fn_name?}), saying what is wrong. */
 export function parseTestsJson(text: string, source: string): Tests {

@@ -1,5 +1,8 @@
+import { join } from 'node:path';
 import * as vscode from 'vscode';
-import type { Judge } from '../../core/bestOfN';
+import { SandboxClient } from '../../core/sandbox';
+import { UntrustedWorkspaceError } from '../../core/shared/trust';
+import type { Judge } from '../../core/generateAndRank/bestOfN';
 import { readSettings, type PassLensSettings } from '../settings';
 
 export interface DisposableJudge extends Judge {
@@ -9,14 +12,13 @@ export interface DisposableJudge extends Judge {
 /** Starts the sandbox judge for the sandbox settings (SandboxClient over python-sandbox/judge.py). */
 export type JudgeFactory = (settings: PassLensSettings['sandbox'], trusted: boolean) => DisposableJudge;
 
-export class UntrustedWorkspaceError extends Error {
-  constructor() {
-    super('PassLens runs model-written code only in a trusted workspace. Trust this workspace to run candidates in the sandbox.');
-    this.name = 'UntrustedWorkspaceError';
-  }
+/** Owns the sandbox judge process; refuses to start it in an untrusted workspace. */
+/** The judge shipped in the .vsix (python-sandbox/judge.py beside dist/). */
+export function createJudge(extensionPath: string): JudgeFactory {
+  return (settings, trusted) =>
+    new SandboxClient({ pythonPath: settings.pythonPath, judgePath: join(extensionPath, 'python-sandbox', 'judge.py'), trusted });
 }
 
-/** Owns the sandbox judge process; refuses to start it in an untrusted workspace. */
 export class SandboxService implements vscode.Disposable {
   private judge: DisposableJudge | undefined;
   private startedFor: string | undefined;

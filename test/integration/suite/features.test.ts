@@ -11,12 +11,12 @@ import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
-import type { RankedCandidate } from '../../../src/core/bestOfN';
-import { confidenceBucket, lineConfidences } from '../../../src/core/lines';
-import { codeAsResponse } from '../../../src/core/prompt';
+import type { RankedCandidate } from '../../../src/core/generateAndRank/bestOfN';
+import { confidenceBucket, lineConfidences } from '../../../src/core/confidence/lineConfidence';
+import { codeAsResponse } from '../../../src/core/confidence/documentScoring';
 import type { JudgeResponse } from '../../../src/core/sandbox/types';
 import type { PassLensApi } from '../../../src/extension';
-import { microModels, writeDemoWorkspace } from '../../unit/helpers/fixtures';
+import { microModels, writeDemoWorkspace } from '../../fixtures/models';
 import { passlens, waitFor, workspaceFile } from './helpers';
 
 /** The held-out problem the tests use (a family the critic was not trained on). */

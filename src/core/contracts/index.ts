@@ -1,0 +1,4 @@
+/** The contracts shared with training (contracts/ at the repository root): prompts, code extraction, ranking. */
+export { DEFAULT_TEMPLATES, buildMessages, validateTemplates, type ChatMessage } from './prompt';
+export { extractCode, type ExtractedCode } from './codeExtraction';
+export { rankingIndex } from './ranking';

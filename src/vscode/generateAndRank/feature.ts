@@ -1,0 +1,22 @@
+import * as vscode from 'vscode';
+import type { CriticService } from '../critic/criticService';
+import type { GeneratorService } from '../generation/generatorService';
+import type { ProblemService } from '../problem/problemService';
+import type { SandboxService } from '../sandbox/sandboxService';
+import { CandidateStore } from './candidateStore';
+import { generateAndRankCommand } from './command';
+import { CandidatePreviews } from './preview';
+
+/** PassLens: Generate and Rank Solutions — the best-of-n picker. Returns the store of the last run's candidates. */
+export function registerGenerateAndRank(
+  context: vscode.ExtensionContext,
+  deps: { generators: GeneratorService; critics: CriticService; sandbox: SandboxService; problems: ProblemService; log: vscode.LogOutputChannel },
+): CandidateStore {
+  const store = new CandidateStore();
+  const previews = new CandidatePreviews();
+  context.subscriptions.push(
+    previews,
+    vscode.commands.registerCommand('passlens.generateAndRank', () => generateAndRankCommand({ ...deps, previews, store })),
+  );
+  return store;
+}
