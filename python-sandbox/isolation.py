@@ -6,7 +6,7 @@ import stat
 import sys
 
 HERE = os.path.dirname(os.path.realpath(__file__))
-WORKER_SCRIPT = os.path.join(HERE, 'sandbox_worker.py')
+WORKER_SCRIPT = os.path.join(HERE, 'worker.py')
 # Candidates run as uid BASE_UID + worker index when the judge runs as root, so each
 # worker's candidates are counted (RLIMIT_NPROC) and signalled apart from everything else.
 BASE_UID = 61000

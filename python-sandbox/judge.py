@@ -114,7 +114,7 @@ class WorkerDied(Exception):
 
 
 class Worker:
-    """A pre-warmed worker process (sandbox_worker.py) and its control pipes."""
+    """A pre-warmed worker process (worker.py) and its control pipes."""
 
     def __init__(self, judge, index):
         self.judge = judge
