@@ -5,6 +5,8 @@ import shutil
 import stat
 import sys
 
+import hostos
+
 HERE = os.path.dirname(os.path.realpath(__file__))
 WORKER_SCRIPT = os.path.join(HERE, 'worker.py')
 # Candidates run as uid BASE_UID + worker index when the judge runs as root, so each
@@ -49,18 +51,6 @@ def world_readable(path):
         if not mode & stat.S_IXOTH or (prefix == path and not mode & stat.S_IROTH):
             return False
     return True
-
-
-def count_user_tasks(uid):
-    count = 0
-    for entry in os.listdir('/proc'):
-        if entry.isdigit():
-            try:
-                if os.stat('/proc/' + entry).st_uid == uid:
-                    count += len(os.listdir('/proc/%s/task' % entry))
-            except OSError:
-                pass
-    return count
 
 
 def bwrap_command(bwrap):
@@ -124,13 +114,13 @@ def worker_settings(mode, index, tmp_dir):
     root = os.geteuid() == 0
     if mode == 'bwrap':
         uid = BASE_UID + index if root else None
-        return {'uid': uid, 'nproc': NPROC_DROPPED if uid is not None else count_user_tasks(os.getuid()) + NPROC_MARGIN,
+        return {'uid': uid, 'nproc': NPROC_DROPPED if uid is not None else hostos.count_user_tasks(os.getuid()) + NPROC_MARGIN,
                 'guard': False, 'deny_read': [], 'tmp': '/tmp', 'wipe': ['/tmp', '/dev/shm']}
     # rlimits: a non-root uid only where the interpreter stays readable for it.
     assert tmp_dir is not None, 'rlimits mode runs candidates in a host temporary folder'
     can_drop = root and all(world_readable(p) for p in python_paths()) and world_readable(tmp_dir)
     uid = BASE_UID + index if can_drop else None
-    return {'uid': uid, 'nproc': NPROC_DROPPED if uid is not None else count_user_tasks(os.getuid()) + NPROC_MARGIN,
+    return {'uid': uid, 'nproc': NPROC_DROPPED if uid is not None else hostos.count_user_tasks(os.getuid()) + NPROC_MARGIN,
             'guard': True, 'deny_read': hidden_dirs(), 'tmp': tmp_dir, 'wipe': []}
 
 
@@ -145,31 +135,3 @@ def plain_command():
 
 def find_bwrap():
     return shutil.which('bwrap')
-
-
-def process_tree():
-    """{parent pid: [child pids]} from /proc."""
-    children = {}
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            with open('/proc/%s/stat' % entry, 'rb') as handle:
-                stat = handle.read()
-        except OSError:
-            continue
-        ppid = int(stat[stat.rindex(b')') + 2:].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
-    return children
-
-
-def descendants(root_pid, children=None):
-    """All live descendants of root_pid (orphans reparent to a subreaper, so a subreaper
-    sees everything its children left behind)."""
-    children = process_tree() if children is None else children
-    found, stack = [], [root_pid]
-    while stack:
-        for child in children.get(stack.pop(), ()):
-            found.append(child)
-            stack.append(child)
-    return found

@@ -25,6 +25,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
 
 import compare  # noqa: E402
+import hostos  # noqa: E402
 import isolation  # noqa: E402
 import valuecodec  # noqa: E402
 
@@ -244,9 +245,9 @@ class Judge:
         other children."""
         live = {w.proc.pid for w in self.workers if w.proc is not None}
         for _ in range(20):
-            tree = isolation.process_tree()
+            tree = hostos.process_tree()
             strays = [pid for pid in tree.get(os.getpid(), []) if pid not in live]
-            strays = [p for pid in strays for p in [pid] + isolation.descendants(pid, tree)]
+            strays = [p for pid in strays for p in [pid] + hostos.descendants(pid, tree)]
             if not strays:
                 return
             for pid in strays:

@@ -1,4 +1,5 @@
-"""Pre-warmed sandbox worker (runs inside bwrap, or bare in rlimits mode).
+"""Pre-warmed sandbox worker (runs inside bwrap, firejail or sandbox-exec, or bare in weak
+mode); what runs in the candidate processes it forks is in candidate.py.
 
 judge.py starts one worker per pool slot and talks to it in JSON lines over stdin/stdout:
   {"op": "config", ...}                        -> {"ready": true, ...}
@@ -14,84 +15,24 @@ state carries from test to test as in APPS). Each child gets its own process gro
 working directory, scrubbed environment, rlimits, and (when root) its own uid; when a
 test ends every process the candidate left behind is killed.
 """
-import ast
-import builtins
-import ctypes
 import errno
-import io
 import json
 import os
-import resource
 import selectors
 import shutil
 import signal
 import sys
 import tempfile
 import time
-import traceback
 
-import valuecodec
-from isolation import descendants
-
-# The names the official APPS harness prepends to every program (it imports them in a
-# header), so solutions that rely on them without importing behave the same here.
-import itertools  # noqa: E401
-import collections
-import functools
-import math
-import fractions
-import heapq
-import random
-import typing
-
-try:  # numpy is optional; APPS provides `np` when it is installed.
-    os.environ.setdefault('OPENBLAS_NUM_THREADS', '1')
-    import numpy
-except Exception:  # pragma: no cover - depends on the interpreter
-    numpy = None
-
-# Warmed so that candidates importing them pay nothing after the fork.
-import array, bisect, copy, datetime, decimal, operator, re, statistics, string  # noqa: E401,F401
-import threading, atexit, queue, dataclasses, enum  # noqa: E401,F401
-
-
-def _apps_prelude():
-    names = {
-        'sys': sys, 'time': time, 'itertools': itertools, 'collections': collections,
-        'math': math, 'fractions': fractions, 'random': random, 'heapq': heapq,
-        'lru_cache': functools.lru_cache, 'List': typing.List, 'Tuple': typing.Tuple,
-    }
-    for name in ('accumulate', 'product', 'permutations', 'combinations'):
-        names[name] = getattr(itertools, name)
-    for name in ('Counter', 'OrderedDict', 'deque', 'defaultdict', 'ChainMap'):
-        names[name] = getattr(collections, name)
-    for name in ('sqrt', 'sin', 'cos', 'tan', 'ceil', 'fabs', 'floor', 'gcd', 'exp', 'log', 'log2'):
-        names[name] = getattr(math, name)
-    for name in heapq.__all__:  # from heapq import *
-        names[name] = getattr(heapq, name)
-    if numpy is not None:
-        names['np'] = numpy
-    return names
-
-
-APPS_PRELUDE = _apps_prelude()
+import candidate as candidate_side
+import hostos
+from candidate import FD_COMMAND, FD_RESULT, FD_STATUS, numpy
 
 STDOUT_CAP = 16 * 1024 * 1024
 STDERR_CAP = 1024 * 1024
 STDERR_KEPT = 8 * 1024
 RESULT_CAP = 16 * 1024 * 1024
-FILE_SIZE_LIMIT = 16 * 1024 * 1024
-OPEN_FILES_LIMIT = 256
-# Fixed descriptor numbers inside a candidate process.
-FD_STATUS, FD_COMMAND, FD_RESULT = 3, 4, 5
-
-_libc = ctypes.CDLL(None, use_errno=True)
-PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 1, 4, 36
-
-
-def prctl(option, arg):
-    return _libc.prctl(option, ctypes.c_ulong(arg), 0, 0, 0)
-
 
 # ---------------------------------------------------------------- process clean-up
 
@@ -109,7 +50,7 @@ def kill_all_descendants():
     """SIGKILL every process below this worker until none is left, and reap them."""
     me = os.getpid()
     for _ in range(50):
-        pids = descendants(me)
+        pids = hostos.descendants(me)
         if not pids:
             break
         for pid in pids:
@@ -122,334 +63,20 @@ def kill_all_descendants():
     reap()
 
 
-# ---------------------------------------------------------------- candidate side
-
-def _top_level_bindings(body):
-    """Names a module body binds outside nested functions/classes (for `global`)."""
-    names = set()
-    stack = list(body)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-            stack.extend(node.decorator_list)
-            continue
-        if isinstance(node, ast.Lambda):
-            continue
-        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
-            names.add(node.id)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            for alias in node.names:
-                if alias.name != '*':
-                    names.add(alias.asname or alias.name.split('.')[0])
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            names.add(node.name)
-        elif isinstance(node, ast.Global):
-            names.update(node.names)
-        elif type(node).__name__ in ('MatchAs', 'MatchStar') and getattr(node, 'name', None):
-            names.add(node.name)
-        elif type(node).__name__ == 'MatchMapping' and getattr(node, 'rest', None):
-            names.add(node.rest)
-        stack.extend(ast.iter_child_nodes(node))
-    return names
-
-
-class _TopLevelRewriter(ast.NodeTransformer):
-    """Inside the wrapper function: annotated names cannot be declared global, and module
-    level `global` statements become redundant."""
-
-    def visit_FunctionDef(self, node):
-        return node
-
-    visit_AsyncFunctionDef = visit_ClassDef = visit_Lambda = visit_FunctionDef
-
-    def visit_AnnAssign(self, node):
-        if node.value is None:
-            return ast.copy_location(ast.Pass(), node)
-        return ast.copy_location(ast.Assign(targets=[node.target], value=node.value), node)
-
-    def visit_Global(self, node):
-        return ast.copy_location(ast.Pass(), node)
-
-
-def wrap_top_level_return(source):
-    """The APPS harness runs a standard-input program as the body of a function, so a
-    top-level `return` ends the program. Same here, but every top-level name is declared
-    global so the program keeps ordinary module semantics otherwise."""
-    tree = ast.parse(source, 'main.py')
-    hoisted, body = [], []
-    for node in tree.body:
-        is_future = isinstance(node, ast.ImportFrom) and node.module == '__future__'
-        is_star = isinstance(node, ast.ImportFrom) and any(a.name == '*' for a in node.names)
-        (hoisted if is_future or is_star else body).append(node)
-    names = sorted(_top_level_bindings(body))
-    body = [_TopLevelRewriter().visit(node) for node in body]
-    if names:
-        body.insert(0, ast.Global(names=names))
-    main = ast.FunctionDef(name='__passlens_main__', args=ast.arguments(
-        posonlyargs=[], args=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[]),
-        body=body or [ast.Pass()], decorator_list=[], returns=None, type_comment=None)
-    if sys.version_info >= (3, 12):
-        main.type_params = []
-    call = ast.Expr(ast.Call(func=ast.Name('__passlens_main__', ast.Load()), args=[], keywords=[]))
-    tree.body = hoisted + [main, call]
-    ast.fix_missing_locations(tree)
-    return compile(tree, 'main.py', 'exec')
-
-
-def compile_candidate(source, kind):
-    try:
-        return compile(source, 'main.py', 'exec')
-    except SyntaxError as error:
-        if kind == 'stdin' and "'return' outside function" in str(error):
-            return wrap_top_level_return(source)
-        raise
-
-
-def _write_all(fd, data):
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def _write_status(message):
-    try:
-        _write_all(FD_STATUS, (json.dumps(message) + '\n').encode())
-    except OSError:
-        pass
-
-
-def _failure_message(error):
-    return {'error': 'memory' if isinstance(error, MemoryError) else 'exception',
-            'type': type(error).__name__}
-
-
-def _finish_and_exit(code):
-    """What interpreter shutdown does, without unwinding the worker's frames: wait for
-    non-daemon threads, run atexit handlers, flush, exit."""
-    try:
-        shutdown = getattr(threading, '_shutdown', None)
-        if shutdown is not None:
-            shutdown()
-        atexit._run_exitfuncs()
-    except BaseException:  # a failing shutdown hook must not turn into a pass
-        code = code or 1
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except BaseException:
-            pass
-    os._exit(code)
-
-
-def _candidate_globals(name):
-    namespace = dict(APPS_PRELUDE)
-    namespace.update(__name__=name, __builtins__=builtins, __file__='main.py', __doc__=None)
-    return namespace
-
-
-def run_stdin_program(config):
-    code = _compile_or_report(config)
-    namespace = _candidate_globals('__main__')
-    _apply_apps_exit_quirk(config)
-    try:
-        exec(code, namespace)
-    except SystemExit:  # APPS counts sys.exit() as a normal end
-        pass
-    except BaseException as error:
-        _write_status(_failure_message(error))
-        traceback.print_exc()
-        _finish_and_exit(1)
-    _finish_and_exit(0)
-
-
-def run_call_runner(config):
-    code = _compile_or_report(config)
-    namespace = _candidate_globals('solution')
-    _apply_apps_exit_quirk(config)
-    try:
-        exec(code, namespace)
-        if 'class Solution' in config['code']:
-            method = getattr(namespace['Solution'](), config['fn_name'])
-        else:
-            method = namespace[config['fn_name']]
-    except BaseException as error:  # APPS: load or lookup failure is a compile error (-2)
-        _write_status({'compile_error': '%s: %s' % (type(error).__name__, error)})
-        traceback.print_exc()
-        _finish_and_exit(0)
-    _write_status({'ready': True})
-    commands = os.fdopen(FD_COMMAND, 'rb', buffering=0)
-    pending = b''
-    while True:
-        while b'\n' not in pending:
-            chunk = commands.read(65536)
-            if not chunk:
-                _finish_and_exit(0)
-            pending += chunk
-        line, pending = pending.split(b'\n', 1)
-        try:
-            args = valuecodec.loads(line.decode())
-            result = method(*args)
-            reply = {'value': valuecodec.to_data(result)}
-        except BaseException as error:
-            reply = _failure_message(error)
-            traceback.print_exc()
-        try:
-            data = json.dumps(reply, separators=(',', ':'))
-        except (ValueError, TypeError) as error:
-            data = json.dumps({'unencodable': str(error)})
-        _write_all(FD_RESULT, data.encode() + b'\n')
-
-
-def _compile_or_report(config):
-    try:
-        return compile_candidate(config['code'], config['kind'])
-    except BaseException as error:  # SyntaxError, ValueError (NUL bytes), RecursionError...
-        message = '%s: %s' % (type(error).__name__, error)
-        _write_status({'compile_error': message})
-        try:
-            sys.stderr.write(message + '\n')
-        except BaseException:
-            pass
-        _finish_and_exit(0)
-
-
-def _apply_apps_exit_quirk(config):
-    # The APPS reliability guard sets exit/quit to None, so calling them is a runtime error.
-    if config.get('apps_exit'):
-        builtins.exit = None
-        builtins.quit = None
-
-
-def install_guard(allowed_dir, deny_read):
-    """Fallback guard (rlimits mode only): turns destructive os/shutil/subprocess calls,
-    sockets, and file access outside the working directory or into home directories into
-    PermissionError. A guard, not a sandbox: ctypes can get around it."""
-    import shutil as shutil_module
-    import socket
-    import subprocess
-
-    def refuse(name):
-        def refused(*args, **kwargs):
-            raise PermissionError('%s is disabled in the sandbox' % name)
-        return refused
-
-    for name in ('system', 'popen', 'kill', 'killpg', 'fork', 'forkpty', 'remove', 'unlink',
-                 'rmdir', 'removedirs', 'rename', 'renames', 'replace', 'truncate', 'chmod',
-                 'chown', 'lchown', 'fchmod', 'fchown', 'link', 'symlink', 'putenv', 'unsetenv',
-                 'setuid', 'setgid', 'setsid', 'setpgid', 'chroot', 'execv', 'execve',
-                 'execl', 'execle', 'execlp', 'execlpe', 'execvp', 'execvpe', 'spawnl',
-                 'spawnle', 'spawnlp', 'spawnlpe', 'spawnv', 'spawnve', 'spawnvp', 'spawnvpe',
-                 'posix_spawn', 'posix_spawnp', 'register_at_fork'):
-        if hasattr(os, name):
-            setattr(os, name, refuse('os.' + name))
-    for name in ('rmtree', 'move', 'chown', 'copy', 'copyfile', 'copy2', 'copytree'):
-        setattr(shutil_module, name, refuse('shutil.' + name))
-    subprocess.Popen = refuse('subprocess.Popen')
-    for name in ('run', 'call', 'check_call', 'check_output', 'getoutput', 'getstatusoutput'):
-        setattr(subprocess, name, refuse('subprocess.' + name))
-    socket.socket = refuse('socket.socket')
-    socket.create_connection = refuse('socket.create_connection')
-    for name in ('socketpair', 'fromfd'):
-        setattr(socket, name, refuse('socket.' + name))
-
-    allowed = os.path.realpath(allowed_dir) + os.sep
-    denied = [os.path.realpath(path) + os.sep for path in deny_read]
-    real_open, real_os_open = builtins.open, os.open
-
-    def checked(path, writing):
-        if isinstance(path, int):
-            return
-        full = os.path.realpath(os.fspath(path)) + os.sep
-        if full.startswith(allowed):
-            return
-        if writing or any(full.startswith(prefix) for prefix in denied):
-            raise PermissionError('access to %s is disabled in the sandbox' % os.fspath(path))
-
-    def guarded_open(file, mode='r', *args, **kwargs):
-        checked(file, any(flag in mode for flag in 'wax+'))
-        return real_open(file, mode, *args, **kwargs)
-
-    def guarded_os_open(path, flags, *args, **kwargs):
-        checked(path, bool(flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC)))
-        return real_os_open(path, flags, *args, **kwargs)
-
-    builtins.open = io.open = guarded_open
-    os.open = guarded_os_open
-
-
-def enter_candidate(config, fds, workdir):
-    """In the forked child: isolate the process, then never return."""
-    try:
-        os.setpgid(0, 0)
-        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        # Move the wanted descriptors to their fixed numbers and close every other one, so
-        # the candidate cannot reach the worker's control pipes.
-        high = [os.dup(fd) for _, fd in fds]
-        for (target, _), fd in zip(fds, high):
-            os.dup2(fd, target, inheritable=True)
-        os.closerange(max(target for target, _ in fds) + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
-        memory = config['memory_mb'] * 1024 * 1024
-        cpu = int(math.ceil(config['timeout_s'] * config.get('cpu_tests', 1))) + 1
-        for limit, value in ((resource.RLIMIT_AS, memory), (resource.RLIMIT_CPU, cpu),
-                             (resource.RLIMIT_FSIZE, FILE_SIZE_LIMIT),
-                             (resource.RLIMIT_NOFILE, OPEN_FILES_LIMIT), (resource.RLIMIT_CORE, 0),
-                             (resource.RLIMIT_NPROC, WORKER['nproc'])):
-            resource.setrlimit(limit, (value, value))
-        os.chdir(workdir)
-        os.environ.clear()
-        os.environ.update({'PATH': '/usr/local/bin:/usr/bin:/bin', 'HOME': workdir, 'TMPDIR': workdir,
-                           'LANG': 'C.UTF-8', 'OPENBLAS_NUM_THREADS': '1', 'OMP_NUM_THREADS': '1'})
-        tempfile.tempdir = workdir
-        uid = WORKER['uid']
-        if uid is not None:
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
-        # Like the interpreter's own streams (open() also sets .mode, which programs read).
-        sys.stdin = open(0, 'r', encoding='utf-8', errors='replace', closefd=False)
-        sys.stdout = open(1, 'w', encoding='utf-8', errors='backslashreplace', closefd=False)
-        sys.stderr = open(2, 'w', encoding='utf-8', errors='backslashreplace', closefd=False,
-                          buffering=1)
-        sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr
-        sys.argv = ['main.py']
-        if hasattr(sys, 'set_int_max_str_digits'):
-            sys.set_int_max_str_digits(0)
-        if WORKER['guard']:
-            install_guard(workdir, WORKER['deny_read'])
-        if config['kind'] == 'stdin':
-            run_stdin_program(config)
-        else:
-            run_call_runner(config)
-    except BaseException:
-        try:
-            traceback.print_exc()
-        finally:
-            os._exit(1)
-    os._exit(1)
-
-
-# ---------------------------------------------------------------- worker side
-
-WORKER = {'uid': None, 'nproc': 256, 'guard': False, 'deny_read': [], 'tmp': '/tmp', 'wipe': []}
-
+# ---------------------------------------------------------------- candidates and sessions
 
 class Candidate:
     """One forked candidate process and the pipes the worker reads from it."""
 
-    def __init__(self, config, workdir, stdin_data):
+    def __init__(self, config, workdir, stdin_data, settings):
         if stdin_data is None:
-            memfd = os.open(os.devnull, os.O_RDONLY)
-        else:  # an in-memory file: seekable like `< file`, nothing on disk
-            memfd = os.memfd_create('stdin', 0)
-            data = memoryview(stdin_data.encode('utf-8', 'surrogateescape'))
-            while data:
-                data = data[os.write(memfd, data):]
-            os.lseek(memfd, 0, os.SEEK_SET)
+            stdin_fd = os.open(os.devnull, os.O_RDONLY)
+        else:
+            stdin_fd = hostos.stdin_file(stdin_data.encode('utf-8', 'surrogateescape'), settings['tmp'])
         out_r, out_w = os.pipe() if config['kind'] == 'stdin' else (None, os.open(os.devnull, os.O_WRONLY))
         err_r, err_w = os.pipe()
         status_r, status_w = os.pipe()
-        fds = [(0, memfd), (1, out_w), (2, err_w), (FD_STATUS, status_w)]
+        fds = [(0, stdin_fd), (1, out_w), (2, err_w), (FD_STATUS, status_w)]
         cmd_w = result_r = None
         if config['kind'] == 'call':
             cmd_r, cmd_w = os.pipe()
@@ -457,7 +84,7 @@ class Candidate:
             fds += [(FD_COMMAND, cmd_r), (FD_RESULT, result_w)]
         pid = os.fork()
         if pid == 0:
-            enter_candidate(config, fds, workdir)
+            candidate_side.enter_candidate(config, fds, workdir, settings)
         self.pid = pid
         for _, fd in fds:
             os.close(fd)
@@ -594,11 +221,12 @@ def classify_exit(status, message):
 class Session:
     """One request's candidate: its working directory and (call-based) its runner."""
 
-    def __init__(self, config):
+    def __init__(self, config, settings):
         self.config = config
-        self.workdir = tempfile.mkdtemp(prefix='run-', dir=WORKER['tmp'])
-        if WORKER['uid'] is not None:
-            os.chown(self.workdir, WORKER['uid'], WORKER['uid'])
+        self.settings = settings
+        self.workdir = tempfile.mkdtemp(prefix='run-', dir=settings['tmp'])
+        if settings['uid'] is not None:
+            os.chown(self.workdir, settings['uid'], settings['uid'])
         os.chmod(self.workdir, 0o700)
         self.runner = None
 
@@ -614,7 +242,7 @@ class Session:
         if not isinstance(test_input, str):
             return {'status': 'runtime_error', 'message': 'the test input is not a string',
                     'stdout': '', 'stderr': ''}
-        candidate = Candidate(self.config, self.workdir, test_input)
+        candidate = Candidate(self.config, self.workdir, test_input, self.settings)
         try:
             state = candidate.wait(start + self.config['timeout_s'])
             if state != 'done':
@@ -638,7 +266,7 @@ class Session:
 
     def _start_runner(self):
         config = dict(self.config, cpu_tests=self.config['n_tests'] + 1)
-        runner = Candidate(config, self.workdir, None)
+        runner = Candidate(config, self.workdir, None, self.settings)
         deadline = time.monotonic() + self.config['timeout_s']
         state = runner.wait(deadline, until_line='status')
         message = runner.status_message()
@@ -710,7 +338,7 @@ class Session:
         self.stop_runner()
         kill_all_descendants()
         shutil.rmtree(self.workdir, ignore_errors=True)
-        for root in WORKER['wipe']:  # bwrap mode: the sandbox's private tmpfs, stray files
+        for root in self.settings['wipe']:  # bwrap mode: the sandbox's private tmpfs, stray files
             for entry in os.listdir(root):
                 path = os.path.join(root, entry)
                 if os.path.isdir(path) and not os.path.islink(path):
@@ -731,28 +359,28 @@ def serve():
     os.dup2(devnull, 1)
     os.close(devnull)
     os.set_inheritable(control_out, False)
-    prctl(PR_SET_DUMPABLE, 0)  # candidates (same uid when not root) cannot ptrace us
-    prctl(PR_SET_CHILD_SUBREAPER, 1)  # orphaned grandchildren come back to us for killing
-    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    hostos.set_not_dumpable()  # candidates (same uid when not root) cannot ptrace us
+    hostos.set_child_subreaper()  # orphaned grandchildren come back to us for killing
+    hostos.die_with_parent()
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     if hasattr(sys, 'set_int_max_str_digits'):
         sys.set_int_max_str_digits(0)
 
     def reply(message):
-        _write_all(control_out, (json.dumps(message, separators=(',', ':')) + '\n').encode())
+        candidate_side.write_all(control_out, (json.dumps(message, separators=(',', ':')) + '\n').encode())
 
-    session = None
+    session = settings = None
     for raw in control_in:
         message = json.loads(raw)
         op = message.get('op')
         if op == 'config':
-            WORKER.update(message['worker'])
+            settings = message['worker']
             reply({'ready': True, 'pid': os.getpid(), 'uid': os.getuid(),
                    'numpy': numpy is not None})
         elif op == 'begin':
             if session is not None:
                 session.end()
-            session = Session(message)
+            session = Session(message, settings)
         elif op == 'test':
             try:
                 reply(session.test(message['input']))

@@ -31,8 +31,8 @@ def leftover_processes():
             break
         if pid == 0:
             break
-    import worker  # reads /proc the same way the worker does
-    return worker.descendants(os.getpid())
+    import hostos  # reads /proc the same way the worker does
+    return hostos.descendants(os.getpid())
 
 
 def run_judge(requests, tmp_root, *args, home=None, timeout=120, command=None):
