@@ -129,3 +129,19 @@ def _ps_table():
         if len(fields) == 3 and all(field.isdigit() for field in fields):
             rows.append(tuple(int(field) for field in fields))
     return rows
+
+
+def mount_fstype(path):
+    """File system type of the mount at exactly `path` in this mount namespace (the top
+    one where mounts are stacked), or None: Linux only (/proc/self/mountinfo)."""
+    if not is_linux():
+        return None
+    found = None
+    with open('/proc/self/mountinfo', encoding='utf-8', errors='replace') as handle:
+        for line in handle:
+            fields = line.split()
+            separator = fields.index('-')
+            mount_point = fields[4].replace('\\040', ' ').replace('\\011', '\t').replace('\\134', '\\')
+            if mount_point == path:
+                found = fields[separator + 1]
+    return found

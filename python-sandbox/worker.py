@@ -17,8 +17,10 @@ test ends every process the candidate left behind is killed.
 """
 import errno
 import json
+import math
 import os
-import selectors
+import select
+import socket
 import shutil
 import signal
 import sys
@@ -63,12 +65,58 @@ def kill_all_descendants():
     reap()
 
 
+def judge_gone():
+    """The judge died (its end of the control pipe closed): nothing may outlive it."""
+    kill_all_descendants()
+    os._exit(0)
+
+
+def pump(candidates, deadline, judge_fd, finished):
+    """Reads every stream of `candidates` until finished() is true, the deadline passes or
+    an output limit is exceeded ('done', 'timeout', 'output_limit'). Exits the worker if
+    the judge goes away meanwhile (POLLHUP on `judge_fd`): neither bwrap nor firejail kill
+    a sandbox whose judge died while a candidate runs, and macOS has no parent-death
+    signal."""
+    poller = select.poll()
+    owners = {}
+    for candidate in candidates:
+        for name, fd in candidate.streams.items():
+            poller.register(fd, select.POLLIN)
+            owners[fd] = (candidate, name)
+        if candidate.pidfd is not None:
+            poller.register(candidate.pidfd, select.POLLIN)
+    poller.register(judge_fd, 0)  # no events asked for: only POLLHUP is reported
+    exact = all(candidate.pidfd is not None for candidate in candidates)
+    while True:
+        if finished():
+            return 'done'
+        for candidate in candidates:  # an exited process's pidfd stays readable
+            if candidate.pidfd is not None and candidate.poll_exit():
+                try:
+                    poller.unregister(candidate.pidfd)
+                except KeyError:
+                    pass
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return 'timeout'
+        wait = remaining if exact else min(remaining, 0.005)
+        for fd, _ in poller.poll(math.ceil(wait * 1000)):
+            if fd == judge_fd:
+                judge_gone()
+            candidate, name = owners.get(fd, (None, None))
+            if candidate is not None and name in candidate.streams and candidate.read(name) == 'eof':
+                poller.unregister(fd)
+        if any(candidate.over_limit() for candidate in candidates):
+            return 'output_limit'
+
+
 # ---------------------------------------------------------------- candidates and sessions
 
 class Candidate:
     """One forked candidate process and the pipes the worker reads from it."""
 
     def __init__(self, config, workdir, stdin_data, settings):
+        self.judge_fd = settings['judge_fd']
         if stdin_data is None:
             stdin_fd = os.open(os.devnull, os.O_RDONLY)
         else:
@@ -99,7 +147,7 @@ class Candidate:
         self.data = {name: bytearray() for name in self.streams}
         self.dropped = {name: 0 for name in self.streams}
 
-    def _read(self, name):
+    def read(self, name):
         """Reads one chunk: 'data', 'again' (nothing available) or 'eof' (stream closed)."""
         fd = self.streams[name]
         try:
@@ -133,38 +181,26 @@ class Candidate:
     def wait(self, deadline, until_line=None):
         """Read output until the process exits or, when until_line names a stream, a full
         line arrives on it. Returns 'done', 'timeout' or 'output_limit'."""
-        selector = selectors.DefaultSelector()
-        try:
-            for name, fd in self.streams.items():
-                selector.register(fd, selectors.EVENT_READ, name)
-            if self.pidfd is not None:
-                selector.register(self.pidfd, selectors.EVENT_READ, None)
-            while True:
-                if until_line and b'\n' in self.data.get(until_line, b''):
-                    return 'done'
-                if self.poll_exit():
-                    self.drain()
-                    return 'done'
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return 'timeout'
-                wait = remaining if self.pidfd is not None else min(remaining, 0.005)
-                for key, _ in selector.select(wait):
-                    if key.data is not None and key.data in self.streams:
-                        if self._read(key.data) == 'eof':
-                            selector.unregister(key.fd)
-                if self.over_limit():
-                    return 'output_limit'
-        finally:
-            selector.close()
+        def finished():
+            if until_line and b'\n' in self.data.get(until_line, b''):
+                return True
+            if self.poll_exit():
+                self.drain()
+                return True
+            return False
+        return pump([self], deadline, self.judge_fd, finished)
 
     def drain(self):
         """Reads what is left in the pipes without blocking (called once writers are gone)."""
         for name in list(self.streams):
-            while name in self.streams and self._read(name) == 'data' and not self.over_limit():
+            while name in self.streams and self.read(name) == 'data' and not self.over_limit():
                 pass
 
     def kill(self):
+        if not hostos.is_linux():
+            # No subreaper: what the candidate started must be found before killing the
+            # candidate orphans it to launchd.
+            kill_all_descendants()
         for kill in (os.killpg, os.kill):  # the group, and the leader even if it left it
             try:
                 kill(self.pid, signal.SIGKILL)
@@ -350,6 +386,39 @@ class Session:
                         pass
 
 
+def isolation_failure(check):
+    """Why this worker is not isolated, or None: it must fail to create a file outside its
+    folder and to reach a listener of the judge. Catches a sandbox tool that ran the worker
+    without a sandbox (firejail does so for a user it does not allow) or a fake one."""
+    try:
+        fd = os.open(check['write'], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError:
+        pass
+    else:
+        os.close(fd)
+        os.unlink(check['write'])
+        return 'the worker could create %s, outside its folder' % check['write']
+    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    probe.settimeout(2)
+    try:
+        probe.connect(('127.0.0.1', check['connect']))
+    except OSError:
+        return None
+    finally:
+        probe.close()
+    return "the worker could connect to the judge's listener on 127.0.0.1:%d" % check['connect']
+
+
+def open_for_uid(folders):
+    """Lets candidates with their own uid through the sandbox's masking tmpfs folders
+    (isolation.root_traversal). Only a tmpfs mounted here is touched, never a host folder."""
+    for folder in folders:
+        if hostos.mount_fstype(folder) != 'tmpfs':
+            return '%s is not a tmpfs of the sandbox; left as it is' % folder
+        os.chmod(folder, os.stat(folder).st_mode | 0o111)
+    return None
+
+
 def serve():
     control_in = os.fdopen(os.dup(0), 'rb')
     control_out = os.dup(1)
@@ -374,9 +443,13 @@ def serve():
         message = json.loads(raw)
         op = message.get('op')
         if op == 'config':
-            settings = message['worker']
-            reply({'ready': True, 'pid': os.getpid(), 'uid': os.getuid(),
-                   'numpy': numpy is not None})
+            settings = dict(message['worker'], judge_fd=control_in.fileno())
+            check = settings['isolation_check']
+            failure = (check and isolation_failure(check)) or open_for_uid(settings['open_for_uid'])
+            if failure:
+                reply({'ready': False, 'error': failure})
+                return
+            reply({'ready': True, 'pid': os.getpid(), 'uid': os.getuid(), 'numpy': numpy is not None})
         elif op == 'begin':
             if session is not None:
                 session.end()

@@ -1,4 +1,5 @@
 """The real judge over real subprocesses: protocol, APPS semantics, isolation."""
+import json
 import os
 import shutil
 import socket
@@ -22,6 +23,13 @@ def std(rid, code, inputs=('',), outputs=('ok',), **extra):
 def call(rid, code, fn_name, inputs, outputs, **extra):
     return dict(id=rid, code=code, tests={'inputs': inputs, 'outputs': outputs, 'fn_name': fn_name},
                 timeout_s=extra.pop('timeout_s', 1.0), **extra)
+
+
+def firejail_works():
+    if not shutil.which('firejail'):
+        return False
+    done = subprocess.run(['firejail', '--noprofile', '--quiet', '--net=none', 'true'], capture_output=True)
+    return done.returncode == 0
 
 
 def bwrap_works():
@@ -273,15 +281,16 @@ def test_hostile_code_is_contained(tmp_path, outside):
                              home=outside['home'])
     got = by_id(responses)
     check_contained(got, outside)
-    expected = 'bwrap' if bwrap_works() else 'rlimits'
+    expected = 'bwrap' if bwrap_works() else 'firejail'
     assert {r['isolation'] for r in responses} == {expected}
 
 
-def test_hostile_code_is_contained_by_the_fallback(tmp_path, outside):
+def test_hostile_code_is_contained_by_the_guard_in_weak_mode(tmp_path, outside):
     responses, stderr = run_judge(hostile_requests(outside), tmp_path / 'tmp', '--workers', '2',
-                                  '--isolation', 'rlimits', home=outside['home'])
+                                  '--isolation', 'weak', home=outside['home'])
     check_contained(by_id(responses), outside)
-    assert {r['isolation'] for r in responses} == {'rlimits'}
+    assert {r['isolation'] for r in responses} == {'weak'}
+    assert all(r['weak_isolation'] for r in responses)
 
 
 @pytest.mark.skipif(not bwrap_works(), reason='bubblewrap cannot create namespaces here')
@@ -303,14 +312,14 @@ def test_bwrap_hides_home_and_keeps_root_read_only(tmp_path, outside):
 
 
 def test_a_killed_worker_is_replaced(tmp_path):
-    """ctypes gets around the rlimits guard; killing the worker must cost only that test."""
+    """ctypes gets around the weak guard; killing the worker must cost only that test."""
     # It also leaves a daemon behind (own session, no parent-death signal) for the judge
     # to find once the worker is gone.
     kill_worker = ('import ctypes, os, time\nlibc = ctypes.CDLL(None)\nif libc.fork() == 0:\n'
                    '    libc.setsid()\n    libc.prctl(1, 0, 0, 0, 0)\n    time.sleep(300)\n    os._exit(0)\n'
                    'time.sleep(0.2)\nlibc.kill(os.getppid(), 9)\ntime.sleep(0.5)\nprint("ok")')
     requests = [std('kill-worker', kill_worker, ['', ''], ['never', 'never']), std('next', 'print("ok")')]
-    got = by_id(run_judge(requests, tmp_path / 'tmp', '--workers', '1', '--isolation', 'rlimits')[0])
+    got = by_id(run_judge(requests, tmp_path / 'tmp', '--workers', '1', '--isolation', 'weak')[0])
     killed = got['kill-worker']
     assert killed['passed'] is False
     # Killed (same uid as the worker): reported and replaced; own uid: the kill fails instead.
@@ -352,23 +361,52 @@ def test_unprivileged_judge_cannot_be_forged_or_killed():
         shutil.rmtree(root, ignore_errors=True)
 
 
-def test_falls_back_when_bwrap_cannot_run(tmp_path):
-    """A bwrap that cannot create namespaces (as in some containers): auto mode says so on
-    stderr and judges with rlimits; --isolation bwrap refuses with the reason."""
-    fake = tmp_path / 'bin'
-    fake.mkdir()
-    (fake / 'bwrap').write_text('#!/bin/sh\necho "bwrap: No permissions to create new namespace" >&2\nexit 1\n')
-    (fake / 'bwrap').chmod(0o755)
-    path = '%s:%s' % (fake, os.environ.get('PATH', ''))
-    env_backup = os.environ['PATH']
-    os.environ['PATH'] = path
-    try:
-        responses, stderr = run_judge([std('a', 'print("ok")')], tmp_path / 'tmp')
-        forced = subprocess.run([sys.executable, JUDGE, '--isolation', 'bwrap'], input='', text=True,
-                                capture_output=True, env=dict(os.environ, TMPDIR=str(tmp_path / 'tmp')))
-    finally:
-        os.environ['PATH'] = env_backup
-    assert responses[0]['passed'] and responses[0]['isolation'] == 'rlimits'
-    assert 'falling back to rlimits' in stderr and 'No permissions' in stderr
-    assert forced.returncode != 0 and 'bwrap does not work here' in forced.stderr
+def failing_tools(folder, *names):
+    """Fake sandbox tools that fail the way they do in a container without namespaces."""
+    folder.mkdir(exist_ok=True)
+    for name in names:
+        (folder / name).write_text('#!/bin/sh\necho "%s: No permissions to create new namespace" >&2\nexit 1\n' % name)
+        (folder / name).chmod(0o755)
+    return folder
+
+
+def judge_with_path(path, tmp_path, *args, requests=('',)):
+    return subprocess.run([sys.executable, JUDGE, *args], input='\n'.join(requests) + '\n', text=True,
+                          capture_output=True, env=dict(os.environ, PATH=path, TMPDIR=str(tmp_path / 'tmp')))
+
+
+def test_auto_falls_back_from_bwrap_to_firejail_and_never_to_weak(tmp_path):
+    """auto: bwrap, then firejail; with neither it exits with one line saying what is
+    missing, and never runs anything in weak mode unless --isolation weak says so."""
+    (tmp_path / 'tmp').mkdir()
+    request = json.dumps(std('a', 'print("ok")'))
+    fake = failing_tools(tmp_path / 'bin', 'bwrap')
+    path = '%s:%s' % (fake, os.environ['PATH'])
+    if shutil.which('firejail', path=path) and firejail_works():
+        done = judge_with_path(path, tmp_path, requests=[request])
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)['isolation'] == 'firejail'
+        assert 'No permissions' not in done.stderr  # a fallback that works is silent
+    failing_tools(fake, 'firejail')
+    refused = judge_with_path(path, tmp_path, requests=[request])
+    assert refused.returncode == 3 and refused.stdout == ''
+    assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    for words in ('bwrap: does not work here', 'No permissions', 'firejail: does not work here',
+                  '--isolation weak'):
+        assert words in refused.stderr, refused.stderr
+    forced = judge_with_path(path, tmp_path, '--isolation', 'bwrap', requests=[request])
+    assert forced.returncode == 3 and 'bwrap: does not work here' in forced.stderr
+    weak = judge_with_path(path, tmp_path, '--isolation', 'weak', requests=[request])
+    assert weak.returncode == 0 and json.loads(weak.stdout)['weak_isolation'] is True
+    assert 'WEAK' in weak.stderr
     assert os.listdir(tmp_path / 'tmp') == []
+
+
+def test_missing_tools_are_named_with_how_to_install_them(tmp_path):
+    (tmp_path / 'tmp').mkdir()
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    refused = judge_with_path(str(empty), tmp_path)
+    assert refused.returncode == 3
+    assert 'bwrap: not installed' in refused.stderr and 'apt-get install bubblewrap' in refused.stderr
+    assert 'firejail: not installed' in refused.stderr and 'apt-get install firejail' in refused.stderr
