@@ -327,6 +327,15 @@ def install_guard(allowed_dir, deny_read):
     os.open = guarded_os_open
 
 
+def _set_limit(limit, value):
+    """Soft and hard limit `value`, or the hard limit where that is lower (macOS caps
+    RLIMIT_NPROC at kern.maxprocperuid, and a limit can only be raised by root)."""
+    hard = resource.getrlimit(limit)[1]
+    if hard != resource.RLIM_INFINITY:
+        value = min(value, hard)
+    resource.setrlimit(limit, (value, value))
+
+
 def enter_candidate(config, fds, workdir, settings):
     """In the forked child: isolate the process, then run the candidate and never return.
     `settings` (from the worker's config): `uid` (None: keep the worker's), `nproc` (the
@@ -346,7 +355,7 @@ def enter_candidate(config, fds, workdir, settings):
                              (resource.RLIMIT_FSIZE, FILE_SIZE_LIMIT),
                              (resource.RLIMIT_NOFILE, OPEN_FILES_LIMIT), (resource.RLIMIT_CORE, 0),
                              (resource.RLIMIT_NPROC, settings['nproc'])):
-            resource.setrlimit(limit, (value, value))
+            _set_limit(limit, value)
         os.chdir(workdir)
         os.environ.clear()
         os.environ.update({'PATH': '/usr/local/bin:/usr/bin:/bin', 'HOME': workdir, 'TMPDIR': workdir,

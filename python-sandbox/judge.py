@@ -263,7 +263,7 @@ class Judge:
     def _try_mode(self, mode):
         """Starts the first worker in `mode`; returns None when it works, else why not."""
         if mode not in isolation.strong_modes():
-            return '%s: not available on %s' % (mode, isolation.platform_key() or sys.platform)
+            return '%s: not available on %s' % (mode, sys.platform)
         self.tool = isolation.find_tool(mode)
         if not self.tool:
             return '%s: not installed (%s)' % (mode, isolation.INSTALL_HINTS[mode])
@@ -439,7 +439,7 @@ def serve(judge, args, stdin, stdout):
 
 def no_sandbox_message(reasons):
     if not reasons:  # a platform without any sandbox
-        return 'no sandbox: ' + isolation.WINDOWS_HINT
+        return isolation.WINDOWS_HINT
     text = 'no sandbox available: %s. Install one, or pass --isolation weak to accept an ' \
         'escapable in-process guard' % '; '.join(reasons)
     return ' '.join(text.split())  # one line
@@ -448,7 +448,10 @@ def no_sandbox_message(reasons):
 def probe(args):
     """What `auto` would pick here and why each mode is or is not available (--probe)."""
     available = {}
-    for mode in ('bwrap', 'firejail', 'sandbox-exec'):
+    for mode in isolation.MODES[:-1]:
+        if mode not in isolation.strong_modes():
+            available[mode] = {'available': False, 'reason': 'not available on %s' % sys.platform}
+            continue
         try:
             judge = Judge(argparse.Namespace(**dict(vars(args), isolation=mode, workers=1)))
         except NoSandbox as error:
@@ -499,6 +502,9 @@ def main(argv=None):
     if args.probe:
         print(json.dumps(probe(args)))
         return
+    if not isolation.supports_weak():  # Windows: nothing to start workers with
+        log(no_sandbox_message([]))
+        sys.exit(EXIT_NO_SANDBOX)
     stdin = open(sys.stdin.fileno(), 'r', encoding='utf-8', errors='replace', closefd=False)
     stdout = open(sys.stdout.fileno(), 'w', encoding='utf-8', errors='surrogateescape', closefd=False)
     try:
