@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 import traceback
+import types
 
 import hostos
 import valuecodec
@@ -169,8 +170,12 @@ def _write_status(message):
 
 
 def _failure_message(error):
+    try:
+        text = str(error)[:500]
+    except BaseException:  # a candidate's exception whose __str__ raises
+        text = ''
     return {'error': 'memory' if isinstance(error, MemoryError) else 'exception',
-            'type': type(error).__name__}
+            'type': type(error).__name__, 'message': text}
 
 
 def _finish_and_exit(code):
@@ -213,33 +218,38 @@ def run_stdin_program(config):
 
 
 def run_call_runner(config):
+    """Loads the candidate module, reports {"ready", "functions"} on the status pipe, then
+    answers calls {"fn", "args", "kwargs"?} (valuecodec data) from the worker with
+    {"value"} or a failure, one JSON line each. `call` kind: the APPS function or
+    Solution method; `check` kind: the entry point and the module's other functions."""
     code = _compile_or_report(config)
-    namespace = _candidate_globals('solution')
-    _apply_apps_exit_quirk(config)
+    checked = config['kind'] == 'check'
+    if checked:  # HumanEval style: a plain module, none of the APPS harness's names
+        namespace = {'__name__': 'solution', '__builtins__': builtins, '__file__': 'main.py', '__doc__': None}
+    else:
+        namespace = _candidate_globals('solution')
+        _apply_apps_exit_quirk(config)
     try:
         exec(code, namespace)
-        if 'class Solution' in config['code']:
-            method = getattr(namespace['Solution'](), config['fn_name'])
-        else:
-            method = namespace[config['fn_name']]
-    except BaseException as error:  # APPS: load or lookup failure is a compile error (-2)
-        _write_status({'compile_error': '%s: %s' % (type(error).__name__, error)})
+        targets = _check_targets(namespace, config['entry_point']) if checked else _apps_target(namespace, config)
+    except BaseException as error:
+        message = '%s: %s' % (type(error).__name__, error)
+        # APPS: a load or lookup failure is a compile error (-2); a check request reports
+        # it as a runtime error.
+        _write_status({'load_error' if checked else 'compile_error': message})
         traceback.print_exc()
         _finish_and_exit(0)
-    _write_status({'ready': True})
-    commands = os.fdopen(FD_COMMAND, 'rb', buffering=0)
-    pending = b''
+    _write_status({'ready': True, 'functions': sorted(targets)})
+    calls = LineReader(FD_COMMAND)
     while True:
-        while b'\n' not in pending:
-            chunk = commands.read(65536)
-            if not chunk:
-                _finish_and_exit(0)
-            pending += chunk
-        line, pending = pending.split(b'\n', 1)
+        line = calls.next_line()
+        if line is None:
+            _finish_and_exit(0)
         try:
-            args = valuecodec.loads(line.decode())
-            result = method(*args)
-            reply = {'value': valuecodec.to_data(result)}
+            call = json.loads(line)
+            args = valuecodec.loads(json.dumps(call['args']))
+            kwargs = valuecodec.loads(json.dumps(call['kwargs'])) if 'kwargs' in call else {}
+            reply = {'value': valuecodec.to_data(targets[call['fn']](*args, **kwargs))}
         except BaseException as error:
             reply = _failure_message(error)
             traceback.print_exc()
@@ -248,6 +258,97 @@ def run_call_runner(config):
         except (ValueError, TypeError) as error:
             data = json.dumps({'unencodable': str(error)})
         write_all(FD_RESULT, data.encode() + b'\n')
+
+
+def _apps_target(namespace, config):
+    if 'class Solution' in config['code']:
+        return {config['fn_name']: getattr(namespace['Solution'](), config['fn_name'])}
+    return {config['fn_name']: namespace[config['fn_name']]}
+
+
+def _check_targets(namespace, entry_point):
+    """The entry point, and the module's functions a check program may call (HumanEval
+    checks call helpers of the prompt, e.g. encode_cyclic). Not under a builtin's name: a
+    candidate defining abs() must not change what abs() means in the check."""
+    if not callable(namespace.get(entry_point)):
+        raise NameError('entry point %r is not defined' % entry_point)
+    targets = {name: value for name, value in namespace.items()
+               if isinstance(value, types.FunctionType) and name not in builtins.__dict__}
+    targets[entry_point] = namespace[entry_point]
+    return targets
+
+
+class LineReader:
+    """Reads newline-terminated lines from a pipe, unbuffered beyond the line."""
+
+    def __init__(self, fd):
+        self.fd = fd
+        self.pending = b''
+
+    def next_line(self):
+        """The next line without its newline, or None at end of file."""
+        while b'\n' not in self.pending:
+            chunk = os.read(self.fd, 65536)
+            if not chunk:
+                return None
+            self.pending += chunk
+        line, self.pending = self.pending.split(b'\n', 1)
+        return line.decode()
+
+
+class CandidateFailed(BaseException):
+    """The candidate ran out of memory during a call from the check program. A
+    BaseException, so that a check's `except Exception` cannot swallow it."""
+
+
+def run_checker(config):
+    """Runs a check program (HumanEval style) in its own process: `check(candidate)` with
+    the candidate's entry point and functions as proxies that call into the candidate's
+    process through the worker, passing arguments and return values as data (valuecodec).
+    Candidate code never runs here, so it cannot see the check, change its builtins, or
+    return objects that fake an equality. Reports on the status pipe: {"passed": true},
+    {"assertion": text}, {"candidate_failed": "memory"} or an exception."""
+    calls = LineReader(FD_COMMAND)
+
+    def proxy(name):
+        def call(*args, **kwargs):
+            request = {'fn': name, 'args': valuecodec.to_data(list(args))}
+            if kwargs:
+                request['kwargs'] = valuecodec.to_data(kwargs)
+            write_all(FD_RESULT, json.dumps(request, separators=(',', ':')).encode() + b'\n')
+            reply = json.loads(calls.next_line())
+            if 'value' in reply:
+                return valuecodec.loads(json.dumps(reply['value']))
+            if reply.get('error') == 'memory':
+                raise CandidateFailed('memory')
+            # The candidate raised: the same built-in exception here, so that a check
+            # expecting (say) ValueError sees one.
+            kind = getattr(builtins, str(reply.get('type')), None)
+            if not (isinstance(kind, type) and issubclass(kind, Exception)):
+                kind = RuntimeError
+            raise kind('%s raised %s: %s' % (name, reply.get('type'), reply.get('message', '')))
+        call.__name__ = call.__qualname__ = name
+        return call
+
+    source = b''.join(iter(lambda: os.read(0, 1 << 16), b''))  # from the judge, via the worker
+    namespace = {'__name__': '__check__', '__builtins__': builtins, '__file__': 'check.py'}
+    namespace.update((name, proxy(name)) for name in config['functions'])
+    try:
+        exec(compile(source.decode('utf-8'), 'check.py', 'exec'), namespace)
+        namespace['check'](proxy(config['entry_point']))
+    except CandidateFailed:
+        _write_status({'candidate_failed': 'memory'})
+        _finish_and_exit(1)
+    except AssertionError as error:
+        _write_status({'assertion': str(error)})
+        traceback.print_exc()
+        _finish_and_exit(1)
+    except BaseException as error:
+        _write_status(_failure_message(error))
+        traceback.print_exc()
+        _finish_and_exit(1)
+    _write_status({'passed': True})
+    _finish_and_exit(0)
 
 
 def _compile_or_report(config):
@@ -379,6 +480,8 @@ def enter_candidate(config, fds, workdir, settings):
             install_guard(workdir, settings['deny_read'])
         if config['kind'] == 'stdin':
             run_stdin_program(config)
+        elif config['kind'] == 'checker':
+            run_checker(config)
         else:
             run_call_runner(config)
     except BaseException:

@@ -10,6 +10,7 @@ request order (protocol and isolation: python-sandbox/README.md). Standard libra
 Python >= 3.9.
 """
 import argparse
+import ast
 import json
 import math
 import os
@@ -42,6 +43,8 @@ WORKER_SLACK_S = 10.0
 # Exit status when no sandbox is available (and weak mode was not asked for).
 EXIT_NO_SANDBOX = 3
 RESULT_CODE = {'pass': True, 'wrong_answer': False, 'compile_error': -2}
+# Worker statuses a check request reports as they are ('ok' is a pass).
+CHECK_VERDICTS = ('ok', 'wrong_answer', 'compile_error', 'runtime_error', 'timeout', 'memory_limit', 'output_limit')
 
 
 def log(message):
@@ -91,14 +94,19 @@ def parse_request(line, default_compare):
         raise RequestError('"code" must be a string')
     tests = request.get('tests')
     if not isinstance(tests, dict):
-        raise RequestError('"tests" must be an object with "inputs" and "outputs"')
-    inputs, outputs, fn_name = tests.get('inputs'), tests.get('outputs'), tests.get('fn_name')
-    if not isinstance(inputs, list) or not isinstance(outputs, list):
-        raise RequestError('"tests.inputs" and "tests.outputs" must be lists')
-    if len(inputs) != len(outputs):
-        raise RequestError('"tests.inputs" has %d items but "tests.outputs" has %d' % (len(inputs), len(outputs)))
-    if fn_name is not None and (not isinstance(fn_name, str) or not fn_name.isidentifier()):
-        raise RequestError('"tests.fn_name" must be a Python identifier')
+        raise RequestError('"tests" must be an object with "inputs" and "outputs", or "check" and "entry_point"')
+    if 'check' in tests or 'entry_point' in tests:
+        check, entry_point = parse_check(tests)
+        inputs, outputs, fn_name = [None], [None], None
+    else:
+        check = entry_point = None
+        inputs, outputs, fn_name = tests.get('inputs'), tests.get('outputs'), tests.get('fn_name')
+        if not isinstance(inputs, list) or not isinstance(outputs, list):
+            raise RequestError('"tests.inputs" and "tests.outputs" must be lists')
+        if len(inputs) != len(outputs):
+            raise RequestError('"tests.inputs" has %d items but "tests.outputs" has %d' % (len(inputs), len(outputs)))
+        if fn_name is not None and (not isinstance(fn_name, str) or not fn_name.isidentifier()):
+            raise RequestError('"tests.fn_name" must be a Python identifier')
     timeout_s = request.get('timeout_s', DEFAULT_TIMEOUT_S)
     if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or \
             not (0 < timeout_s <= MAX_TIMEOUT_S) or not math.isfinite(timeout_s):
@@ -109,8 +117,29 @@ def parse_request(line, default_compare):
     mode = request.get('compare', default_compare)
     if mode not in ('apps', 'strict'):
         raise RequestError('"compare" must be "apps" or "strict"')
-    return {'id': rid, 'code': code, 'inputs': inputs, 'outputs': outputs, 'fn_name': fn_name,
-            'timeout_s': float(timeout_s), 'memory_mb': memory_mb, 'compare': mode}
+    kind = 'check' if check is not None else 'call' if fn_name is not None else 'stdin'
+    return {'id': rid, 'code': code, 'kind': kind, 'inputs': inputs, 'outputs': outputs, 'fn_name': fn_name,
+            'check': check, 'entry_point': entry_point, 'timeout_s': float(timeout_s),
+            'memory_mb': memory_mb, 'compare': mode}
+
+
+def parse_check(tests):
+    """(check, entry_point) of a check request, validated: both, nothing of the other
+    kind, and a check program that compiles and defines check()."""
+    if any(key in tests for key in ('inputs', 'outputs', 'fn_name')):
+        raise RequestError('"tests" has either "inputs" and "outputs" (and "fn_name") or "check" and '
+                           '"entry_point", not both')
+    check, entry_point = tests.get('check'), tests.get('entry_point')
+    if not isinstance(check, str) or not isinstance(entry_point, str) or not entry_point.isidentifier():
+        raise RequestError('"tests.check" (a string) and "tests.entry_point" (a Python identifier) go together')
+    try:
+        tree = ast.parse(check, 'check.py')
+        compile(tree, 'check.py', 'exec')
+    except (SyntaxError, ValueError) as error:
+        raise RequestError('"tests.check" does not compile: %s' % error) from None
+    if not any(isinstance(node, ast.FunctionDef) and node.name == 'check' for node in tree.body):
+        raise RequestError('"tests.check" must define check(candidate)')
+    return check, entry_point
 
 
 class WorkerDied(Exception):
@@ -174,6 +203,13 @@ class Worker:
     def send(self, message):
         try:
             self.proc.stdin.write(json.dumps(message, separators=(',', ':')).encode() + b'\n')
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError) as error:
+            raise WorkerDied('worker stopped (%s)' % error) from None
+
+    def send_raw(self, data):
+        try:
+            self.proc.stdin.write(data)
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError, ValueError) as error:
             raise WorkerDied('worker stopped (%s)' % error) from None
@@ -314,6 +350,8 @@ class Judge:
     # ------------------------------------------------------------ one request
 
     def run(self, worker, request):
+        if request['kind'] == 'check':
+            return self.run_check(worker, request)
         start = time.monotonic()
         call = request['fn_name'] is not None
         begin = {'op': 'begin', 'kind': 'call' if call else 'stdin', 'code': request['code'],
@@ -372,6 +410,37 @@ class Judge:
             response['apps_results'] = apps_results
             response['apps_passed'] = bool(apps_results) and all(r is True for r in apps_results)
         return response
+
+    def run_check(self, worker, request):
+        """A check request: the worker loads the candidate first, then forks the checker,
+        and only then is sent the check program, which it relays to the checker
+        (worker.Session.check): no candidate process ever holds a copy of it."""
+        start = time.monotonic()
+        begin = {'op': 'begin', 'kind': 'check', 'code': request['code'], 'entry_point': request['entry_point'],
+                 'timeout_s': request['timeout_s'], 'memory_mb': request['memory_mb'], 'n_tests': 1}
+        limit = request['timeout_s'] + WORKER_SLACK_S
+        try:
+            worker.send(begin)
+            worker.send({'op': 'load'})
+            reply = worker.receive(limit)
+            if reply.get('status') == 'loaded':
+                source = request['check'].encode('utf-8', 'surrogatepass')
+                worker.send({'op': 'check', 'bytes': len(source)})
+                if worker.receive(limit).get('send') != len(source):
+                    raise WorkerDied('the worker did not ask for the check program')
+                worker.send_raw(source)
+                reply = worker.receive(limit)
+            worker.send({'op': 'end'})
+            worker.receive(WORKER_SLACK_S + 20)
+        except (WorkerDied, ValueError) as error:
+            reply = {'status': 'runtime_error', 'stderr': '', 'message': 'sandbox worker restarted: %s' % error}
+            worker.restart()
+        status = reply.get('status')
+        verdict = {'ok': 'pass'}.get(status, status) if status in CHECK_VERDICTS else 'runtime_error'
+        stderr = '' if verdict == 'pass' else (reply.get('message') or '') + '\n' + (reply.get('stderr') or '')
+        return {'id': request['id'], 'passed': verdict == 'pass', 'results': [RESULT_CODE.get(verdict, -1)],
+                'verdicts': [verdict], 'seconds': round(time.monotonic() - start, 4), 'isolation': self.mode,
+                'weak_isolation': self.mode == 'weak', 'stderr': stderr.strip()[-STDERR_IN_RESPONSE:]}
 
     @staticmethod
     def _compare(call, reply, expected):

@@ -115,18 +115,20 @@ def pump(candidates, deadline, judge_fd, finished):
 class Candidate:
     """One forked candidate process and the pipes the worker reads from it."""
 
-    def __init__(self, config, workdir, stdin_data, settings):
+    def __init__(self, config, workdir, stdin_data, settings, stdin_fd=None):
+        """stdin_data: the program's standard input (str), or stdin_fd: a descriptor to
+        hand over as its standard input; else /dev/null."""
         self.judge_fd = settings['judge_fd']
-        if stdin_data is None:
-            stdin_fd = os.open(os.devnull, os.O_RDONLY)
-        else:
+        if stdin_data is not None:
             stdin_fd = hostos.stdin_file(stdin_data.encode('utf-8', 'surrogateescape'), settings['tmp'])
+        elif stdin_fd is None:
+            stdin_fd = os.open(os.devnull, os.O_RDONLY)
         out_r, out_w = os.pipe() if config['kind'] == 'stdin' else (None, os.open(os.devnull, os.O_WRONLY))
         err_r, err_w = os.pipe()
         status_r, status_w = os.pipe()
         fds = [(0, stdin_fd), (1, out_w), (2, err_w), (FD_STATUS, status_w)]
         cmd_w = result_r = None
-        if config['kind'] == 'call':
+        if config['kind'] != 'stdin':  # a runner takes calls, a checker makes them
             cmd_r, cmd_w = os.pipe()
             result_r, result_w = os.pipe()
             fds += [(FD_COMMAND, cmd_r), (FD_RESULT, result_w)]
@@ -163,6 +165,14 @@ class Candidate:
         self.data[name] += chunk[:room]
         self.dropped[name] += max(len(chunk) - room, 0)
         return 'data'
+
+    def take_line(self, name):
+        """Removes the first line (with its newline) read from stream `name` and returns it."""
+        data = self.data[name]
+        end = data.index(b'\n') + 1
+        line = bytes(data[:end])
+        del data[:end]
+        return line
 
     def over_limit(self):
         return self.dropped.get('stdout', 0) > 0 or self.dropped.get('result', 0) > 0 or \
@@ -254,6 +264,46 @@ def classify_exit(status, message):
     return 'runtime_error', 'exit status %d' % code
 
 
+def relay(source_fd, target_fd, size):
+    """Copies `size` bytes from source_fd to target_fd (then closed) through one buffer,
+    zeroed at the end. All `size` bytes are read even when the target is gone, so the
+    control stream stays in step."""
+    buffer = bytearray(min(max(size, 1), 1 << 16))
+    view = memoryview(buffer)
+    try:
+        while size > 0:
+            count = os.readv(source_fd, [view[:min(size, len(buffer))]])
+            if count == 0:
+                raise EOFError('the judge closed the control pipe')
+            size -= count
+            if target_fd is not None:
+                try:
+                    candidate_side.write_all(target_fd, view[:count])
+                except OSError:  # the checker died: keep reading, stop writing
+                    os.close(target_fd)
+                    target_fd = None
+    finally:
+        buffer[:] = bytes(len(buffer))
+        if target_fd is not None:
+            os.close(target_fd)
+
+
+def check_verdict(status, message):
+    """{"status", "message"} of a finished checker."""
+    if message.get('passed') and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+        return {'status': 'ok', 'message': ''}
+    if 'assertion' in message:
+        return {'status': 'wrong_answer', 'message': 'AssertionError: %s' % message['assertion']}
+    if message.get('candidate_failed') == 'memory':
+        return {'status': 'memory_limit', 'message': 'MemoryError in the candidate'}
+    verdict, text = classify_exit(status, message)
+    if verdict == 'ok':  # exited 0 without saying it passed
+        return {'status': 'runtime_error', 'message': 'the check ended without finishing'}
+    if message.get('type'):
+        text = '%s: %s' % (message['type'], message.get('message', ''))
+    return {'status': verdict, 'message': text}
+
+
 class Session:
     """One request's candidate: its working directory and (call-based) its runner."""
 
@@ -315,6 +365,8 @@ class Session:
         stderr = runner.stderr_text()
         if 'compile_error' in message:
             return {'status': 'compile_error', 'message': str(message['compile_error']), 'stderr': stderr}
+        if 'load_error' in message:
+            return {'status': 'runtime_error', 'message': 'while loading: %s' % message['load_error'], 'stderr': stderr}
         if state == 'timeout':
             return {'status': 'timeout', 'message': 'time limit exceeded while loading', 'stderr': stderr}
         if runner.exit_status is not None:
@@ -333,7 +385,8 @@ class Session:
         runner.data['result'].clear()
         runner.data['stderr'].clear()
         try:
-            os.write(runner.cmd_w, json.dumps(encoded_args, separators=(',', ':')).encode() + b'\n')
+            call = {'fn': self.config['fn_name'], 'args': encoded_args}
+            candidate_side.write_all(runner.cmd_w, json.dumps(call, separators=(',', ':')).encode() + b'\n')
             state = runner.wait(start + self.config['timeout_s'], until_line='result')
         except OSError:
             state = 'done'
@@ -363,6 +416,56 @@ class Session:
             reply.update(status=state, message='time limit exceeded' if state == 'timeout'
                          else 'output larger than the limit')
         return reply
+
+    def load(self):
+        """Check requests: loads the candidate module in its runner. The worker has not yet
+        received the check program, so the runner (a fork of the worker) holds no copy of
+        it. Returns {"status": "loaded"} or the failure."""
+        return self._start_runner() or {'status': 'loaded'}
+
+    def check(self, size, control_fd, reply):
+        """Runs the check program in a checker process of its own, relaying its calls to
+        the candidate's runner (candidate.run_checker). Pass: the checker reports
+        {"passed": true} and exits 0, all within timeout_s.
+
+        The program (`size` bytes) is read from the judge only after the checker has been
+        forked, and goes straight from the control pipe to the checker's standard input
+        through one buffer that is zeroed afterwards: no process forked from this worker,
+        now or for a later request, can find a copy of it in its memory."""
+        config = dict(self.config, kind='checker', cpu_tests=1, functions=self.runner.status_message()['functions'])
+        source_r, source_w = os.pipe()
+        checker = Candidate(config, self.workdir, None, self.settings, stdin_fd=source_r)
+        runner = self.runner
+        deadline = time.monotonic() + self.config['timeout_s']
+        try:
+            reply({'send': size})
+            relay(control_fd, source_w, size)
+            while True:
+                state = pump([checker, runner], deadline, self.settings['judge_fd'],
+                             lambda: b'\n' in checker.data['result'] or checker.poll_exit())
+                if state != 'done' or checker.poll_exit():
+                    break
+                candidate_side.write_all(runner.cmd_w, checker.take_line('result'))
+                state = pump([checker, runner], deadline, self.settings['judge_fd'],
+                             lambda: b'\n' in runner.data['result'] or runner.poll_exit() or checker.poll_exit())
+                if state != 'done' or checker.poll_exit():
+                    break
+                if runner.poll_exit():  # it died during the call; the checker waits in vain
+                    status, text = classify_exit(runner.exit_status, runner.status_message())
+                    return {'status': 'runtime_error' if status == 'ok' else status,
+                            'message': 'during the check: %s' % (text or 'the program ended'),
+                            'stderr': runner.stderr_text()}
+                candidate_side.write_all(checker.cmd_w, runner.take_line('result'))
+            stderr = checker.stderr_text() + runner.stderr_text()
+            if state != 'done':
+                return {'status': state, 'message': 'time limit exceeded' if state == 'timeout'
+                        else 'output larger than the limit', 'stderr': stderr}
+            checker.drain()
+            return dict(check_verdict(checker.exit_status, checker.status_message()), stderr=stderr)
+        finally:
+            checker.kill()
+            checker.close()
+            self.stop_runner()
 
     def stop_runner(self):
         if self.runner is not None:
@@ -458,6 +561,13 @@ def serve():
             try:
                 reply(session.test(message['input']))
             except Exception as error:  # keep serving; the judge reports the test as errored
+                reply({'status': 'runtime_error', 'message': 'sandbox error: %r' % error, 'stderr': ''})
+        elif op in ('load', 'check'):
+            try:
+                reply(session.load() if op == 'load' else session.check(message['bytes'], control_in.fileno(), reply))
+            except EOFError:
+                break
+            except Exception as error:
                 reply({'status': 'runtime_error', 'message': 'sandbox error: %r' % error, 'stderr': ''})
         elif op == 'end':
             if session is not None:
