@@ -81,10 +81,11 @@ def find_tool(mode):
 
 
 def python_paths():
-    """What the interpreter needs to run: its prefixes and the sandbox's own folder."""
-    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, HERE,
-             os.path.dirname(os.path.realpath(sys.executable))}
-    return sorted(os.path.realpath(p) for p in paths if p)
+    """What the interpreter needs to run: its prefixes and the sandbox's own folder
+    (without the ones inside another)."""
+    paths = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+                                           HERE, os.path.dirname(os.path.realpath(sys.executable))) if p}
+    return sorted(p for p in paths if not any(p != q and is_under(p, q) for q in paths))
 
 
 def hidden_dirs():
