@@ -366,7 +366,8 @@ def test_sandbox_hides_home_and_keeps_root_read_only(mode, tmp_path):
         std('list-home', 'import os\ntry:\n    print(os.listdir("/home"))\nexcept PermissionError:\n    print([])',
             [''], ['[]']),
         std('write-usr', 'open("/usr/pwned", "w")', [''], ['']),
-        std('write-tmp', 'open("/tmp/pwned", "w")\nopen("/dev/shm/pwned", "w")', [''], ['']),
+        std('write-tmp', 'open("/tmp/pwned", "w")', [''], ['']),
+        std('write-shm', 'open("/dev/shm/pwned", "w")', [''], ['']),
         std('no-network', 'import socket\ntry:\n    socket.create_connection(("1.1.1.1", 53), timeout=1)\n'
             '    print("online")\nexcept OSError:\n    print("offline")', [''], ['offline']),
     ]
@@ -381,8 +382,9 @@ def test_sandbox_hides_home_and_keeps_root_read_only(mode, tmp_path):
     assert got['write-usr']['verdicts'] == ['runtime_error']
     assert not os.path.exists('/usr/pwned')
     # Candidates write in their own folder ($TMPDIR) only.
-    assert got['write-tmp']['verdicts'] == ['runtime_error'], got['write-tmp']
-    assert not os.path.exists('/tmp/pwned')
+    for rid in ('write-tmp', 'write-shm'):
+        assert got[rid]['verdicts'] == ['runtime_error'], got[rid]
+    assert not os.path.exists('/tmp/pwned') and not os.path.exists('/dev/shm/pwned')
     assert got['no-network']['passed']
 
 
@@ -463,3 +465,38 @@ def processes_with(marker):
         except (OSError, ValueError):
             pass
     return found
+
+
+PROPERTIES = r'''
+import ctypes, json, os, socket, sys
+status = dict(line.split(':\t', 1) for line in open('/proc/self/status').read().splitlines() if ':\t' in line)
+libc = ctypes.CDLL(None, use_errno=True)
+CLONE_NEWUSER = 0x10000000
+print(json.dumps({
+    'uid': os.getuid(), 'groups': os.getgroups(),
+    'cap_eff': int(status['CapEff'].strip(), 16), 'no_new_privs': status['NoNewPrivs'].strip(),
+    'seccomp': status['Seccomp'].strip(),
+    'ns': {kind: os.readlink('/proc/self/ns/' + kind) for kind in ('net', 'ipc', 'pid', 'mnt', 'uts')},
+    'interfaces': sorted(name for _, name in socket.if_nameindex()),
+    'new_user_namespace': libc.unshare(CLONE_NEWUSER) == 0,
+}), file=sys.stderr)
+sys.exit(1)  # a failing test returns its stderr
+'''
+
+
+@pytest.mark.parametrize('mode', ['bwrap', 'firejail'])
+def test_what_a_candidate_sees_of_its_sandbox(mode, tmp_path):
+    """The sandbox's properties as a candidate reads them: no network but its own
+    loopback, its own namespaces, as root its own uid without capabilities, and under
+    firejail no new privileges, seccomp, no supplementary groups and no new namespaces."""
+    judge_command(mode, 'privileged')
+    response = run_judge([std('properties', PROPERTIES, [''], ['never'])], tmp_path / 'tmp', '--isolation', mode)[0][0]
+    seen = json.loads(next(line for line in response['stderr'].splitlines() if line.startswith('{')))
+    assert seen['interfaces'] == ['lo']
+    for kind in ('net', 'ipc', 'pid', 'mnt'):
+        assert seen['ns'][kind] != os.readlink('/proc/self/ns/' + kind), kind
+    if os.geteuid() == 0:
+        assert seen['uid'] >= isolation.BASE_UID and seen['cap_eff'] == 0 and seen['groups'] == []
+    if mode == 'firejail':
+        assert seen['no_new_privs'] == '1' and seen['seccomp'] == '2'
+        assert seen['new_user_namespace'] is False
