@@ -2,18 +2,22 @@
 mode); what runs in the candidate processes it forks is in candidate.py.
 
 judge.py starts one worker per pool slot and talks to it in JSON lines over stdin/stdout:
-  {"op": "config", ...}                        -> {"ready": true, ...}
-  {"op": "begin", "kind": "stdin"|"call", "code", "fn_name", "timeout_s", "memory_mb",
-   "n_tests", "apps_exit": bool}                -> (no reply)
-  {"op": "test", "input": <stdin text> | <encoded call arguments>}
+  {"op": "config", "worker": {...}}             -> {"ready": true, ...} or {"ready": false, "error"}
+  {"op": "begin", "kind": "stdin"|"call"|"check", "code", "fn_name"|"entry_point",
+   "timeout_s", "memory_mb", "n_tests", "apps_exit": bool}   -> (no reply)
+  {"op": "test", "input": <stdin text> | <encoded call arguments>}        (stdin, call)
       -> {"status": "ok"|"runtime_error"|"timeout"|"memory_limit"|"output_limit"|
           "compile_error", "stdout": str, "value": <encoded>, "stderr": str, "message": str}
+  {"op": "load"}                                 (check) -> {"status": "loaded"} or a failure
+  {"op": "check", "bytes": N}                    (check) -> {"send": N}; then the judge
+      writes the check program (N bytes, not JSON) -> the final {"status", ...}
   {"op": "end"}                                 -> {"ended": true}
 The worker never sees expected outputs. For every test it forks a child from this warm
 interpreter (standard input) or keeps one forked runner per request (call-based, so module
-state carries from test to test as in APPS). Each child gets its own process group, fresh
-working directory, scrubbed environment, rlimits, and (when root) its own uid; when a
-test ends every process the candidate left behind is killed.
+state carries from test to test as in APPS; check requests, whose check program runs in a
+separate checker process). Each child gets its own process group, fresh working
+directory, scrubbed environment, rlimits, and (when root) its own uid; when a test ends
+every process the candidate left behind is killed.
 """
 import errno
 import json
