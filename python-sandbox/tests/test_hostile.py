@@ -500,3 +500,26 @@ def test_what_a_candidate_sees_of_its_sandbox(mode, tmp_path):
     if mode == 'firejail':
         assert seen['no_new_privs'] == '1' and seen['seccomp'] == '2'
         assert seen['new_user_namespace'] is False
+
+
+@pytest.mark.parametrize('mode', ['bwrap', 'firejail'])
+def test_a_checkout_in_tmp_runs_in_the_sandbox(mode, tmp_path):
+    """CI clones live under /tmp, which both sandboxes replace: the judge's own folder must
+    still be reachable (bwrap binds it under /run/passlens, firejail whitelists it), even
+    behind a 0700 folder, and stay read-only."""
+    judge_command(mode, 'privileged')
+    clone = tempfile.mkdtemp(prefix='passlens-clone-', dir='/tmp')
+    try:
+        shutil.copytree(os.path.dirname(JUDGE), os.path.join(clone, 'python-sandbox'),
+                        ignore=shutil.ignore_patterns('__pycache__', 'tests', 'bench'))
+        judge = os.path.join(clone, 'python-sandbox', 'judge.py')
+        requests = [std('works', 'print(input())', ['ok'], ['ok']),
+                    std('cannot-write-it', 'open(%r, "a")' % judge, [''], [''])]
+        done = subprocess.run([sys.executable, judge, '--isolation', mode, '--workers', '1'], cwd='/',
+                              input=''.join(json.dumps(r) + '\n' for r in requests), capture_output=True,
+                              text=True, env=dict(os.environ, TMPDIR=str(tmp_path)), timeout=60)
+        got = by_id(json.loads(line) for line in done.stdout.splitlines())
+        assert got['works']['passed'] and got['works']['isolation'] == mode, done.stderr
+        assert got['cannot-write-it']['verdicts'] == ['runtime_error']
+    finally:
+        shutil.rmtree(clone)
