@@ -1,6 +1,7 @@
 """What runs in a candidate process, after the worker has forked it: the isolation it
 enters (enter_candidate), the compile step (top-level `return` of standard-input programs),
-the standard-input program, the call runner, and the weak-mode guard.
+the standard-input program, the call runner, the checker (check programs; it runs no
+candidate code), and the weak-mode guard.
 
 Nothing here reads worker state: enter_candidate gets the per-candidate settings it needs
 (uid, process cap, guard) as an argument. The modules imported here are imported by the
@@ -334,7 +335,7 @@ def run_checker(config):
     namespace = {'__name__': '__check__', '__builtins__': builtins, '__file__': 'check.py'}
     namespace.update((name, proxy(name)) for name in config['functions'])
     try:
-        exec(compile(source.decode('utf-8'), 'check.py', 'exec'), namespace)
+        exec(compile(source.decode('utf-8', 'surrogatepass'), 'check.py', 'exec'), namespace)
         namespace['check'](proxy(config['entry_point']))
     except CandidateFailed:
         _write_status({'candidate_failed': 'memory'})

@@ -31,7 +31,8 @@ DARWIN_HIDDEN_DIRS = ('/Users', '/Volumes', '/private/var/root')
 # its own uid (which drops all of them), signal it and clean up its files.
 WORKER_CAPS = ('CAP_SETUID', 'CAP_SETGID', 'CAP_KILL', 'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER')
 
-MODES = ('bwrap', 'firejail', 'sandbox-exec', 'weak')
+SANDBOXES = ('bwrap', 'firejail', 'sandbox-exec')
+MODES = SANDBOXES + ('weak',)
 STRONG_MODES = {'linux': ('bwrap', 'firejail'), 'darwin': ('sandbox-exec',)}
 TOOLS = {'bwrap': 'bwrap', 'firejail': 'firejail', 'sandbox-exec': 'sandbox-exec'}
 INSTALL_HINTS = {

@@ -97,7 +97,7 @@ def parse_request(line, default_compare):
         raise RequestError('"tests" must be an object with "inputs" and "outputs", or "check" and "entry_point"')
     if 'check' in tests or 'entry_point' in tests:
         check, entry_point = parse_check(tests)
-        inputs, outputs, fn_name = [None], [None], None
+        inputs, outputs, fn_name = [], [], None
     else:
         check = entry_point = None
         inputs, outputs, fn_name = tests.get('inputs'), tests.get('outputs'), tests.get('fn_name')
@@ -517,7 +517,7 @@ def no_sandbox_message(reasons):
 def probe(args):
     """What `auto` would pick here and why each mode is or is not available (--probe)."""
     available = {}
-    for mode in isolation.MODES[:-1]:
+    for mode in isolation.SANDBOXES:
         if mode not in isolation.strong_modes():
             available[mode] = {'available': False, 'reason': 'not available on %s' % sys.platform}
             continue

@@ -24,9 +24,9 @@ import json
 import math
 import os
 import select
-import socket
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -78,9 +78,8 @@ def judge_gone():
 def pump(candidates, deadline, judge_fd, finished):
     """Reads every stream of `candidates` until finished() is true, the deadline passes or
     an output limit is exceeded ('done', 'timeout', 'output_limit'). Exits the worker if
-    the judge goes away meanwhile (POLLHUP on `judge_fd`): neither bwrap nor firejail kill
-    a sandbox whose judge died while a candidate runs, and macOS has no parent-death
-    signal."""
+    the judge goes away meanwhile (POLLHUP on `judge_fd`): firejail does not end a sandbox
+    whose judge died, and macOS has no parent-death signal."""
     poller = select.poll()
     owners = {}
     for candidate in candidates:
