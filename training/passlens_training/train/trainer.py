@@ -30,6 +30,7 @@ from ..config import read_config
 from ..contracts import ranking_index
 from ..evaluate.metrics import compute_metrics
 from ..records import ScoredRollout, read_rollouts, rollout_files
+from .hidden_cache import HiddenStateCache
 from .model import freeze_all_but_last, load_value_model, shared_prompt_logits, token_values, value_loss
 from .value_data import ValueExample, collate, collate_shared_prompt, merge_duplicates, shared_prompt_batches, to_example
 
@@ -76,6 +77,10 @@ class TrainConfig:
     # gradient in thread order, and a 1e-12 difference changed which features a micro critic
     # learned (held-out AUROC 0.74-0.92 from one config). CUDA also needs CUBLAS_WORKSPACE_CONFIG.
     deterministic: bool = False
+    # A folder for the hidden states entering the first trainable layer, computed once by the
+    # frozen layers; each step then runs only the trainable layers (exact; hidden_cache.py).
+    # "" = off. Single-process runs without LoRA or shared_prompt_rollouts.
+    hidden_states_cache: str = ""
 
 
 def load_train_config(path: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
@@ -178,6 +183,14 @@ def train(cfg: TrainConfig, resume: bool = False, config_path: str | None = None
         train_examples = merge_duplicates(train_examples)
         accelerator.print(f"merge_duplicates: {before} rollouts -> {len(train_examples)} distinct")
     eval_examples = load_examples(rollout_files(cfg.eval_data, "test"), cfg.max_length) if cfg.eval_data else []
+    forward = batch_logits
+    if cfg.hidden_states_cache:
+        if cfg.lora or cfg.shared_prompt_rollouts or accelerator.num_processes > 1:
+            raise ValueError("hidden_states_cache needs one process, no lora and shared_prompt_rollouts: 0 "
+                             "(the cache holds the frozen layers' output for whole sequences)")
+        forward = HiddenStateCache.build(cfg.hidden_states_cache, model, len(model.model.layers) - freeze_info["trainable_layers"],
+                                         train_examples, pad_id, accelerator.device, batch_size=cfg.batch_size,
+                                         progress=accelerator.is_local_main_process).logits
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.learning_rate)
 
     plan = [process_batches(epoch_batches(train_examples, cfg, e), accelerator.process_index, accelerator.num_processes)
@@ -223,7 +236,7 @@ def train(cfg: TrainConfig, resume: bool = False, config_path: str | None = None
         batches = plan[epoch]
         first_batch = (step - epoch_start) * cfg.grad_accumulation
         for b in range(first_batch, len(batches)):
-            logits, batch = batch_logits(model, [train_examples[i] for i in batches[b]], pad_id, cfg, accelerator.device)
+            logits, batch = forward(model, [train_examples[i] for i in batches[b]], pad_id, cfg, accelerator.device)
             loss = value_loss(logits, batch["labels"], batch["token_mask"], batch["weights"])
             accelerator.backward(loss / cfg.grad_accumulation)
             losses.append(loss.item())
