@@ -25,6 +25,7 @@
  * `tokens` (the tokens generated for it, an inherited prefix counted once, on the stream that
  * wrote it) and `pruned` (false, or its length in tokens when it stopped).
  */
+import { setMaxListeners } from 'node:events';
 import { AbortError, throwIfAborted } from '../shared/abort';
 import type { Critic, CriticStream } from '../critic/types';
 import type { Problem } from '../problem/types';
@@ -135,7 +136,14 @@ export async function guidedSearch(
   const stopAll = () => {
     for (const s of streams) if (s.state === 'live') s.controller.abort();
   };
-  const onAbort = () => stopAll();
+  // The critic hears the caller's cancel through a signal of ours: every live stream's append
+  // listens on it at once, more than the caller's signal should be asked to carry.
+  const scoring = new AbortController();
+  setMaxListeners(0, scoring.signal);
+  const onAbort = () => {
+    scoring.abort();
+    stopAll();
+  };
   signal?.addEventListener('abort', onAbort, { once: true });
   const timer = options.wallClockMs === undefined ? undefined : setTimeout(() => ((outOfTime = true), stopAll()), options.wallClockMs);
 
@@ -225,7 +233,7 @@ export async function guidedSearch(
     const chunk = s.text.slice(s.scoredChars);
     if (!chunk) return;
     s.scoredChars = s.text.length;
-    const scores = await s.critic.append(chunk, signal);
+    const scores = await s.critic.append(chunk, scoring.signal);
     if (scores.values.length) s.value = scores.values[scores.values.length - 1];
     callbacks.onUpdate?.({ index: s.index, text: s.text, values: s.critic.current().values, tokens: s.generated, pruned: s.prunedAt ?? false });
   };
