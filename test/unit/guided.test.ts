@@ -6,14 +6,16 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { guidedSearch, forkPosition, validatePolicy, type GuidedPolicy } from '../../src/core/generateAndRank/guided';
-import { search } from '../../src/core/generateAndRank/search';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEFAULT_GUIDED, search } from '../../src/core/generateAndRank/search';
 import { streamsFrom, type StreamEvent, type StreamRequest, type StreamingGenerator } from '../../src/core/generateAndRank/streams';
 import { loadCritic } from '../../src/core/critic';
 import type { Critic, CriticStream } from '../../src/core/critic/types';
 import { LocalGenerator } from '../../src/core/generation/local';
 import { problemFromStatement } from '../../src/core/problem/extraction';
 import { isAbortError } from '../../src/core/shared/abort';
-import { tinyCriticBundle, tinyGenerator } from '../fixtures/models';
+import { repoRoot, tinyCriticBundle, tinyGenerator } from '../fixtures/models';
 import { CharCritic, ScriptedGenerator, charValues } from '../fixtures/scripted';
 
 const problem = problemFromStatement('Read two integers and print their sum.\n\n-----Examples-----\nInput\n2 3\n\nOutput\n5\n');
@@ -199,4 +201,10 @@ test('streamsFrom refuses a prefix it cannot continue', () => {
   const streams = streamsFrom(generator);
   assert.equal(streams.continuesPrefix, false);
   assert.throws(() => streams.start({ messages: [], prefix: { text: 'x' }, temperature: 1, maxNewTokens: 4 }, new AbortController().signal), /cannot continue a prefix/);
+});
+
+test('the editor settings declare the same guided defaults as the core', () => {
+  const properties = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { contributes: { configuration: { properties: Record<string, { default: unknown }> } } }).contributes.configuration.properties;
+  for (const [knob, value] of Object.entries(DEFAULT_GUIDED)) assert.equal(properties[`passlens.search.guided.${knob}`]?.default, value, knob);
+  assert.equal(properties['passlens.search.strategy'].default, 'best-of-n');
 });

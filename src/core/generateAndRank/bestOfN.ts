@@ -197,7 +197,10 @@ export async function rankGiven(critic: Critic, problem: Problem, texts: readonl
   return rankCandidates(texts.map((text, index) => toCandidate(index, text, scores[index], 'given', critic.info.specialIds, 0, false)));
 }
 
-/** Runs every candidate's code on the problem's examples; leaves `judged` unset when there are none. */
+/**
+ * Runs every finished candidate's code on the problem's examples; leaves `judged` unset when
+ * there are none, and for candidates a search stopped (their code is cut off).
+ */
 export async function judgeCandidates(
   judge: Judge,
   problem: Problem,
@@ -208,7 +211,7 @@ export async function judgeCandidates(
   const tests = problem.tests;
   if (!tests || tests.inputs.length === 0) return;
   await Promise.all(
-    candidates.map(async (candidate) => {
+    candidates.filter((c) => c.finishReason !== 'pruned' && c.finishReason !== 'budget').map(async (candidate) => {
       candidate.judged = await judge.judge(
         { id: `candidate-${candidate.index}`, code: candidate.code, tests, timeout_s: limits.timeoutSeconds, memory_mb: limits.memoryMb },
         signal,
