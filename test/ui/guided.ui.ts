@@ -10,30 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { microModels } from '../fixtures/models';
 import { baseSettings, makeWorkspace } from '../integration/harness/workspace';
+import { heldOutProblemDocstring } from './problems';
 import { closeWorkspacePage, openFile, openWorkspacePage, runCommand, screenshot, workbench } from './workbench';
 
-const QUOTES = '"' + '"' + '"';
-const SOURCE = [
-  QUOTES,
-  'You are given a positive integer n and a digit d. Count the digits of n that are at least d.',
-  '',
-  '-----Input-----',
-  '',
-  'The only line contains the integers n and d.',
-  '',
-  '-----Output-----',
-  '',
-  'Print the answer.',
-  '',
-  '-----Example-----',
-  'Input',
-  '1319537 1',
-  'Output',
-  '7',
-  QUOTES,
-  '',
-  '',
-].join('\n');
+const SOURCE = heldOutProblemDocstring;
 const CANDIDATES = 4;
 const INTERVAL = 32;
 

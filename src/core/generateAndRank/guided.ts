@@ -31,7 +31,7 @@ import type { Critic, CriticStream } from '../critic/types';
 import type { Problem } from '../problem/types';
 import { buildMessages } from '../contracts';
 import { rankSearchResult } from './ranking';
-import { toCandidate, type BestOfNCallbacks, type RankedCandidate } from './bestOfN';
+import { toCandidate, type BestOfNCallbacks, type GenerateOptions, type RankedCandidate } from './bestOfN';
 import { isTokenEvent, type StreamEvent, type StreamingGenerator } from './streams';
 
 export interface GuidedPolicy {
@@ -51,18 +51,11 @@ export interface GuidedPolicy {
   window: number;
 }
 
-export interface GuidedOptions {
-  policy: GuidedPolicy;
-  temperature: number;
-  topP?: number;
-  /** Most tokens a candidate may have, an inherited prefix included. */
-  maxNewTokens: number;
-  seed?: number;
-  /** Most tokens the whole search generates (default: width × maxNewTokens). */
-  tokenBudget?: number;
-  /** Milliseconds after which every live stream stops. */
-  wallClockMs?: number;
-}
+/**
+ * Sampling and budgets as best-of-n takes them; `policy.width` replaces `n`. A candidate's
+ * `maxNewTokens` counts an inherited prefix; the token budget defaults to width × maxNewTokens.
+ */
+export type GuidedOptions = Omit<GenerateOptions, 'n'> & { policy: GuidedPolicy };
 
 /** Checks a policy and says which knob is wrong. */
 export function validatePolicy(policy: GuidedPolicy): void {
