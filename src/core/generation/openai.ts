@@ -5,6 +5,7 @@
  */
 import type { ChatMessage } from '../contracts/prompt';
 import { AbortError } from '../shared/abort';
+import { checkSampling } from './sampling';
 import { EventQueue, type GenerationEvent, type GenerationRequest, type Generator } from './types';
 
 /**
@@ -62,6 +63,12 @@ export class OpenAIGenerator implements Generator {
 
   stream(request: GenerationRequest, signal?: AbortSignal): AsyncIterable<GenerationEvent> {
     const queue = new EventQueue<GenerationEvent>();
+    try {
+      checkSampling(request);
+    } catch (error) {
+      queue.fail(error);
+      return queue;
+    }
     this.run(request, queue, signal).then(
       () => queue.end(),
       (error: unknown) => queue.fail(error),
@@ -127,6 +134,9 @@ export class OpenAIGenerator implements Generator {
       temperature: request.temperature,
       max_tokens: request.maxNewTokens,
       ...(request.topP !== undefined ? { top_p: request.topP } : {}),
+      // Not in OpenAI's API, but vLLM, llama.cpp, LM Studio and Ollama read it, and llama.cpp's
+      // servers apply top-k 40 when it is absent: sampling as asked means sending it.
+      top_k: request.topK ?? 0,
       ...(request.seed !== undefined ? { seed: request.seed } : {}),
     };
     const logprobs = this.options.logprobs ?? true;
