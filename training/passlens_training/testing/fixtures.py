@@ -11,8 +11,8 @@
         the same kind of model through onnxruntime-genai's model builder (export-generator
         --builder genai: fp32 and q4f16, the GQA layout users download).
     python -m passlens_training.testing.fixtures gguf-generator OUT
-        a tiny random Phi-3 causal LM in OUT/checkpoint and its GGUF conversion OUT/model.gguf,
-        for llama.cpp servers.
+        a tiny Phi-3 causal LM (random, then a few steps on ASCII code) in OUT/checkpoint and
+        its GGUF conversion OUT/model.gguf, for llama.cpp servers.
     python -m passlens_training.testing.fixtures critic-reference --checkpoint DIR < requests.json
         PyTorch reference for the Node runtime's parity tests. stdin a list of
         {"messages": [{"role", "content"}...], "texts": [str...]}; stdout a list of {"prompt_ids": [...],
@@ -112,10 +112,37 @@ def gguf_generator_fixture(out: str | Path, *, seed: int = 0) -> Path:
 
     partial = _partial(out)
     save_tiny_causal_lm(partial / "checkpoint", seed=seed)
+    _fit_to_ascii_code(partial / "checkpoint", seed=seed)
     export_gguf(partial / "checkpoint", partial / "model.gguf")
     (partial / HASH_FILE).write_text(input_hash + "\n")
     _move_into_place(partial, out)
     return out
+
+
+def _fit_to_ascii_code(checkpoint: Path, *, seed: int, steps: int = 120) -> None:
+    """A few steps of next-token training on the tiny corpus' ASCII lines after a chat prompt.
+    A random model samples lone non-ASCII bytes and special tokens, which llama-cpp-python's
+    server reports as empty strings (no id can be read back); this one writes ASCII code."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from .tiny import DEFAULT_CORPUS
+
+    torch.manual_seed(seed)
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    model = AutoModelForCausalLM.from_pretrained(checkpoint).train()
+    prompt = tokenizer.apply_chat_template([{"role": "user", "content": "Print the sum of two numbers."}],
+                                           add_generation_prompt=True, tokenize=False)
+    texts = [prompt + t for t in DEFAULT_CORPUS if t.isascii()]
+    batch = tokenizer(texts, add_special_tokens=False, padding=True, return_tensors="pt")
+    labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    for _ in range(steps):
+        loss = model(**batch, labels=labels).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval().save_pretrained(checkpoint)
 
 
 def critic_bundle_fixture(
