@@ -156,9 +156,13 @@ export class OpenAIGenerator implements Generator {
     const response = await this.fetch(path, { method: 'POST', body: JSON.stringify(this.body(request, n)) }, signal);
     if (!response.body) throw this.malformed(`POST ${path} returned no body`);
     const done = new Set<number>();
+    let finished = false;
     try {
       for await (const data of readServerSentEvents(response.body, signal)) {
-        if (data === '[DONE]') break;
+        if (data === '[DONE]') {
+          finished = true;
+          break;
+        }
         let chunk: { choices?: StreamChoice[]; error?: { message?: string } };
         try {
           chunk = JSON.parse(data) as typeof chunk;
@@ -170,7 +174,21 @@ export class OpenAIGenerator implements Generator {
         for (const choice of chunk.choices) this.emitChoice(choice, n, candidateOf, emit, done);
       }
     } catch (error) {
-      if (!signal?.aborted) throw error;
+      if (!signal?.aborted) {
+        if (error instanceof GeneratorServerError) throw error;
+        // The connection broke (the server crashed or was stopped) in the middle of the stream.
+        const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error instanceof Error ? error.message : String(error));
+        throw new GeneratorServerError(`The generator server at ${this.baseUrl} broke off the stream mid-generation (${cause}). Check that it is still running.`);
+      }
+    }
+    if (finished && n === 1 && done.size === 0 && !signal?.aborted) {
+      throw new GeneratorServerError(
+        `The generator server at ${this.baseUrl} ended a candidate's stream without finishing it. ` +
+          '(llama-cpp-python\'s server drops a request when another arrives: start it with --interrupt_requests false.)',
+      );
+    }
+    if (!finished && !signal?.aborted && done.size < n) {
+      throw new GeneratorServerError(`The generator server at ${this.baseUrl} closed the stream before finishing (no [DONE]). Check that it is still running.`);
     }
     if (signal?.aborted) {
       for (let i = 0; i < n; i++) if (!done.has(i)) emit({ type: 'done', candidate: candidateOf(i), finishReason: 'cancelled' });
