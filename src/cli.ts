@@ -27,6 +27,7 @@ rank options:
   --server URL            generate with an OpenAI-compatible server (--model, --api chat|completions;
                           API key from the PASSLENS_API_KEY environment variable)
   -n N                    candidates to generate (default 6); --temperature T (0.8); --max-new-tokens M (1024)
+  --top-p P --top-k K     nucleus and top-k sampling (default 1 and 0: every token, as training samples)
   --seed S                sampling seed
   --sandbox               run each candidate on the examples in the problem (python-sandbox/judge.py)
   --python PATH           interpreter for the sandbox (default python3)
@@ -88,6 +89,8 @@ async function rank(argv: string[]): Promise<number> {
       api: { type: 'string', default: 'chat' },
       n: { type: 'string', short: 'n', default: '6' },
       temperature: { type: 'string', default: '0.8' },
+      'top-p': { type: 'string', default: '1' },
+      'top-k': { type: 'string', default: '0' },
       'max-new-tokens': { type: 'string', default: '1024' },
       seed: { type: 'string' },
       sandbox: { type: 'boolean', default: false },
@@ -131,6 +134,8 @@ async function rank(argv: string[]): Promise<number> {
         {
           n: number('n', o.n!),
           temperature: number('temperature', o.temperature!),
+          topP: number('top-p', o['top-p']!),
+          topK: number('top-k', o['top-k']!),
           maxNewTokens: number('max-new-tokens', o['max-new-tokens']!),
           seed: o.seed === undefined ? undefined : number('seed', o.seed),
         },

@@ -11,6 +11,8 @@ export interface PassLensSettings {
     api: 'chat' | 'completions';
     candidates: number;
     temperature: number;
+    topP: number;
+    topK: number;
     maxNewTokens: number;
   };
   critic: {
@@ -35,6 +37,8 @@ export function readSettings(): PassLensSettings {
       api: c.get('generator.api', 'chat'),
       candidates: c.get('generator.candidates', 6),
       temperature: c.get('generator.temperature', 0.8),
+      topP: c.get('generator.topP', 1),
+      topK: c.get('generator.topK', 0),
       maxNewTokens: c.get('generator.maxNewTokens', 1024),
     },
     critic: {

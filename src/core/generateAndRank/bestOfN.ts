@@ -86,6 +86,8 @@ class StreamingScore {
 export interface GenerateOptions {
   n: number;
   temperature: number;
+  topP?: number;
+  topK?: number;
   maxNewTokens: number;
   seed?: number;
 }
@@ -103,6 +105,8 @@ export async function generateAndRank(
     messages: buildMessages(problem, critic.info.templates),
     n: options.n,
     temperature: options.temperature,
+    topP: options.topP,
+    topK: options.topK,
     maxNewTokens: options.maxNewTokens,
     seed: options.seed,
   };

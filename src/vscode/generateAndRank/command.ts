@@ -89,7 +89,13 @@ export async function generateAndRankCommand(deps: GenerateAndRankDeps): Promise
             generator,
             critic,
             problem,
-            { n: settings.generator.candidates, temperature: settings.generator.temperature, maxNewTokens: settings.generator.maxNewTokens },
+            {
+              n: settings.generator.candidates,
+              temperature: settings.generator.temperature,
+              topP: settings.generator.topP,
+              topK: settings.generator.topK,
+              maxNewTokens: settings.generator.maxNewTokens,
+            },
             signal,
             {
               onUpdate: ({ index, values }) => {
