@@ -29,6 +29,7 @@ rank options:
   --server URL            generate with an OpenAI-compatible server (--model, --api chat|completions;
                           API key from the PASSLENS_API_KEY environment variable)
   -n N                    candidates to generate (default 6); --temperature T (0.8); --max-new-tokens M (1024)
+  --top-p P --top-k K     nucleus and top-k sampling (default 1 and 0: every token, as training samples)
   --seed S                sampling seed
   --strategy S            best-of-n (default): write n candidates, then rank; guided: the critic stops weak
                           candidates while they are written and re-branches from the best one
@@ -103,6 +104,8 @@ async function rank(argv: string[]): Promise<number> {
       api: { type: 'string', default: 'chat' },
       n: { type: 'string', short: 'n', default: '6' },
       temperature: { type: 'string', default: '0.8' },
+      'top-p': { type: 'string', default: '1' },
+      'top-k': { type: 'string', default: '0' },
       'max-new-tokens': { type: 'string', default: '1024' },
       seed: { type: 'string' },
       strategy: { type: 'string', default: 'best-of-n' },
@@ -161,6 +164,8 @@ async function rank(argv: string[]): Promise<number> {
     strategy,
     n: count('n', o.n!)!,
     temperature: number('temperature', o.temperature!),
+    topP: number('top-p', o['top-p']!),
+    topK: number('top-k', o['top-k']!),
     maxNewTokens: count('max-new-tokens', o['max-new-tokens']!)!,
     seed: o.seed === undefined ? undefined : number('seed', o.seed),
     tokenBudget: count('token-budget', o['token-budget']),

@@ -12,6 +12,8 @@ export interface PassLensSettings {
     api: 'chat' | 'completions';
     candidates: number;
     temperature: number;
+    topP: number;
+    topK: number;
     maxNewTokens: number;
   };
   search: {
@@ -42,6 +44,8 @@ export function readSettings(): PassLensSettings {
       api: c.get('generator.api', 'chat'),
       candidates: c.get('generator.candidates', 6),
       temperature: c.get('generator.temperature', 0.8),
+      topP: c.get('generator.topP', 1),
+      topK: c.get('generator.topK', 0),
       maxNewTokens: c.get('generator.maxNewTokens', 1024),
     },
     search: {

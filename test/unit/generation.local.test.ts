@@ -33,7 +33,7 @@ test('loads a local folder in a worker thread and streams N candidates', async (
   assert.notDeepEqual(candidates[0].tokenIds, candidates[1].tokenIds, 'sampling gives different candidates');
 });
 
-test('log-probabilities equal a scoring pass over prompt + generated tokens', async () => {
+test('log-probabilities equal a scoring pass over prompt + generated tokens, under the tempered distribution (as training records them)', async () => {
   const [candidate] = await collectCandidates(generator, { messages, n: 1, temperature: 0.7, maxNewTokens: 6, seed: 3 });
   const lib = await import('@huggingface/transformers');
   lib.env.localModelPath = folder.replace(/[^/]+$/, '');
@@ -51,7 +51,7 @@ test('log-probabilities equal a scoring pass over prompt + generated tokens', as
   const vocab = logits.dims[2];
   const data = logits.data as Float32Array;
   candidate.tokenIds.forEach((token, k) => {
-    const row = data.subarray((promptIds.length - 1 + k) * vocab, (promptIds.length + k) * vocab);
+    const row = Array.from(data.subarray((promptIds.length - 1 + k) * vocab, (promptIds.length + k) * vocab), (v) => v / 0.7);
     const max = Math.max(...row);
     const lse = max + Math.log(row.reduce((s, v) => s + Math.exp(v - max), 0));
     assert.ok(Math.abs(row[token] - lse - candidate.logprobs[k]) < 1e-3, `token ${k}: ${row[token] - lse} vs ${candidate.logprobs[k]}`);

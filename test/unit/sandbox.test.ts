@@ -47,7 +47,8 @@ test('judges standard-input and call-based requests with the real judge', async 
     assert.equal(verdict(called).passed, true);
     assert.equal(verdict(wrong).passed, false);
     assert.deepEqual(verdict(wrong).verdicts, ['pass', 'wrong_answer']);
-    assert.ok(['bwrap', 'rlimits'].includes(verdict(wrong).isolation));
+    assert.ok(['bwrap', 'firejail'].includes(verdict(wrong).isolation), 'a real sandbox on Linux, never the weak guard by default');
+    assert.equal(verdict(wrong).weak_isolation, false);
     assert.equal(verdict(wrong).apps_passed, false);
   } finally {
     await sandbox.dispose();

@@ -96,6 +96,7 @@ export interface GenerateOptions {
   n: number;
   temperature: number;
   topP?: number;
+  topK?: number;
   maxNewTokens: number;
   seed?: number;
   /** Most tokens generated in all; candidates still running then end 'budget'. */
@@ -119,6 +120,7 @@ export async function generateAndRank(
     n: options.n,
     temperature: options.temperature,
     topP: options.topP,
+    topK: options.topK,
     maxNewTokens: options.maxNewTokens,
     seed: options.seed,
   };

@@ -152,6 +152,7 @@ export async function guidedSearch(
         prefix: { text: prefixText, ...(ids.every((id) => id !== undefined) ? { tokenIds: ids as number[] } : {}) },
         temperature: options.temperature,
         topP: options.topP,
+        topK: options.topK,
         maxNewTokens: options.maxNewTokens - at,
         seed: options.seed === undefined ? undefined : options.seed + index,
       },

@@ -19,6 +19,7 @@ export interface StreamRequest {
   prefix: StreamPrefix;
   temperature: number;
   topP?: number;
+  topK?: number;
   /** New tokens this stream may generate (the prefix not counted). */
   maxNewTokens: number;
   seed?: number;
@@ -49,8 +50,8 @@ export function streamsFrom(generator: Generator): StreamingGenerator {
     continuesPrefix: false,
     start(request, signal) {
       if (request.prefix.text) throw new Error(`${generator.name} cannot continue a prefix`);
-      const { messages, temperature, topP, maxNewTokens, seed } = request;
-      return generator.stream({ messages, n: 1, temperature, topP, maxNewTokens, seed }, signal);
+      const { messages, temperature, topP, topK, maxNewTokens, seed } = request;
+      return generator.stream({ messages, n: 1, temperature, topP, topK, maxNewTokens, seed }, signal);
     },
   };
 }

@@ -8,6 +8,7 @@ import { AbortError } from '../shared/abort';
 import { startWorker } from '../shared/worker';
 import { EventQueue, type GenerationEvent, type GenerationRequest, type Generator } from './types';
 import type { FromWorker, LoadOptions, ToWorker } from './protocol';
+import { checkSampling } from './sampling';
 
 export interface DownloadProgress {
   file: string;
@@ -90,6 +91,12 @@ export class LocalGenerator implements Generator {
 
   stream(request: GenerationRequest, signal?: AbortSignal): AsyncIterable<GenerationEvent> {
     const queue = new EventQueue<GenerationEvent>();
+    try {
+      checkSampling(request);
+    } catch (error) {
+      queue.fail(error);
+      return queue;
+    }
     const id = this.nextId++;
     const abort = () => this.post({ type: 'cancel', id });
     const ended = new Set<number>();
@@ -119,7 +126,8 @@ export class LocalGenerator implements Generator {
           messages: request.messages,
           n: request.n,
           temperature: request.temperature,
-          topP: request.topP,
+          topK: request.topK ?? 0,
+          topP: request.topP ?? 1,
           maxNewTokens: request.maxNewTokens,
           seed: request.seed,
         });

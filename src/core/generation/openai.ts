@@ -5,6 +5,7 @@
  */
 import type { ChatMessage } from '../contracts/prompt';
 import { AbortError } from '../shared/abort';
+import { checkSampling } from './sampling';
 import { EventQueue, type GenerationEvent, type GenerationRequest, type Generator } from './types';
 
 /**
@@ -62,6 +63,12 @@ export class OpenAIGenerator implements Generator {
 
   stream(request: GenerationRequest, signal?: AbortSignal): AsyncIterable<GenerationEvent> {
     const queue = new EventQueue<GenerationEvent>();
+    try {
+      checkSampling(request);
+    } catch (error) {
+      queue.fail(error);
+      return queue;
+    }
     this.run(request, queue, signal).then(
       () => queue.end(),
       (error: unknown) => queue.fail(error),
@@ -127,6 +134,9 @@ export class OpenAIGenerator implements Generator {
       temperature: request.temperature,
       max_tokens: request.maxNewTokens,
       ...(request.topP !== undefined ? { top_p: request.topP } : {}),
+      // Not in OpenAI's API, but vLLM, llama.cpp, LM Studio and Ollama read it, and llama.cpp's
+      // servers apply top-k 40 when it is absent: sampling as asked means sending it.
+      top_k: request.topK ?? 0,
       ...(request.seed !== undefined ? { seed: request.seed } : {}),
     };
     const logprobs = this.options.logprobs ?? true;
@@ -146,9 +156,13 @@ export class OpenAIGenerator implements Generator {
     const response = await this.fetch(path, { method: 'POST', body: JSON.stringify(this.body(request, n)) }, signal);
     if (!response.body) throw this.malformed(`POST ${path} returned no body`);
     const done = new Set<number>();
+    let finished = false;
     try {
       for await (const data of readServerSentEvents(response.body, signal)) {
-        if (data === '[DONE]') break;
+        if (data === '[DONE]') {
+          finished = true;
+          break;
+        }
         let chunk: { choices?: StreamChoice[]; error?: { message?: string } };
         try {
           chunk = JSON.parse(data) as typeof chunk;
@@ -160,7 +174,21 @@ export class OpenAIGenerator implements Generator {
         for (const choice of chunk.choices) this.emitChoice(choice, n, candidateOf, emit, done);
       }
     } catch (error) {
-      if (!signal?.aborted) throw error;
+      if (!signal?.aborted) {
+        if (error instanceof GeneratorServerError) throw error;
+        // The connection broke (the server crashed or was stopped) in the middle of the stream.
+        const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error instanceof Error ? error.message : String(error));
+        throw new GeneratorServerError(`The generator server at ${this.baseUrl} broke off the stream mid-generation (${cause}). Check that it is still running.`);
+      }
+    }
+    if (finished && n === 1 && done.size === 0 && !signal?.aborted) {
+      throw new GeneratorServerError(
+        `The generator server at ${this.baseUrl} ended a candidate's stream without finishing it. ` +
+          '(llama-cpp-python\'s server drops a request when another arrives: start it with --interrupt_requests false.)',
+      );
+    }
+    if (!finished && !signal?.aborted && done.size < n) {
+      throw new GeneratorServerError(`The generator server at ${this.baseUrl} closed the stream before finishing (no [DONE]). Check that it is still running.`);
     }
     if (signal?.aborted) {
       for (let i = 0; i < n; i++) if (!done.has(i)) emit({ type: 'done', candidate: candidateOf(i), finishReason: 'cancelled' });

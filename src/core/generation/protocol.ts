@@ -18,7 +18,8 @@ export type ToWorker =
       messages: ChatMessage[];
       n: number;
       temperature: number;
-      topP?: number;
+      topK: number;
+      topP: number;
       maxNewTokens: number;
       seed?: number;
     }

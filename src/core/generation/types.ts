@@ -5,9 +5,13 @@ export interface GenerationRequest {
   messages: ChatMessage[];
   /** Number of candidates. */
   n: number;
+  /** 0: greedy. */
   temperature: number;
   maxNewTokens: number;
+  /** Nucleus sampling; 1 (the default) keeps every token. */
   topP?: number;
+  /** Top-k sampling; 0 (the default) keeps every token. Training samples with neither. */
+  topK?: number;
   seed?: number;
 }
 
@@ -19,7 +23,12 @@ export type GenerationEvent =
       /** Text this step added (may be empty for a partial multi-byte character). */
       text: string;
       tokenId?: number;
-      /** Log-probability of the token under the generator (temperature 1), when known. */
+      /**
+       * Log-probability of the token, when known. Local generator: under the sampling
+       * distribution, softmax(logits / temperature) before top-k/top-p truncation, as training
+       * records it (the model's own distribution when greedy). Servers: what the server
+       * reports (vLLM: its --logprobs-mode; llama.cpp: the model's own distribution).
+       */
       logprob?: number;
     }
   | { type: 'done'; candidate: number; finishReason: 'stop' | 'length' | 'cancelled' };
@@ -30,6 +39,8 @@ export interface GeneratedCandidate {
   tokenIds: number[];
   logprobs: number[];
   finishReason: 'stop' | 'length' | 'cancelled';
+  /** The sampling the candidate was drawn with (the request's, defaults filled in). */
+  sampling: { temperature: number; topP: number; topK: number };
 }
 
 export interface Generator {
@@ -53,6 +64,7 @@ export async function collectCandidates(
     tokenIds: [],
     logprobs: [],
     finishReason: 'cancelled' as const,
+    sampling: { temperature: request.temperature, topP: request.topP ?? 1, topK: request.topK ?? 0 },
   }));
   for await (const event of generator.stream(request, signal)) {
     onEvent?.(event);

@@ -26,7 +26,7 @@ export interface SandboxClientOptions {
   defaultMemoryMb?: number;
   /** Comparison for requests that name none (--compare; the judge's default is strict). */
   compare?: 'apps' | 'strict';
-  /** Extra judge flags, e.g. ['--isolation', 'rlimits']. */
+  /** Extra judge flags, e.g. ['--isolation', 'weak']. */
   extraArgs?: string[];
   /** Time beyond a request's worst case (tests x timeout) before the judge counts as hung. */
   hangGraceMs?: number;

@@ -98,6 +98,8 @@ export async function generateAndRankCommand(deps: GenerateAndRankDeps): Promise
               strategy,
               n,
               temperature: settings.generator.temperature,
+              topP: settings.generator.topP,
+              topK: settings.generator.topK,
               maxNewTokens: settings.generator.maxNewTokens,
               tokenBudget: tokenBudget || undefined,
               guided,

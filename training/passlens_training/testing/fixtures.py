@@ -7,6 +7,12 @@
     python -m passlens_training.testing.fixtures generator OUT
         a tiny random Phi-3 causal LM in transformers.js layout (config, tokenizer,
         onnx/model.onnx); skipped when OUT was built from the same inputs.
+    python -m passlens_training.testing.fixtures genai-generator OUT
+        the same kind of model through onnxruntime-genai's model builder (export-generator
+        --builder genai: fp32 and q4f16, the GQA layout users download).
+    python -m passlens_training.testing.fixtures gguf-generator OUT
+        a tiny Phi-3 causal LM (random, then a few steps on ASCII code) in OUT/checkpoint and
+        its GGUF conversion OUT/model.gguf, for llama.cpp servers.
     python -m passlens_training.testing.fixtures critic-reference --checkpoint DIR < requests.json
         PyTorch reference for the Node runtime's parity tests. stdin a list of
         {"messages": [{"role", "content"}...], "texts": [str...]}; stdout a list of {"prompt_ids": [...],
@@ -75,6 +81,68 @@ def generator_fixture(out: str | Path, *, seed: int = 0) -> Path:
     (partial / HASH_FILE).write_text(input_hash + "\n")
     _move_into_place(partial, out)
     return out
+
+
+def genai_generator_fixture(out: str | Path, *, seed: int = 0) -> Path:
+    """Builds (or reuses) a tiny random causal LM exported by the genai builder at `out`."""
+    out = Path(out)
+    input_hash = _input_hash(kind="genai-generator", seed=seed)
+    if _is_current(out, input_hash):
+        return out
+    from ..export.generator import export_generator
+    from .tiny import save_tiny_causal_lm
+
+    partial = _partial(out)
+    checkpoint = save_tiny_causal_lm(partial.with_name(partial.name + "-checkpoint"), seed=seed)
+    export_generator(checkpoint, partial, "genai", ["fp32", "q4f16"])
+    shutil.rmtree(checkpoint)
+    (partial / HASH_FILE).write_text(input_hash + "\n")
+    _move_into_place(partial, out)
+    return out
+
+
+def gguf_generator_fixture(out: str | Path, *, seed: int = 0) -> Path:
+    """Builds (or reuses) OUT/checkpoint (tiny random causal LM) and OUT/model.gguf."""
+    out = Path(out)
+    input_hash = _input_hash(kind="gguf-generator", seed=seed)
+    if _is_current(out, input_hash):
+        return out
+    from ..export.gguf import export_gguf
+    from .tiny import save_tiny_causal_lm
+
+    partial = _partial(out)
+    save_tiny_causal_lm(partial / "checkpoint", seed=seed)
+    _fit_to_ascii_code(partial / "checkpoint", seed=seed)
+    export_gguf(partial / "checkpoint", partial / "model.gguf")
+    (partial / HASH_FILE).write_text(input_hash + "\n")
+    _move_into_place(partial, out)
+    return out
+
+
+def _fit_to_ascii_code(checkpoint: Path, *, seed: int, steps: int = 120) -> None:
+    """A few steps of next-token training on the tiny corpus' ASCII lines after a chat prompt.
+    A random model samples lone non-ASCII bytes and special tokens, which llama-cpp-python's
+    server reports as empty strings (no id can be read back); this one writes ASCII code."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from .tiny import DEFAULT_CORPUS
+
+    torch.manual_seed(seed)
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    model = AutoModelForCausalLM.from_pretrained(checkpoint).train()
+    prompt = tokenizer.apply_chat_template([{"role": "user", "content": "Print the sum of two numbers."}],
+                                           add_generation_prompt=True, tokenize=False)
+    texts = [prompt + t for t in DEFAULT_CORPUS if t.isascii()]
+    batch = tokenizer(texts, add_special_tokens=False, padding=True, return_tensors="pt")
+    labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    for _ in range(steps):
+        loss = model(**batch, labels=labels).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval().save_pretrained(checkpoint)
 
 
 def critic_bundle_fixture(
@@ -161,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
     bundle.add_argument("--no-past", action="store_true")
     generator = sub.add_parser("generator", help="tiny random causal LM in transformers.js layout")
     generator.add_argument("out")
+    for name, text in (("genai-generator", "tiny random causal LM through onnxruntime-genai's model builder"),
+                       ("gguf-generator", "tiny random causal LM and its GGUF file")):
+        sub.add_parser(name, help=text).add_argument("out")
     ref = sub.add_parser("critic-reference", help="PyTorch values for token ids read from stdin")
     ref.add_argument("--checkpoint", required=True)
     args = parser.parse_args(argv)
@@ -173,6 +244,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "generator":
         print(json.dumps({"generator": str(generator_fixture(args.out))}))
+        return 0
+    if args.command == "genai-generator":
+        print(json.dumps({"generator": str(genai_generator_fixture(args.out))}))
+        return 0
+    if args.command == "gguf-generator":
+        out = gguf_generator_fixture(args.out)
+        print(json.dumps({"checkpoint": str(out / "checkpoint"), "gguf": str(out / "model.gguf")}))
         return 0
     requests = json.load(sys.stdin)
     answers = [reference_scores(args.checkpoint, r["messages"], r["texts"], r.get("max_tokens")) for r in requests]
