@@ -164,7 +164,7 @@ after(async () => {
   await critic.dispose();
 });
 
-test('guided search on the real tiny models: prunes, restarts from the prompt, scores each candidate exactly as a full pass', async () => {
+test('guided search on the real tiny models: prunes in turns, re-branches from the best stream\'s prefix, scores each candidate exactly as a full pass', async () => {
   const ranked = await search(generator, critic, problem, {
     strategy: 'guided',
     n: 3,
@@ -175,10 +175,18 @@ test('guided search on the real tiny models: prunes, restarts from the prompt, s
   });
   const pruned = ranked.filter((c) => c.pruned !== false);
   assert.ok(pruned.length >= 1, 'a round stopped a stream');
-  assert.ok(ranked.length > 3, 'freed slots restarted');
-  assert.ok(ranked.every((c) => c.branch === undefined), 'the local generator cannot continue a prefix yet');
-  // The worker generates ahead of the search: a pruned stream may have spent more than it kept.
-  for (const c of pruned) assert.ok(c.tokens >= (c.pruned as number));
+  const branches = ranked.filter((c) => c.branch !== undefined);
+  assert.equal(branches.length, pruned.length, 'every freed slot re-branched (the tiny model writes past 12 tokens)');
+  // The worker generates a turn of `interval` tokens per stream as the search reads them: a
+  // pruned stream spent exactly what it kept.
+  for (const c of pruned) assert.equal(c.tokens, (c.pruned as number) - (c.branch?.at ?? 0));
+  for (const c of branches) {
+    const source = ranked.find((s) => s.index === c.branch!.from)!;
+    assert.ok(c.branch!.at < 12 && c.tokens <= 12 - c.branch!.at, 'a re-branch writes what its prefix left');
+    let shared = 0;
+    while (shared < c.text.length && c.text[shared] === source.text[shared]) shared++;
+    if (c.branch!.at > 0) assert.ok(shared > 0, `re-branch #${c.index} continues #${source.index}'s text`);
+  }
   for (const c of ranked) {
     const full = await critic.score(problem, c.text);
     assert.equal(c.values.length, full.values.length);

@@ -154,6 +154,7 @@ export async function guidedSearch(
         topP: options.topP,
         topK: options.topK,
         maxNewTokens: options.maxNewTokens - at,
+        roundTokens: policy.interval,
         seed: options.seed === undefined ? undefined : options.seed + index,
       },
       controller.signal,
