@@ -100,14 +100,16 @@ def test_policies_with_impossible_knobs_are_refused():
 
 
 def write_dataset(tmp_path, problems):
-    """Rollout shards and a scores file for {problem_id: [(rollout_suffix, fork_position, token_ids, values, logprobs, passed)]}."""
+    """Rollout shards and a scores file for {problem_id: [(rollout_suffix, fork_position, token_ids, values, logprobs, passed)]}
+    (suffix i… marks an independent sample)."""
     records, scores = [], []
     for pid, rows in problems.items():
         for suffix, fork, ids, values, logprobs, passed in rows:
             rid = f"{pid}/{suffix}"
+            role = "branch" if fork is not None else "independent" if suffix.startswith("i") else "trunk"
             records.append({"rollout_id": rid, "problem_id": pid, "prompt_token_ids": [1], "token_ids": ids + [EOS],
                             "logprobs": logprobs + [-0.01], "label": passed,
-                            "branch": {"trunk_id": f"{pid}/t0", "role": "trunk" if fork is None else "branch", "fork_position": fork},
+                            "branch": {"trunk_id": f"{pid}/t0", "role": role, "fork_position": fork},
                             "sampling": {"temperature": 1.0, "top_p": 1.0, "max_new_tokens": 32}})
             scores.append(score_row(ScoredRollout(pid, rid, passed, tuple(values + [values[-1]]), 0, len(ids) - 1)))
     write_jsonl(tmp_path / "data" / "shards" / "rollouts-test-00000.jsonl", records)
@@ -135,6 +137,16 @@ def test_pools_come_from_rollout_shards_and_a_scores_file(tmp_path):
     assert list(a.continuations) == [(5, 6)] and a.continuations[(5, 6)][0].token_ids == (5, 6, 40, 41)
     only_b, _ = gs.load_pools([data], scores, ["b"])
     assert list(only_b) == ["b"]
+
+
+def test_independent_samples_are_the_roots_where_a_problem_has_them(tmp_path):
+    rows = constructed_problem(True)
+    good = rows[0]
+    independent = [(f"i{k}", None, *row[2:]) for k, row in enumerate(rows[1:4])]
+    data, scores = write_dataset(tmp_path, {"a": rows, "b": [good] + independent})
+    pools, _ = gs.load_pools([data], scores)
+    assert [r.rollout_id for r in pools["a"].roots] == ["a/t0", "a/s1", "a/s2", "a/s3"]
+    assert [r.rollout_id for r in pools["b"].roots] == ["b/i0", "b/i1", "b/i2"], "the trunk (maybe redrawn until it passed) is left out"
 
 
 def test_scores_of_other_records_are_refused(tmp_path):

@@ -7,8 +7,9 @@ both): lockstep rounds of `interval` tokens, the critic's value at each stream's
 the bottom fraction and the threshold stop, the best live stream and short streams are
 spared, budgets stop everything. What it cannot do is generate, so:
 
-- streams started from the prompt are the problem's *roots*: rollouts with no fork position
-  (the trunk, and the independent samples a dataset holds), in a random order per draw;
+- streams started from the prompt are the problem's *roots*: its independent samples
+  (`branch.role` "independent") where it has them, else its rollouts with no fork position
+  (the trunk), in a random order per draw;
 - a re-branch from a stream at position p needs a recorded rollout sampled from that
   stream's first p tokens: for fork data, a branch of the trunk at fork position p (shared
   by the trunk and by every branch forking later). When the policy's position has none,
@@ -267,6 +268,7 @@ def pools_from_records(records: Sequence[Mapping[str, Any]], scores: Sequence[Sc
     by_id = {r["rollout_id"]: r for r in records}
     keep = None if problem_ids is None else set(problem_ids)
     pools: dict[str, Pool] = {}
+    independent: dict[str, list[Rollout]] = {}
     max_new = 0
     for scored in scores:
         if keep is not None and scored.problem_id not in keep:
@@ -284,11 +286,18 @@ def pools_from_records(records: Sequence[Mapping[str, Any]], scores: Sequence[Sc
         rollout = Rollout(tuple(token_ids[:end]), tuple(scored.values[:end]), tuple(logprobs[:end]), scored.passed,
                           "stop" if end < len(token_ids) else "length", scored.rollout_id)
         pool = pools.setdefault(scored.problem_id, Pool(scored.problem_id, [], {}))
-        fork = (record.get("branch") or {}).get("fork_position")
-        if fork is None:
-            pool.roots.append(rollout)
-        else:
+        branch = record.get("branch") or {}
+        fork = branch.get("fork_position")
+        if fork is not None:
             pool.continuations.setdefault(tuple(token_ids[:fork]), []).append(rollout)
+        elif branch.get("role") == "independent":
+            independent.setdefault(scored.problem_id, []).append(rollout)
+        else:
+            pool.roots.append(rollout)
+    # Independent samples are the prompt's own distribution; a trunk may have been redrawn
+    # until it passed (trunk_policy must-pass), so where a problem has them, they are its roots.
+    for pid, rollouts in independent.items():
+        pools[pid].roots = rollouts
     return pools, max_new
 
 
