@@ -282,7 +282,7 @@ def train(cfg: TrainConfig, resume: bool = False, config_path: str | None = None
     if resume_from is not None:
         accelerator.load_state(str(resume_from))
         step = state["step"]
-        accelerator.print(f"resumed from {resume_from} at optimizer step {step} ({state.get('num_processes', world)} processes then, "
+        accelerator.print(f"resumed from {resume_from} at optimizer step {step} (world size {state.get('num_processes', world)} then, "
                           f"{world} now; {micro_batches_per_step} batches per step)")
 
     accelerator.init_trackers("tensorboard", config={k: str(v) for k, v in dataclasses.asdict(cfg).items()})

@@ -1,0 +1,178 @@
+"""`train` over several processes: real `accelerate launch` runs of 2 processes on CPU (gloo),
+resumed on the same and on another number of processes, and scoring with parameters sharded
+over the processes as FSDP / ZeRO-3 hold them.
+
+accelerate runs neither FSDP nor DeepSpeed without an accelerator device, so the training runs
+here are data parallel (whole-model checkpoints) and the sharded scoring uses torch's FSDP2
+directly (`passlens_training.testing.sharded_eval`); benchmarks/gpu/distributed_check.sh runs
+the DeepSpeed and FSDP2 configs on a GPU machine.
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoTokenizer
+
+from passlens_training.evaluate.metrics import compute_metrics
+from passlens_training.records import rollout_files
+from passlens_training.testing.tiny import save_tiny_causal_lm
+from passlens_training.train.model import load_value_model
+from passlens_training.train.trainer import STATE_FILE, load_examples, load_train_config, score_examples, train
+from test_train import write_config, write_separable_dataset
+
+TRAINING_DIR = Path(__file__).resolve().parents[1]
+# 5 problems × 4 rollouts in batches of 4: 5 batches an epoch, so a step of 2 batches over 2
+# processes ends each epoch with one batch, and the second process runs a padding batch.
+RUN = {"n_problems": 5, "epochs": 2, "batch_size": 4, "save_every_steps": 1}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch_two_processes(*args: str, timeout: float = 150) -> subprocess.CompletedProcess:
+    """`accelerate launch` of 2 processes on CPU: accelerate's multi-process launcher (torchrun)
+    with ACCELERATE_USE_CPU, which makes the processes join a gloo group."""
+    env = {**os.environ, "ACCELERATE_USE_CPU": "true", "PYTHONUNBUFFERED": "1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(TRAINING_DIR), os.environ.get("PYTHONPATH")]))}
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+           "--main_process_port", str(free_port()), *args]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def launch_train(cfg: Path, *extra: str) -> subprocess.CompletedProcess:
+    done = launch_two_processes("-m", "passlens_training.train", "--config", str(cfg), *extra)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
+    return done
+
+
+def run_config(tmp: Path, base: Path, data: Path, **train) -> Path:
+    tmp.mkdir(parents=True, exist_ok=True)
+    options = {k: v for k, v in RUN.items() if k != "n_problems"}
+    return write_config(tmp, base, data, **{**options, **train})
+
+
+def assert_same_weights(a: Path, b: Path) -> None:
+    pa, pb = load_value_model(a).state_dict(), load_value_model(b).state_dict()
+    for name in pa:
+        assert torch.allclose(pa[name], pb[name], atol=1e-5), name
+
+
+def copy_checkpoint(run: Path, step: int, dest: Path) -> None:
+    shutil.copytree(run / "checkpoints" / f"step-{step}", dest / "run" / "checkpoints" / f"step-{step}")
+
+
+@pytest.fixture(scope="module")
+def tiny_base(tmp_path_factory) -> Path:
+    return save_tiny_causal_lm(tmp_path_factory.mktemp("base") / "tiny", num_layers=3, hidden_size=32)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    return write_separable_dataset(tmp_path_factory.mktemp("data") / "rollouts-train-00000.jsonl", 400, n_problems=RUN["n_problems"])
+
+
+@pytest.fixture(scope="module")
+def two_process_run(tmp_path_factory, tiny_base, data) -> dict:
+    """One uninterrupted 2-process run, checkpointed after every step: the reference."""
+    tmp = tmp_path_factory.mktemp("two")
+    launch_train(run_config(tmp, tiny_base, data))
+    return {"dir": tmp / "run", "info": json.loads((tmp / "run" / "passlens-training.json").read_text())}
+
+
+def test_two_processes_take_the_steps_one_process_takes_with_their_batches(tmp_path, tiny_base, data, two_process_run):
+    run = two_process_run["dir"]
+    summary = two_process_run["info"]["metrics"]
+    assert summary["steps"] == 6  # 3 steps of <= 2 batches per epoch
+    state = json.loads((run / "checkpoints" / "step-3" / STATE_FILE).read_text())
+    assert state == {"step": 3, "micro_batches_per_step": 2, "num_processes": 2, "format": "full"}
+    # One process accumulating the same 2 batches per step: the same run.
+    one = train(load_train_config(run_config(tmp_path, tiny_base, data, grad_accumulation=2)))
+    assert one["steps"] == 6 and one["final_loss"] == pytest.approx(summary["final_loss"], abs=1e-6)
+    assert_same_weights(run, tmp_path / "run")
+    # Scored on both ranks and gathered, every epoch: the same figures as one process's scoring.
+    assert [h["step"] for h in summary["eval"]] == [3, 6]
+    for two, single in zip(summary["eval"], one["eval"]):
+        assert two == pytest.approx(single, abs=1e-9)
+    assert summary["eval"][-1]["auroc"] > 0.5
+
+
+def test_two_process_run_resumes_on_two_processes(tmp_path, tiny_base, data, two_process_run):
+    copy_checkpoint(two_process_run["dir"], 2, tmp_path)
+    done = launch_train(run_config(tmp_path, tiny_base, data), "--resume")
+    assert "at optimizer step 2 (world size 2 then, 2 now; 2 batches per step)" in done.stdout
+    assert json.loads((tmp_path / "run" / "passlens-training.json").read_text())["metrics"]["steps"] == 6
+    assert_same_weights(two_process_run["dir"], tmp_path / "run")
+
+
+def test_two_process_checkpoint_resumes_on_one_process(tmp_path, tiny_base, data, two_process_run, capsys):
+    copy_checkpoint(two_process_run["dir"], 4, tmp_path)  # mid-epoch: step 1 of the second epoch
+    resumed = train(load_train_config(run_config(tmp_path, tiny_base, data)), resume=True)
+    assert "at optimizer step 4 (world size 2 then, 1 now; 2 batches per step)" in capsys.readouterr().out
+    assert resumed["steps"] == 6 and resumed["final_loss"] == pytest.approx(two_process_run["info"]["metrics"]["final_loss"], abs=1e-6)
+    assert_same_weights(two_process_run["dir"], tmp_path / "run")
+
+
+def test_one_process_checkpoint_resumes_on_two_processes(tmp_path, tiny_base, data, two_process_run):
+    cfg = run_config(tmp_path, tiny_base, data, grad_accumulation=2)
+    assert train(load_train_config(cfg, {"max_steps": 2}))["steps"] == 2
+    # The step size is the checkpoint's (2 batches): with grad_accumulation 2 on 2 processes a
+    # fresh run would take 4 a step, a different run.
+    done = launch_train(cfg, "--resume")
+    assert "at optimizer step 2 (world size 1 then, 2 now; 2 batches per step)" in done.stdout
+    assert_same_weights(two_process_run["dir"], tmp_path / "run")
+
+
+@pytest.fixture(scope="module")
+def value_checkpoint(tmp_path_factory, tiny_base) -> Path:
+    """A value model saved with its head, so every process loads the same weights."""
+    out = tmp_path_factory.mktemp("value") / "critic"
+    load_value_model(tiny_base).save_pretrained(out)
+    AutoTokenizer.from_pretrained(tiny_base).save_pretrained(out)
+    return out
+
+
+def launch_sharded_scoring(checkpoint: Path, data: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    return launch_two_processes("-m", "passlens_training.testing.sharded_eval", "--checkpoint", str(checkpoint),
+                                "--data", str(data), "--out", str(out), "--batch-size", "3", *extra)
+
+
+def test_sharded_scoring_on_every_rank_equals_one_process(tmp_path, value_checkpoint, data):
+    done = launch_sharded_scoring(value_checkpoint, data, tmp_path / "scores.json")
+    assert done.returncode == 0, done.stderr[-5000:]
+    sharded = json.loads((tmp_path / "scores.json").read_text())
+    assert sharded["num_processes"] == 2 and sharded["rank0_local_numel"] < 0.6 * sharded["full_numel"], "parameters not sharded"
+
+    tokenizer = AutoTokenizer.from_pretrained(value_checkpoint)
+    examples = load_examples(rollout_files([data]), 64)
+    single = score_examples(load_value_model(value_checkpoint), examples, tokenizer.pad_token_id, 3, "cpu", tokenizer.all_special_ids)
+    assert [r["rollout_id"] for r in sharded["rollouts"]] == [r.rollout_id for r in single]  # 20 rollouts, 7 batches: one padded
+    for mine, theirs in zip(sharded["rollouts"], single):
+        assert mine["rank_index"] == theirs.rank_index
+        assert torch.allclose(torch.tensor(mine["values"]), torch.tensor(theirs.values), atol=1e-5), mine["rollout_id"]
+    regathered = [type(r)(r.problem_id, r.rollout_id, r.passed, tuple(m["values"]), r.code_start, r.rank_index)
+                  for r, m in zip(single, sharded["rollouts"])]
+    mine, theirs = compute_metrics(regathered)["imbalanced"], compute_metrics(single)["imbalanced"]
+    assert {k: mine[k] for k in ("accuracy", "auroc", "ece")} == pytest.approx({k: theirs[k] for k in ("accuracy", "auroc", "ece")}, abs=1e-6)
+
+
+def test_main_process_only_scoring_hangs_with_sharded_parameters(tmp_path, value_checkpoint, data):
+    """How `train` evaluated before: rank 0 alone, the others at the next collective. Rank 0's
+    first forward waits for the other rank's shards, which never come; gloo gives up after the
+    15 s collective timeout given here (30 min by default) and the launch fails."""
+    done = launch_sharded_scoring(value_checkpoint, data, tmp_path / "scores.json", "--main-process-only",
+                                  "--collective-timeout-s", "15")
+    output = done.stdout + done.stderr
+    assert done.returncode != 0 and "rank 0 scores alone" in output
+    assert "Timed out waiting 15000ms" in output, output[-5000:]
+    assert not (tmp_path / "scores.json").exists()
