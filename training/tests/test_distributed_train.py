@@ -176,3 +176,21 @@ def test_main_process_only_scoring_hangs_with_sharded_parameters(tmp_path, value
     assert done.returncode != 0 and "rank 0 scores alone" in output
     assert "Timed out waiting 15000ms" in output, output[-5000:]
     assert not (tmp_path / "scores.json").exists()
+
+
+@pytest.mark.parametrize("name", ["accelerate_deepspeed_phi4.yaml", "accelerate_fsdp2_phi4.yaml"])
+def test_phi4_launch_configs_load_in_accelerate_and_name_what_exists(name):
+    from accelerate.commands.config.config_args import load_config_from_file
+    import transformers
+
+    configs = TRAINING_DIR / "passlens_training" / "configs"
+    launch = load_config_from_file(str(configs / name))  # unknown keys are a TypeError here
+    assert (launch.num_machines, launch.num_processes, launch.machine_rank, launch.use_cpu) == (1, 4, 0, False)
+    if launch.deepspeed_config:
+        # The path is the one `accelerate launch` resolves from the repository root.
+        ds = json.loads((TRAINING_DIR.parent / launch.deepspeed_config["deepspeed_config_file"]).read_text())
+        assert ds["zero_optimization"]["stage"] == 3 and ds["gradient_accumulation_steps"] == 1  # train.py accumulates
+        assert launch.deepspeed_config["deepspeed_multinode_launcher"] == "standard"
+    else:
+        assert launch.fsdp_config["fsdp_version"] == 2
+        assert hasattr(transformers.models.phi3.modeling_phi3, launch.fsdp_config["fsdp_transformer_layer_cls_to_wrap"])

@@ -3,6 +3,9 @@ and its rollout's label, Adam, last N layers + head trainable, accelerate for CP
 
     python -m passlens_training.train --config configs/tiny-cpu.yaml [--resume]
     accelerate launch --config_file configs/accelerate_deepspeed_phi4.yaml -m passlens_training.train --config configs/paper-phi4.yaml
+
+Several processes or nodes (DDP, FSDP2, DeepSpeed ZeRO-3), and resuming on another number of
+them: docs/distributed-training.md.
 """
 
 from __future__ import annotations
@@ -249,7 +252,9 @@ def train(cfg: TrainConfig, resume: bool = False, config_path: str | None = None
     micro_batches_per_step = state.get("micro_batches_per_step", cfg.grad_accumulation * world)
     tokenizer = AutoTokenizer.from_pretrained(cfg.base_model)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
-    model = load_value_model(cfg.base_model)
+    # fp32 master weights whatever the checkpoint stores (transformers loads a bf16 hub checkpoint
+    # as bf16 by default): mixed_precision and DeepSpeed's bf16 compute in bf16 from them.
+    model = load_value_model(cfg.base_model, torch_dtype=torch.float32)
     freeze_info = freeze_all_but_last(model, min(cfg.trainable_layers, len(model.model.layers)))
     if cfg.lora:
         from peft import LoraConfig, get_peft_model
