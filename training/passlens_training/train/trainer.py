@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-import numpy as np
 import torch
 from accelerate import Accelerator, PartialState
 from accelerate.utils import DistributedType, gather_object, set_seed
@@ -245,7 +244,7 @@ def train(cfg: TrainConfig, resume: bool = False, config_path: str | None = None
     set_seed(cfg.seed, deterministic=cfg.deterministic)
     ckpt_root = out / "checkpoints"
     resume_from, state = latest_checkpoint(ckpt_root) if resume else (None, {})
-    saved_format = state.get("format", "full")
+    saved_format = state.get("format", checkpoint_format(accelerator))  # checkpoints before formats were recorded: as this launch
     if resume_from is not None and saved_format != checkpoint_format(accelerator):
         raise ValueError(f"{resume_from} was saved in the {saved_format} format and this launch saves {checkpoint_format(accelerator)}: "
                          "resume with the accelerate config of the run that saved it (any number of processes or machines)")
