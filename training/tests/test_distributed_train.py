@@ -26,7 +26,7 @@ from passlens_training.evaluate.metrics import compute_metrics
 from passlens_training.records import rollout_files
 from passlens_training.testing.tiny import save_tiny_causal_lm
 from passlens_training.train.model import load_value_model
-from passlens_training.train.trainer import STATE_FILE, load_examples, load_train_config, score_examples, train
+from passlens_training.train.trainer import STATE_FILE, load_examples, score_examples
 from test_train import write_config, write_separable_dataset
 
 TRAINING_DIR = Path(__file__).resolve().parents[1]
@@ -54,6 +54,15 @@ def launch_env(**extra: str) -> dict:
     # DeepSpeed on its CPU accelerator even where a GPU is present, like the rest of the launch.
     return {**os.environ, "DS_ACCELERATOR": "cpu", "PYTHONUNBUFFERED": "1", **extra,
             "PYTHONPATH": os.pathsep.join(filter(None, [str(TRAINING_DIR), os.environ.get("PYTHONPATH")]))}
+
+
+def train_one_process(cfg: Path, *extra: str) -> tuple[dict, str]:
+    """A plain `python -m passlens_training.train` on CPU (the launches' device, also where a GPU
+    is present): its summary and output."""
+    done = subprocess.run([sys.executable, "-m", "passlens_training.train", "--config", str(cfg), *extra],
+                          env=launch_env(CUDA_VISIBLE_DEVICES=""), capture_output=True, text=True, timeout=150)
+    assert done.returncode == 0, done.stderr[-5000:]
+    return json.loads(done.stdout.strip().splitlines()[-1]), done.stdout
 
 
 def launch_train(cfg: Path, *extra: str) -> subprocess.CompletedProcess:
@@ -103,7 +112,7 @@ def test_two_processes_take_the_steps_one_process_takes_with_their_batches(tmp_p
     state = json.loads((run / "checkpoints" / "step-3" / STATE_FILE).read_text())
     assert state == {"step": 3, "micro_batches_per_step": 2, "num_processes": 2, "format": "full"}
     # One process accumulating the same 2 batches per step: the same run.
-    one = train(load_train_config(run_config(tmp_path, tiny_base, data, grad_accumulation=2)))
+    one, _ = train_one_process(run_config(tmp_path, tiny_base, data, grad_accumulation=2))
     assert one["steps"] == 6 and one["final_loss"] == pytest.approx(summary["final_loss"], abs=1e-6)
     assert_same_weights(run, tmp_path / "run")
     # Scored on both ranks and gathered, every epoch: the same figures as one process's scoring.
@@ -121,17 +130,17 @@ def test_two_process_run_resumes_on_two_processes(tmp_path, tiny_base, data, two
     assert_same_weights(two_process_run["dir"], tmp_path / "run")
 
 
-def test_two_process_checkpoint_resumes_on_one_process(tmp_path, tiny_base, data, two_process_run, capsys):
+def test_two_process_checkpoint_resumes_on_one_process(tmp_path, tiny_base, data, two_process_run):
     copy_checkpoint(two_process_run["dir"], 4, tmp_path)  # mid-epoch: step 1 of the second epoch
-    resumed = train(load_train_config(run_config(tmp_path, tiny_base, data)), resume=True)
-    assert "at optimizer step 4 (world size 2 then, 1 now; 2 batches per step)" in capsys.readouterr().out
+    resumed, out = train_one_process(run_config(tmp_path, tiny_base, data), "--resume")
+    assert "at optimizer step 4 (world size 2 then, 1 now; 2 batches per step)" in out
     assert resumed["steps"] == 6 and resumed["final_loss"] == pytest.approx(two_process_run["info"]["metrics"]["final_loss"], abs=1e-6)
     assert_same_weights(two_process_run["dir"], tmp_path / "run")
 
 
 def test_one_process_checkpoint_resumes_on_two_processes(tmp_path, tiny_base, data, two_process_run):
     cfg = run_config(tmp_path, tiny_base, data, grad_accumulation=2)
-    assert train(load_train_config(cfg, {"max_steps": 2}))["steps"] == 2
+    assert train_one_process(cfg, "--set", "max_steps=2")[0]["steps"] == 2
     # The step size is the checkpoint's (2 batches): with grad_accumulation 2 on 2 processes a
     # fresh run would take 4 a step, a different run.
     done = launch_train(cfg, "--resume")
@@ -214,7 +223,7 @@ def test_zero3_run_through_accelerate_resumes_through_the_universal_checkpoint(t
         assert done.returncode == 0, done.stderr[-5000:]
         return done
 
-    plain = train(load_train_config(run_config(tmp_path / "plain", tiny_base, data, grad_accumulation=2)))
+    plain, _ = train_one_process(run_config(tmp_path / "plain", tiny_base, data, grad_accumulation=2))
     launch_zero3(run_config(tmp_path / "zero3", tiny_base, data, grad_accumulation=2))
     zero3 = json.loads((tmp_path / "zero3" / "run" / "passlens-training.json").read_text())["metrics"]
     assert zero3["steps"] == plain["steps"] == 6 and zero3["final_loss"] == pytest.approx(plain["final_loss"], abs=1e-5)
