@@ -5,6 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -233,8 +234,13 @@ describe('bad bundles and options', () => {
 
   test('corrupt or mismatched ONNX', async () => {
     const corrupt = copyBundle('corrupt');
-    writeFileSync(join(corrupt, 'model.onnx'), readFileSync(join(corrupt, 'model.onnx')).subarray(0, 5000));
+    const truncated = readFileSync(join(corrupt, 'model.onnx')).subarray(0, 5000);
+    writeFileSync(join(corrupt, 'model.onnx'), truncated);
     let e = await loadError(corrupt);
+    assert.equal(e.code, 'file_corrupt', 'a cut file differs from the manifest (critic.integrity.test.ts)');
+    // A manifest that vouches for the broken graph: onnxruntime itself refuses it.
+    editManifest(corrupt, (m) => (m.files.fp32 = { path: 'model.onnx', bytes: truncated.length, sha256: createHash('sha256').update(truncated).digest('hex') }));
+    e = await loadError(corrupt);
     assert.equal(e.code, 'onnx_invalid');
     assert.match(e.message, /damaged or incomplete/);
     const otherHeads = copyBundle('other-heads');
