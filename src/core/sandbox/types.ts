@@ -25,7 +25,10 @@ export interface JudgeVerdict {
   results: Array<boolean | -1 | -2>;
   verdicts: Verdict[];
   seconds: number;
-  isolation: 'bwrap' | 'rlimits';
+  /** The isolation mode the program ran under (bwrap, firejail, sandbox-exec, or weak; see isolation.ts). */
+  isolation: string;
+  /** Set by judges that mark weak-isolation verdicts explicitly. */
+  weak_isolation?: boolean;
   stderr: string;
   /** Strict comparison only: what the official APPS harness would have said per test. */
   apps_results?: Array<boolean | -1 | -2>;
