@@ -93,7 +93,8 @@ export async function codeServerCli(stateDir: string, args: string[]): Promise<s
 export async function startCodeServer(options: CodeServerOptions): Promise<CodeServer> {
   const { node, entry } = codeServerCommand();
   mkdirSync(options.stateDir, { recursive: true });
-  const userSettings = { ...options.userSettings, ...(options.workspaceTrust ? { 'security.workspace.trust.startupPrompt': 'never' } : {}) };
+  const trust = options.workspaceTrust ? { 'security.workspace.trust.enabled': true, 'security.workspace.trust.startupPrompt': 'never' } : {};
+  const userSettings = { ...options.userSettings, ...trust };
   if (Object.keys(userSettings).length) {
     mkdirSync(join(options.stateDir, 'user-data', 'User'), { recursive: true });
     writeFileSync(join(options.stateDir, 'user-data', 'User', 'settings.json'), JSON.stringify(userSettings, null, 2));
