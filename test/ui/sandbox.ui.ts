@@ -14,25 +14,7 @@ import { microModels, repoRoot } from '../fixtures/models';
 import { pythonWithoutSandboxTools } from '../fixtures/sandbox';
 import { baseSettings, makeWorkspace } from '../integration/harness/workspace';
 import { closeWorkspacePage, notifications, openFile, openWorkspacePage, runCommand, screenshot, workbench } from './workbench';
-
-const STATEMENT = [
-  'You are given a positive integer n and a digit d. Count the digits of n that are at least d.',
-  '',
-  '-----Input-----',
-  '',
-  'The only line contains the integers n and d.',
-  '',
-  '-----Output-----',
-  '',
-  'Print the answer.',
-  '',
-  '-----Example-----',
-  'Input',
-  '1319537 1',
-  'Output',
-  '7',
-  '',
-].join('\n');
+import { COUNT_DIGITS_STATEMENT } from '../fixtures/problems';
 
 suite('sandbox without real isolation', () => {
   let dir: string;
@@ -53,7 +35,7 @@ suite('sandbox without real isolation', () => {
       'passlens.sandbox.pythonPath': pythonWithoutSandboxTools(parent, join(repoRoot, '.venv', 'bin', 'python')),
       ...settings,
     });
-    writeFileSync(join(workspace, 'count_digits.md'), STATEMENT);
+    writeFileSync(join(workspace, 'count_digits.md'), COUNT_DIGITS_STATEMENT);
     writeFileSync(join(workspace, 'count_digits.py'), '');
     return workspace;
   }

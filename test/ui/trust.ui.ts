@@ -4,8 +4,8 @@
  * server this check runs, which counts requests and streams OpenAI-style answers); the
  * user's settings name the micro-ci models. Untrusted, the workspace's server is ignored;
  * once trusted through the Workspace Trust editor, the first Generate and Rank raises the
- * real modal naming the server before anything is sent: Cancel sends nothing, Allow sends,
- * and an allowed server is not asked about again.
+ * real modal naming the server before anything is sent: Cancel sends nothing (and holds
+ * for the window), Allow sends, and an allowed server is not asked about again.
  */
 import * as assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,25 +16,8 @@ import { join } from 'node:path';
 import { microModels } from '../fixtures/models';
 import { baseSettings, makeWorkspace } from '../integration/harness/workspace';
 import { closeWorkspacePage, openFile, openWorkspacePage, runCommand, screenshot, workbench } from './workbench';
+import { COUNT_DIGITS_STATEMENT } from '../fixtures/problems';
 
-const STATEMENT = [
-  'You are given a positive integer n and a digit d. Count the digits of n that are at least d.',
-  '',
-  '-----Input-----',
-  '',
-  'The only line contains the integers n and d.',
-  '',
-  '-----Output-----',
-  '',
-  'Print the answer.',
-  '',
-  '-----Example-----',
-  'Input',
-  '1319537 1',
-  'Output',
-  '7',
-  '',
-].join('\n');
 const ANSWER = '```python\nn, d = input().split()\nprint(sum(c >= d for c in n))\n```';
 
 suite('workspace trust and servers', () => {
@@ -71,7 +54,7 @@ suite('workspace trust and servers', () => {
       'passlens.generator.serverUrl': `${origin}/v1`,
       'passlens.generator.model': 'served-model',
     });
-    writeFileSync(join(workspace, 'count_digits.md'), STATEMENT);
+    writeFileSync(join(workspace, 'count_digits.md'), COUNT_DIGITS_STATEMENT);
     writeFileSync(join(workspace, 'count_digits.py'), '');
     const models = microModels();
     await openWorkspacePage(workspace, {
@@ -137,7 +120,16 @@ suite('workspace trust and servers', () => {
     await page.waitForTimeout(2000);
     assert.deepEqual(requests, [], 'declining sent something');
 
-    // A refusal is not remembered: the next run asks again.
+    // The refusal holds for this window: the next run does not ask and sends nothing.
+    await runCommand('PassLens: Generate and Rank Solutions');
+    await page.waitForTimeout(5000);
+    assert.equal(await dialog().count(), 0, 'asked again in the same window after a refusal');
+    assert.deepEqual(requests, []);
+
+    // It is not stored: after a reload the question comes back.
+    await page.reload();
+    await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ timeout: 60_000 });
+    await openFile('count_digits.py');
     await runCommand('PassLens: Generate and Rank Solutions');
     await dialog().waitFor({ timeout: 60_000 });
     assert.deepEqual(requests, []);

@@ -10,8 +10,9 @@ import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CriticError, loadCritic, type CriticManifest } from '../../src/core/critic';
+import { loadCritic } from '../../src/core/critic';
 import { HASH_CACHE_NAME } from '../../src/core/critic/integrity';
+import { copyBundle as copyFixture, editManifest, loadError } from '../fixtures/criticBundles';
 import { repoRoot, tinyCriticBundle } from '../fixtures/models';
 
 let scratch: string;
@@ -24,18 +25,7 @@ before(() => {
 
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
-function copyBundle(name: string): string {
-  const dir = join(scratch, name);
-  cpSync(bundle, dir, { recursive: true });
-  return dir;
-}
-
-function editManifest(dir: string, edit: (m: CriticManifest) => void): void {
-  const path = join(dir, 'passlens-critic.json');
-  const manifest = JSON.parse(readFileSync(path, 'utf8')) as CriticManifest;
-  edit(manifest);
-  writeFileSync(path, JSON.stringify(manifest));
-}
+const copyBundle = (name: string) => copyFixture(bundle, join(scratch, name));
 
 /** Flips one byte in the middle of `path`, keeping its size. */
 function flipByte(path: string): void {
@@ -45,17 +35,6 @@ function flipByte(path: string): void {
 }
 
 const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
-
-async function loadError(bundlePath: string, hashCacheDir?: string): Promise<CriticError> {
-  try {
-    const critic = await loadCritic({ bundlePath, executionProvider: 'cpu', hashCacheDir });
-    await critic.dispose();
-  } catch (error) {
-    assert.ok(error instanceof CriticError, String(error));
-    return error;
-  }
-  assert.fail(`${bundlePath} loaded`);
-}
 
 test('one flipped byte in the model file is file_corrupt, naming the file and the fix', async () => {
   const flipped = copyBundle('flipped');
@@ -82,7 +61,7 @@ test('an untouched copy loads and is hashed once: the second load reuses the ver
 
   // Changed afterwards (same size, new mtime): hashed again, and refused.
   flipByte(model);
-  const error = await loadError(copy, cache);
+  const error = await loadError(copy, { hashCacheDir: cache });
   assert.equal(error.code, 'file_corrupt');
   // Copied back in good shape: hashed again (its mtime is new) and loaded.
   cpSync(join(bundle, 'model.onnx'), model);

@@ -6,15 +6,16 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CriticError, loadCritic } from '../../src/core/critic';
-import type { Critic, CriticManifest, TokenScores } from '../../src/core/critic';
+import type { Critic, TokenScores } from '../../src/core/critic';
 import { ByteLevelVocabulary, charOffsets } from '../../src/core/critic/offsets';
 import type { Problem } from '../../src/core/problem/types';
 import { buildMessages } from '../../src/core/contracts/prompt';
 import { isAbortError } from '../../src/core/shared/abort';
+import { copyBundle as copyFixture, editManifest, loadError } from '../fixtures/criticBundles';
 import { repoRoot, tinyCriticBundle } from '../fixtures/models';
 
 const STDIN_PROBLEM: Problem = { question: 'Read n numbers and print their sum.', kind: 'standard_input' };
@@ -196,27 +197,7 @@ describe('offsets', () => {
 });
 
 describe('bad bundles and options', () => {
-  function copyBundle(name: string): string {
-    const dir = join(scratch, name);
-    cpSync(bundle, dir, { recursive: true });
-    return dir;
-  }
-  function editManifest(dir: string, edit: (m: CriticManifest) => void): void {
-    const path = join(dir, 'passlens-critic.json');
-    const manifest = JSON.parse(readFileSync(path, 'utf8'));
-    edit(manifest);
-    writeFileSync(path, JSON.stringify(manifest));
-  }
-  async function loadError(bundlePath: string): Promise<CriticError> {
-    try {
-      const loaded = await loadCritic({ bundlePath, executionProvider: 'cpu' });
-      await loaded.dispose();
-    } catch (error) {
-      assert.ok(error instanceof CriticError, String(error));
-      return error;
-    }
-    assert.fail(`${bundlePath} loaded`);
-  }
+  const copyBundle = (name: string) => copyFixture(bundle, join(scratch, name));
 
   test('missing folder, not a bundle, unknown format_version', async () => {
     let e = await loadError(join(scratch, 'nowhere'));

@@ -89,8 +89,7 @@ test('keys are looked up per origin: a key stored for one server is never return
 });
 
 /** The consent flow over an in-memory store, with the prompt answering from `answers`. */
-function consentWith(answers: boolean[]) {
-  let approved: string[] = [];
+function consentWith(answers: boolean[], approved: string[] = []) {
   const asked: ConsentRequest[] = [];
   const consent = new OriginConsent(
     { approved: () => approved, save: (origins) => void (approved = [...origins]) },
@@ -103,29 +102,39 @@ function consentWith(answers: boolean[]) {
   return { consent, asked, approved: () => approved };
 }
 
-test('consent: asks once per origin (concurrent requests share the question), keeps approvals, asks again after a refusal', async () => {
-  const { consent, asked, approved } = consentWith([false, true]);
+test('consent: asks once per origin (concurrent requests share the question) and keeps an approval', async () => {
+  const { consent, asked, approved } = consentWith([true]);
   const request = { origin: 'http://127.0.0.1:9000', purpose: 'the generator server', sendsKey: true };
-  const declined = await Promise.allSettled([consent.ensure(request), consent.ensure(request), consent.ensure(request)]);
+  await Promise.all([consent.ensure(request), consent.ensure(request), consent.ensure(request)]);
   assert.equal(asked.length, 1, 'three requests, one question');
-  assert.ok(declined.every((r) => r.status === 'rejected' && r.reason instanceof OriginDeclinedError));
-  assert.match((declined[0] as PromiseRejectedResult).reason.message, /Nothing was sent to http:\/\/127\.0\.0\.1:9000/);
-  assert.deepEqual(approved(), [], 'a refusal is not remembered as an approval');
+  assert.deepEqual(asked[0], request, 'the question names the origin and whether a key goes with it');
   await consent.ensure(request);
-  assert.equal(asked.length, 2, 'the next command asks again');
-  assert.deepEqual(asked[1], request, 'the question names the origin and whether a key goes with it');
-  await consent.ensure(request);
-  await consent.ensure(request);
-  assert.equal(asked.length, 2, 'approved: never asked again');
+  assert.equal(asked.length, 1, 'approved: never asked again');
   assert.deepEqual(approved(), ['http://127.0.0.1:9000']);
-  // Another origin is another question; an origin the user chose themselves is not asked about.
-  await assert.rejects(consent.ensure({ ...request, origin: 'http://127.0.0.1:9001' }), OriginDeclinedError);
-  assert.equal(asked.length, 3);
-  await consent.approve('http://127.0.0.1:9002');
-  await consent.ensure({ ...request, origin: 'http://127.0.0.1:9002' });
-  assert.equal(asked.length, 3);
-  await consent.revoke('http://127.0.0.1:9002');
-  assert.equal(consent.isApproved('http://127.0.0.1:9002'), false);
+  // Approvals outlive the session (they are in the store); another origin is another question.
+  const later = consentWith([false], approved());
+  await later.consent.ensure(request);
+  await assert.rejects(later.consent.ensure({ ...request, origin: 'http://127.0.0.1:9001' }), OriginDeclinedError);
+  assert.equal(later.asked.length, 1);
+});
+
+test('consent: a refusal sends nothing and holds for the session, not beyond; choosing the origin lifts it', async () => {
+  const { consent, asked, approved } = consentWith([false, true]);
+  const request = { origin: 'http://127.0.0.1:9000', purpose: 'the critic server', sendsKey: false };
+  const declined = await Promise.allSettled([consent.ensure(request), consent.ensure(request)]);
+  assert.ok(declined.every((r) => r.status === 'rejected' && r.reason instanceof OriginDeclinedError));
+  assert.match((declined[0] as PromiseRejectedResult).reason.message, /Nothing was sent to http:\/\/127\.0\.0\.1:9000.*Select Generator or Select Critic Model/);
+  // Live scoring retries on every pause in typing: it must not ask again.
+  await assert.rejects(consent.ensure(request), OriginDeclinedError);
+  assert.equal(asked.length, 1);
+  assert.deepEqual(approved(), [], 'a refusal is not stored');
+  const nextSession = consentWith([true], approved());
+  await nextSession.consent.ensure(request);
+  assert.equal(nextSession.asked.length, 1, 'a new session asks again');
+  // Picking the origin in Select Generator / Select Critic Model approves it.
+  await consent.approve(request.origin);
+  await consent.ensure(request);
+  assert.equal(asked.length, 1);
 });
 
 test('sendToOrigin: a redirect to another origin is refused; that origin never sees the key or the code', async () => {
@@ -181,7 +190,8 @@ test('the generator and the vLLM critic ask before their first request and send 
     await assert.rejects(generator.listModels(), OriginDeclinedError);
     await assert.rejects(createRemoteCritic({ url: server.url, apiKey: 'KEY-4', beforeSend }), OriginDeclinedError);
     assert.equal(server.seen.length, 0, 'no request reached the server');
-    assert.ok(asked.length >= 3 && asked.every((a) => a.origin === server.url));
+    assert.equal(asked.length, 1, 'asked once; the refusal holds for the next requests');
+    assert.equal(asked[0].origin, server.url);
   } finally {
     server.server.close();
   }

@@ -48,7 +48,10 @@ export async function apiKeyFor(secrets: SecretReader, url: string): Promise<str
 /** The user declined sending to an origin: the operation stops and nothing was sent. */
 export class OriginDeclinedError extends Error {
   constructor(readonly origin: string) {
-    super(`Nothing was sent to ${origin}: you did not allow PassLens to contact it. Run the command again and choose Allow, or pick another server (PassLens: Select Generator / Select Critic Model).`);
+    super(
+      `Nothing was sent to ${origin}: you did not allow PassLens to contact it, and it will not ask again in this window. ` +
+        'To use it, choose it with PassLens: Select Generator or Select Critic Model (or reload the window to be asked again); otherwise pick another server there.',
+    );
     this.name = 'OriginDeclinedError';
   }
 }
@@ -70,11 +73,13 @@ export interface ApprovalStore {
 
 /**
  * Asks once per origin. Concurrent requests to one unapproved origin share one question; an
- * approval is kept in the store, a refusal is not (the next command asks again). `prompt`
- * resolves true to allow.
+ * approval is kept in the store; a refusal holds for this session only (in memory), so
+ * background work such as live scoring does not ask again and again. `prompt` resolves true
+ * to allow.
  */
 export class OriginConsent {
   private readonly asking = new Map<string, Promise<void>>();
+  private readonly declined = new Set<string>();
 
   constructor(
     private readonly store: ApprovalStore,
@@ -87,21 +92,22 @@ export class OriginConsent {
 
   /** Records that the user chose this origin themselves (Select Generator, Select Critic Model). */
   async approve(origin: string): Promise<void> {
+    this.declined.delete(origin);
     if (!this.isApproved(origin)) await this.store.save([...this.store.approved(), origin]);
-  }
-
-  async revoke(origin: string): Promise<void> {
-    await this.store.save(this.store.approved().filter((o) => o !== origin));
   }
 
   /** Resolves when `request.origin` may be contacted; rejects with OriginDeclinedError otherwise. */
   ensure(request: ConsentRequest): Promise<void> {
     if (this.isApproved(request.origin)) return Promise.resolve();
+    if (this.declined.has(request.origin)) return Promise.reject(new OriginDeclinedError(request.origin));
     let pending = this.asking.get(request.origin);
     if (!pending) {
       pending = this.prompt(request)
         .then(async (allowed) => {
-          if (!allowed) throw new OriginDeclinedError(request.origin);
+          if (!allowed) {
+            this.declined.add(request.origin);
+            throw new OriginDeclinedError(request.origin);
+          }
           await this.approve(request.origin);
         })
         .finally(() => this.asking.delete(request.origin));

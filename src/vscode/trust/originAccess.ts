@@ -22,7 +22,7 @@ async function askUser(request: ConsentRequest): Promise<boolean> {
       modal: true,
       detail:
         `${request.purpose[0].toUpperCase()}${request.purpose.slice(1)} is set to ${request.origin}. PassLens will send it ${sent}. ` +
-        'Nothing has been sent yet. You are asked once per server; your answer is kept in your user state, not in the workspace.',
+        'Nothing has been sent yet. Allow is remembered for this server in your user state (not in the workspace); Cancel until the window reloads.',
     },
     'Allow',
   );

@@ -15,25 +15,7 @@ import type { PassLensApi } from '../../../src/extension';
 import { microModels } from '../../fixtures/models';
 import { hostileSettings } from '../harness/untrusted';
 import { passlens, waitFor, workspaceFile } from './helpers';
-
-const STATEMENT = [
-  'You are given a positive integer n and a digit d. Count the digits of n that are at least d.',
-  '',
-  '-----Input-----',
-  '',
-  'The only line contains the integers n and d.',
-  '',
-  '-----Output-----',
-  '',
-  'Print the answer.',
-  '',
-  '-----Example-----',
-  'Input',
-  '1319537 1',
-  'Output',
-  '7',
-  '',
-].join('\n');
+import { COUNT_DIGITS_STATEMENT } from '../../fixtures/problems';
 
 suite('untrusted workspace', () => {
   const port = Number(process.env.PASSLENS_HOSTILE_PORT);
@@ -93,7 +75,7 @@ suite('untrusted workspace', () => {
 
   test('@untrusted scoring and Generate and Rank run on the user\'s models; nothing reaches the workspace\'s server', async function () {
     this.timeout(240_000);
-    writeFileSync(workspaceFile('count_digits.md').fsPath, STATEMENT);
+    writeFileSync(workspaceFile('count_digits.md').fsPath, COUNT_DIGITS_STATEMENT);
     const uri = workspaceFile('count_digits.py');
     writeFileSync(uri.fsPath, 'n, d = map(int, input().split())\nprint(sum(int(c) >= d for c in str(n)))\n');
     try {
