@@ -69,6 +69,7 @@ suite('sandbox without real isolation', () => {
       if (run === 1) await screenshot('sandbox-unavailable-picker');
       await page.keyboard.press('Enter');
       await rows().first().waitFor({ state: 'hidden' });
+      await page.locator('.tab', { hasText: '↔ candidate' }).first().waitFor({ state: 'detached', timeout: 10_000 });
     }
     const shown = (await notifications()).filter((text) => text.includes('cannot run candidates in a sandbox'));
     await screenshot('sandbox-unavailable-notification');
@@ -88,6 +89,7 @@ suite('sandbox without real isolation', () => {
     await screenshot('sandbox-weak-picker');
     await page.keyboard.press('Enter');
     await rows().first().waitFor({ state: 'hidden' });
+    await page.locator('.tab', { hasText: '↔ candidate' }).first().waitFor({ state: 'detached', timeout: 10_000 });
 
     await runCommand('PassLens: Run Candidate in Sandbox');
     await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Candidate #1' }).first().click();

@@ -81,9 +81,12 @@ suite('workspace trust and servers', () => {
   const pickerRows = () => workbench().page.locator('.quick-input-widget .monaco-list-row', { hasText: 'p(pass)' });
   const dialog = () => workbench().page.locator('.monaco-dialog-box');
 
+  /** Dismisses the picker and waits for Generate and Rank to end (its diff previews closed). */
   async function closePicker(): Promise<void> {
-    await workbench().page.keyboard.press('Escape');
+    const { page } = workbench();
+    await page.keyboard.press('Escape');
     await pickerRows().first().waitFor({ state: 'hidden' });
+    await page.locator('.tab', { hasText: '↔ candidate' }).first().waitFor({ state: 'detached', timeout: 10_000 });
   }
 
   test('untrusted: Restricted Mode, and Generate and Rank runs on the user\'s generator; the workspace\'s server gets nothing', async function () {

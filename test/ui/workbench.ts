@@ -132,7 +132,7 @@ export async function openPalette(text: string): Promise<void> {
   await page.keyboard.press('F1');
   const input = page.locator('.quick-input-widget input');
   await input.waitFor();
-  await input.fill(`>${text}`);
+  await input.fill(`>${text}`, { timeout: 10_000 });
 }
 
 /** The labels of the quick-input rows shown now. */
@@ -149,9 +149,11 @@ export async function runCommand(title: string): Promise<void> {
   // Under load the palette can close under the pointer (in CI the row went inert, then
   // hidden, right after a file opened). A click that fails its actionability checks has not
   // run the command, so opening the palette again is safe.
+  // A command that just ended can also move the focus (an editor shown again) and close the
+  // palette as it opens: opening it is part of the attempt.
   for (let attempt = 1; ; attempt++) {
-    await openPalette(title);
     try {
+      await openPalette(title);
       await row.waitFor({ timeout: 15_000 });
       await row.click({ timeout: 10_000 });
       return;
