@@ -14,7 +14,8 @@ import { buildMessages } from '../contracts/prompt';
 import { AbortError } from '../shared/abort';
 import type { Problem } from '../problem/types';
 import { CriticError, isOutOfMemory } from './errors';
-import { modelFile, readManifest, type CriticDtype, type CriticManifest } from './manifest';
+import { verifyFile, type VerifiedFile } from './integrity';
+import { modelFile, readManifest, type CriticDtype, type CriticManifest, type ModelFileEntry } from './manifest';
 import { ByteLevelVocabulary, charOffsets, tokenDisplayText } from './offsets';
 import type { CriticInfo, TokenScores } from './types';
 
@@ -29,6 +30,11 @@ export interface LocalCriticOptions {
   maxContextTokens?: number;
   /** onnxruntime intra-op threads (default: onnxruntime's choice, all cores). */
   threads?: number;
+  /**
+   * Folder for the model files' verified hashes (by path, size and mtime): later loads of an
+   * unchanged file skip hashing it. Without it every load hashes.
+   */
+  hashCacheDir?: string;
 }
 
 type Transformers = typeof import('@huggingface/transformers', { with: { 'resolution-mode': 'import' } });
@@ -75,7 +81,7 @@ export class CriticEngine {
   readonly maxContextTokens: number;
 
   private constructor(
-    readonly info: CriticInfo & { dtype: CriticDtype; notices: string[] },
+    readonly info: CriticInfo & { dtype: CriticDtype; notices: string[]; verified: VerifiedFile[] },
     private readonly manifest: CriticManifest,
     private readonly session: ort.InferenceSession,
     private readonly tokenizer: Tokenizer,
@@ -91,8 +97,9 @@ export class CriticEngine {
     const bundle = options.bundlePath;
     const manifest = readManifest(bundle);
     const model = modelFile(bundle, manifest, options.dtype);
-    const { tokenizer, vocabulary } = await loadTokenizer(bundle, manifest);
     const notices: string[] = [];
+    const verified = await verifyModelFiles(bundle, model.path, model.entry, options.hashCacheDir, notices);
+    const { tokenizer, vocabulary } = await loadTokenizer(bundle, manifest);
     const { session, provider } = await createSession(model.path, options.executionProvider ?? 'cpu', options.threads, notices);
     checkGraph(session, manifest, model.path);
     const maxContext = Math.min(options.maxContextTokens ?? manifest.architecture.max_positions, manifest.architecture.max_positions);
@@ -105,6 +112,7 @@ export class CriticEngine {
         provider,
         dtype: model.dtype,
         notices,
+        verified,
       },
       manifest,
       session,
@@ -431,4 +439,21 @@ function checkGraph(session: ort.InferenceSession, manifest: CriticManifest, pat
       throw new CriticError('onnx_mismatch', `${path}: ${meta.name} has shape [${meta.shape.join(', ')}] but the manifest says ${heads} key/value heads of size ${headDim}. Export the bundle again.`);
     }
   }
+}
+
+/** The model file and its external data against the manifest's sha256 (file_corrupt when they differ). */
+async function verifyModelFiles(
+  bundle: string,
+  modelPath: string,
+  entry: ModelFileEntry,
+  cacheDir: string | undefined,
+  notices: string[],
+): Promise<VerifiedFile[]> {
+  const verified = [await verifyFile(modelPath, entry.sha256, { expectedBytes: entry.bytes, cacheDir })];
+  if (entry.external_data) {
+    const dataPath = join(bundle, entry.external_data);
+    if (entry.external_data_sha256) verified.push(await verifyFile(dataPath, entry.external_data_sha256, { cacheDir }));
+    else notices.push(`${dataPath} was not checked: the manifest records no external_data_sha256 (the bundle predates it). Re-export the bundle to have its weights checked.`);
+  }
+  return verified;
 }

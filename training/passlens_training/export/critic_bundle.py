@@ -118,6 +118,7 @@ def build_bundle(
         data = path.with_name(path.name + ".data")
         if data.exists():
             files[dtype]["external_data"] = data.name
+            files[dtype]["external_data_sha256"] = sha256_file(data)
     manifest = {
         "format_version": FORMAT_VERSION,
         "kind": "passlens-critic",
@@ -236,6 +237,9 @@ def check_bundle(bundle: str | Path, checkpoint: str | Path | None = None, *, at
     for dtype, entry in manifest["files"].items():
         if sha256_file(bundle / entry["path"]) != entry["sha256"]:
             problems.append(f"{entry['path']}: sha256 differs from the manifest (file replaced or corrupt)")
+        data = entry.get("external_data")
+        if data and entry.get("external_data_sha256") and sha256_file(bundle / data) != entry["external_data_sha256"]:
+            problems.append(f"{data}: sha256 differs from the manifest (file replaced or corrupt)")
     tokenizer = AutoTokenizer.from_pretrained(bundle)
     if sha256_file(bundle / "tokenizer.json") != manifest["tokenizer"]["tokenizer_json_sha256"] or len(tokenizer) != manifest["tokenizer"]["size"]:
         problems.append("tokenizer.json is not the tokenizer this bundle was exported with")
