@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from ..contracts import load_templates
-from .onnx_graph import INLINE_LIMIT_BYTES, VARIANT_BUILDERS, data_path, export_decoder_onnx, head_dim, kv_input_names
+from .onnx_graph import INLINE_LIMIT_BYTES, VARIANT_BUILDERS, KvOutputs, data_path, export_decoder_onnx, head_dim, kv_input_names
 
 FORMAT_VERSION = 1
 MANIFEST_NAME = "passlens-critic.json"
@@ -74,10 +74,13 @@ def build_bundle(
     with_past: bool = True,
     base_model: str | None = None,
     inline_limit_bytes: int = INLINE_LIMIT_BYTES,
+    kv_outputs: KvOutputs = "new",
 ) -> dict:
     """Exports checkpoint (a value-head HF folder with its tokenizer) to a bundle folder;
     returns the manifest. `dtypes[0]` is the variant the runtime loads by default. A graph
     whose weights pass `inline_limit_bytes` keeps them in `<file>.data` beside it.
+    kv_outputs="present" writes the graph layout of bundles made before "new" (tests of the
+    runtime's support for them).
 
     Memory: one copy of the weights, the PyTorch model's; it is released before the
     variants are converted (they stream from the fp32 file)."""
@@ -110,7 +113,7 @@ def build_bundle(
         for path in (out / stale, data_path(out / stale)):
             if path.exists():
                 path.unlink()
-    io = export_decoder_onnx(model, out / MODEL_FILES["fp32"], head="value", with_past=with_past, kv_outputs="new",
+    io = export_decoder_onnx(model, out / MODEL_FILES["fp32"], head="value", with_past=with_past, kv_outputs=kv_outputs,
                              inline_limit_bytes=inline_limit_bytes)
     tokenizer_files = _save_tokenizer(tokenizer, out, tokenizer.chat_template)
     sample_ids = tokenizer.encode(SAMPLE_TEXT, add_special_tokens=False)

@@ -466,8 +466,12 @@ def quantize_int4(src: Path, dst: Path, *, inline_limit_bytes: int = INLINE_LIMI
     it leaves (embedding, norms) are streamed across."""
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
+    import logging
+
     src, dst = Path(src), Path(dst)
     proto = _load_graph(src)
+    # The module sets up INFO logging of every node at import; keep its warnings only.
+    logging.getLogger(MatMulNBitsQuantizer.__module__).setLevel(logging.WARNING)
     with _weights_resolved_beside(src):
         # Asymmetric blocks (a zero point each) lose less than symmetric ones; accuracy_level 4
         # lets the CPU kernel multiply in int8, its fast path.
