@@ -301,16 +301,22 @@ def _set_external(tensor, location: str, offset: int, length: int) -> None:
     tensor.ClearField("raw_data")
 
 
+def _external_span(src_dir: Path, tensor) -> tuple[Path, int, int]:
+    """(file, offset, length) of an initializer on disk; a missing length runs to the file's end."""
+    info = _external_info(tensor)
+    path, offset = src_dir / info["location"], int(info.get("offset", 0))
+    return path, offset, int(info["length"]) if "length" in info else path.stat().st_size - offset
+
+
 def _read_pieces(src_dir: Path, tensor) -> Iterator[bytes]:
     """The bytes of an initializer still on disk, in pieces of at most _CHUNK_BYTES."""
-    info = _external_info(tensor)
-    offset, length = int(info.get("offset", 0)), int(info["length"])
-    with open(src_dir / info["location"], "rb") as fh:
+    path, offset, length = _external_span(src_dir, tensor)
+    with open(path, "rb") as fh:
         fh.seek(offset)
         while length > 0:
             piece = fh.read(min(_CHUNK_BYTES, length))
             if not piece:
-                raise ValueError(f"{src_dir / info['location']} ends before initializer {tensor.name}'s data: the model's data file is truncated")
+                raise ValueError(f"{path} ends before initializer {tensor.name}'s data: the model's data file is truncated")
             length -= len(piece)
             yield piece
 
@@ -367,8 +373,9 @@ def _save_streaming(proto, src_dir: Path, dst: Path, inline_limit_bytes: int,
     def size(tensor) -> int:
         if not _is_external(tensor):
             return len(tensor.raw_data)
-        length = int(_external_info(tensor)["length"])
+        length = _external_span(src_dir, tensor)[2]
         change = convert.get(tensor.name)
+        # A conversion changes the size by a fixed ratio (e.g. 4 bytes to 2): read it off 64 bytes.
         return len(change(bytes(64))) * length // 64 if change else length
 
     if sum(size(tensor) for tensor in initializers) <= inline_limit_bytes:
@@ -416,7 +423,7 @@ def convert_fp16(src: Path, dst: Path, *, inline_limit_bytes: int = INLINE_LIMIT
     on_disk = {}
     for tensor in proto.graph.initializer:
         if tensor.data_type == onnx.TensorProto.FLOAT and _is_external(tensor):
-            on_disk[tensor.name] = (list(tensor.dims), _external_info(tensor))
+            on_disk[tensor.name] = (list(tensor.dims), _external_info(tensor)["location"], _external_span(src.parent, tensor))
             del tensor.dims[:]
             tensor.dims.append(1)
             del tensor.external_data[:]
@@ -431,12 +438,12 @@ def convert_fp16(src: Path, dst: Path, *, inline_limit_bytes: int = INLINE_LIMIT
     for tensor in proto.graph.initializer:
         if tensor.name not in on_disk:
             continue
-        dims, info = on_disk[tensor.name]
+        dims, location, (_, offset, length) = on_disk[tensor.name]
         if tensor.data_type == onnx.TensorProto.FLOAT16:
             convert[tensor.name] = to_fp16
         del tensor.dims[:]
         tensor.dims.extend(dims)
-        _set_external(tensor, info["location"], int(info.get("offset", 0)), int(info["length"]))
+        _set_external(tensor, location, offset, length)
     # The converter described each stand-in's shape ([1]); initializers need no value_info.
     kept = [info for info in proto.graph.value_info if info.name not in on_disk]
     del proto.graph.value_info[:]
