@@ -47,11 +47,6 @@ export class KvCache {
     return this.capacityValue;
   }
 
-  /** Bytes held by this cache's buffers (shared ones included). */
-  get bytes(): number {
-    return this.tensors.reduce((sum, t) => sum + t.byteLength, 0);
-  }
-
   /** The buffers to feed as the past, [1, heads, capacity, headDim] each. */
   get past(): readonly Float32Array[] {
     return this.tensors;
