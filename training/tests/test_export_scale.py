@@ -43,8 +43,8 @@ def test_each_graph_keeps_its_weights_in_its_own_data_file_and_checks_against_py
 
 
 def test_streamed_variants_equal_the_libraries_whole_model_conversions(external_bundle):
-    """fp16 and int4 read the fp32 weights one at a time from disk; the libraries, given the
-    whole model in memory, must produce the same tensors (names, types, shapes, bytes)."""
+    """fp16, int8 and int4 read the fp32 weights one at a time from disk; the libraries, given
+    the whole model in memory, must produce the same tensors (names, types, shapes, bytes)."""
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
@@ -54,12 +54,14 @@ def test_streamed_variants_equal_the_libraries_whole_model_conversions(external_
         t.name: (t.data_type, list(t.dims), onnx.numpy_helper.to_array(t).tobytes())
         for t in convert_float_to_float16(whole, keep_io_types=True).graph.initializer
     }
-    quantizer = MatMulNBitsQuantizer(onnx.load(bundle / "model.onnx", load_external_data=True), bits=4, block_size=32,
-                                     is_symmetric=False, accuracy_level=4)
-    quantizer.process()
-    expected = {t.name: (t.data_type, list(t.dims), onnx.numpy_helper.to_array(t).tobytes()) for t in quantizer.model.model.graph.initializer}
-    assert _initializers(bundle / "model_int4.onnx") == expected
-    assert any(node.op_type == "MatMulNBits" for node in onnx.load(bundle / "model_int4.onnx", load_external_data=False).graph.node)
+    for bits, name in ((4, "model_int4.onnx"), (8, "model_int8.onnx")):
+        quantizer = MatMulNBitsQuantizer(onnx.load(bundle / "model.onnx", load_external_data=True), bits=bits, block_size=32,
+                                         is_symmetric=False, accuracy_level=4)
+        quantizer.process()
+        expected = {t.name: (t.data_type, list(t.dims), onnx.numpy_helper.to_array(t).tobytes()) for t in quantizer.model.model.graph.initializer}
+        assert _initializers(bundle / name) == expected, name
+        nodes = onnx.load(bundle / name, load_external_data=False).graph.node
+        assert {n.attribute[[a.name for a in n.attribute].index("bits")].i for n in nodes if n.op_type == "MatMulNBits"} == {bits}
 
 
 def test_the_cache_outputs_are_the_new_tokens_only(external_bundle):

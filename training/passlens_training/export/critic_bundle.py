@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from ..contracts import load_templates
-from .onnx_graph import INLINE_LIMIT_BYTES, VARIANT_BUILDERS, KvOutputs, data_path, export_decoder_onnx, head_dim, kv_input_names
+from .onnx_graph import CRITIC_VARIANT_BUILDERS, INLINE_LIMIT_BYTES, KvOutputs, data_path, export_decoder_onnx, head_dim, kv_input_names
 
 FORMAT_VERSION = 1
 MANIFEST_NAME = "passlens-critic.json"
@@ -124,13 +124,13 @@ def build_bundle(
     gc.collect()
     for dtype in dtypes:
         if dtype != "fp32":
-            VARIANT_BUILDERS[dtype](out / MODEL_FILES["fp32"], out / MODEL_FILES[dtype], inline_limit_bytes=inline_limit_bytes)
+            CRITIC_VARIANT_BUILDERS[dtype](out / MODEL_FILES["fp32"], out / MODEL_FILES[dtype], inline_limit_bytes=inline_limit_bytes)
 
     files = {}
     for dtype in dict.fromkeys(("fp32", *dtypes)):
         path = out / MODEL_FILES[dtype]
         files[dtype] = {"path": path.name, "bytes": path.stat().st_size, "sha256": sha256_file(path)}
-        data = data_path(path)
+        data = path.with_name(path.name + ".data")
         if data.exists():
             files[dtype]["external_data"] = data.name
     manifest = {

@@ -27,7 +27,7 @@ from torch import nn
 # Graphs whose weights total at most this are saved as one file (transformers.js and simple
 # copies want that); larger ones keep their weights in `<model>.onnx.data` (protobuf's 2 GB limit).
 INLINE_LIMIT_BYTES = 1 << 30
-INT4_BLOCK_SIZE = 32
+BLOCK_SIZE = 32
 KvOutputs = Literal["present", "new"]
 # Weights are copied between data files in pieces of this size (a multiple of every element size).
 _CHUNK_BYTES = 64 << 20
@@ -452,11 +452,10 @@ def convert_fp16(src: Path, dst: Path, *, inline_limit_bytes: int = INLINE_LIMIT
 
 
 def quantize_int8(src: Path, dst: Path, *, inline_limit_bytes: int = INLINE_LIMIT_BYTES) -> None:
-    """Dynamic int8 (weights int8, activations quantised on the fly) of the MatMuls.
-
-    quantize_dynamic takes the path (shape inference by file, weights written as external
-    data), so it works past 2 GB; it loads every weight at once, though (see
-    docs/CRITIC-BUNDLES.md for the peak it reaches)."""
+    """Dynamic int8 (weights int8, activations quantised on the fly) of the MatMuls: the q8
+    graph transformers.js generators load. quantize_dynamic takes the path (shape inference by
+    file, weights written as external data), so it works past 2 GB, but it holds the model
+    several times over (3.6x the fp32 weights measured at Phi-4-mini width)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     src, dst = Path(src), Path(dst)
@@ -467,13 +466,13 @@ def quantize_int8(src: Path, dst: Path, *, inline_limit_bytes: int = INLINE_LIMI
         _install(out, dst, inline_limit_bytes)
 
 
-def quantize_int4(src: Path, dst: Path, *, inline_limit_bytes: int = INLINE_LIMIT_BYTES) -> None:
-    """4-bit blockwise weight-only quantisation (MatMulNBits, block 32, asymmetric) of the
-    MatMuls; the quantizer reads each weight from disk when it reaches it, and the weights
-    it leaves (embedding, norms) are streamed across."""
-    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
-
+def _quantize_blockwise(src: Path, dst: Path, bits: int, inline_limit_bytes: int) -> None:
+    """Weight-only blockwise quantisation of the MatMuls (MatMulNBits, block 32, asymmetric);
+    the quantizer reads each weight from disk when it reaches it, and the weights it leaves
+    (embedding, norms) are streamed across."""
     import logging
+
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
     src, dst = Path(src), Path(dst)
     proto = _load_graph(src)
@@ -482,9 +481,22 @@ def quantize_int4(src: Path, dst: Path, *, inline_limit_bytes: int = INLINE_LIMI
     with _weights_resolved_beside(src):
         # Asymmetric blocks (a zero point each) lose less than symmetric ones; accuracy_level 4
         # lets the CPU kernel multiply in int8, its fast path.
-        quantizer = MatMulNBitsQuantizer(proto, bits=4, block_size=INT4_BLOCK_SIZE, is_symmetric=False, accuracy_level=4)
+        quantizer = MatMulNBitsQuantizer(proto, bits=bits, block_size=BLOCK_SIZE, is_symmetric=False, accuracy_level=4)
         quantizer.process()
     _save_streaming(quantizer.model.model, src.parent, dst, inline_limit_bytes)
 
 
+def quantize_int8_blockwise(src: Path, dst: Path, *, inline_limit_bytes: int = INLINE_LIMIT_BYTES) -> None:
+    """8-bit weights of the MatMuls (MatMulNBits, block 32), read from disk one at a time."""
+    _quantize_blockwise(src, dst, 8, inline_limit_bytes)
+
+
+def quantize_int4(src: Path, dst: Path, *, inline_limit_bytes: int = INLINE_LIMIT_BYTES) -> None:
+    """4-bit weights of the MatMuls (MatMulNBits, block 32), read from disk one at a time."""
+    _quantize_blockwise(src, dst, 4, inline_limit_bytes)
+
+
 VARIANT_BUILDERS = {"fp16": convert_fp16, "int8": quantize_int8, "int4": quantize_int4}
+# Critic bundles' int8 is 8-bit MatMulNBits, converted from disk like int4 (transformers.js
+# generators keep dynamic int8, their q8 convention).
+CRITIC_VARIANT_BUILDERS = {**VARIANT_BUILDERS, "int8": quantize_int8_blockwise}
