@@ -10,7 +10,8 @@
  *         arrays, copied into and out of onnxruntime on every append and cut), taken with
  *         `git archive` into .cache/bench/, on the same weights exported in the graph layout it
  *         reads (`present`, past + new);
- * after   this tree's engine on the bundle as exported now (new tokens' keys/values only);
+ * after   this tree's engine on the bundle as exported now (new tokens' keys/values only),
+ *         fp32 and int4;
  * torch   PyTorch eager (bench_append_torch.py), cache copied outside the timing.
  * Each runs in its own process (peak RSS is its own), in turn, for --rounds rounds; medians.
  *
@@ -61,11 +62,11 @@ interface Measured {
 const middle = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 /** In a child process: one engine (this tree's or an archived one) on one bundle. */
-async function measureNode(engineDir: string, bundle: string, work: Workload): Promise<Measured> {
+async function measureNode(engineDir: string, bundle: string, dtype: string, work: Workload): Promise<Measured> {
   const { loadCritic } = (await import(join(engineDir, 'src', 'core', 'critic', 'index.ts'))) as { loadCritic: (o: object) => Promise<Critic> };
   let start = process.hrtime.bigint();
   const seconds = () => Number(process.hrtime.bigint() - start) / 1e9;
-  const critic = await loadCritic({ bundlePath: bundle, executionProvider: 'cpu', threads });
+  const critic = await loadCritic({ bundlePath: bundle, executionProvider: 'cpu', threads, dtype });
   const load = seconds();
   const rssAfterLoad = process.resourceUsage().maxRSS;
   const stream = await critic.open(PROBLEM);
@@ -131,8 +132,8 @@ function presentLayoutBundle(bundle: string): string {
   return out;
 }
 
-function runChild(role: string, engineDir: string, bundle: string, work: Workload): Measured {
-  const out = execFileSync(process.execPath, ['--import', 'tsx', __filename, '--role', role, '--engine', engineDir, '--bundle', bundle, '--threads', String(threads)], {
+function runChild(engineDir: string, bundle: string, dtype: string, work: Workload): Measured {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', __filename, '--role', 'node', '--engine', engineDir, '--bundle', bundle, '--dtype', dtype, '--threads', String(threads)], {
     cwd: root,
     input: JSON.stringify(work),
     stdio: ['pipe', 'pipe', 'inherit'],
@@ -154,7 +155,7 @@ function runTorch(bundle: string, work: Workload): Measured {
 async function main() {
   if (process.argv.includes('--role')) {
     const work = JSON.parse(readFileSync(0, 'utf8')) as Workload;
-    process.stdout.write(JSON.stringify(await measureNode(arg('engine', root), arg('bundle', ''), work)));
+    process.stdout.write(JSON.stringify(await measureNode(arg('engine', root), arg('bundle', ''), arg('dtype', 'fp32'), work)));
     return;
   }
   console.log(`critic append benchmark (Phi-4-mini width, 2 layers): ${threads} threads, ${rounds} rounds, ${cpus()[0]?.model ?? 'cpu'} (${cpus().length} cores)`);
@@ -164,8 +165,9 @@ async function main() {
   const work = await workload(bundle);
   const roles: Array<[string, () => Measured]> = [
     ['torch eager', () => runTorch(bundle, work)],
-    [`node before (${before})`, () => runChild('node', oldEngine, presentBundle, work)],
-    ['node after', () => runChild('node', root, bundle, work)],
+    [`node before (${before})`, () => runChild(oldEngine, presentBundle, 'fp32', work)],
+    ['node after', () => runChild(root, bundle, 'fp32', work)],
+    ['node after, int4', () => runChild(root, bundle, 'int4', work)],
   ];
   const results = new Map<string, Measured[]>(roles.map(([name]) => [name, []]));
   for (let r = 0; r < rounds; r++) for (const [name, run] of roles) results.get(name)!.push(run());

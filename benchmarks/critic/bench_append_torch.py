@@ -3,8 +3,9 @@
 stdin JSON: {"checkpoint", "messages", "context_text", "appends": [[str, ...] per kind], "threads"}
 stdout JSON: {"load_seconds", "prime": {"tokens", "seconds"}, "appends": [{"tokens", "seconds"} per kind (medians)], "max_rss_kb"}
 
-The prompt + context is scored once with the cache on (prime); each append then runs only its
-new tokens on a copy of that cache (the copy is not timed), float32, eval mode, no grad.
+The prompt + context is scored once with the cache on (prime); each append then re-tokenises
+context + append, cuts a copy of that cache to the unchanged prefix and runs the rest, as the
+runtime does (copy and cut not timed); float32, eval mode, no grad.
 """
 import json
 import resource
@@ -34,12 +35,18 @@ def main():
         base = model.model(input_ids=torch.tensor([context]), use_cache=True).past_key_values
         out["prime"] = {"tokens": len(context), "seconds": time.perf_counter() - start}
         kinds = []
+        context_ids = enc(req["context_text"])
         for chunks in req["appends"]:
             times, tokens = [], []
             for chunk in chunks:
-                ids = enc(req["context_text"] + chunk)[len(enc(req["context_text"])):]
+                # As the runtime does: re-tokenise, keep the unchanged prefix, score the rest.
+                ids = enc(req["context_text"] + chunk)
+                same = next((i for i, (a, b) in enumerate(zip(context_ids, ids)) if a != b), min(len(context_ids), len(ids)))
+                ids = ids[same:]
                 cache = DynamicCache(ddp_cache_data=[(layer.keys.clone(), layer.values.clone()) for layer in base.layers])
-                n = len(context)
+                n = len(prompt) + same
+                if n < len(context):
+                    cache.crop(n - len(context))  # transformers: a negative count of positions to drop
                 start = time.perf_counter()
                 hidden = model.model(input_ids=torch.tensor([ids]), position_ids=torch.arange(n, n + len(ids))[None], use_cache=True,
                                      **cache_kwargs(cache)).last_hidden_state
