@@ -116,15 +116,12 @@ def test_check_passes_and_catches_swapped_tokenizer_and_corrupt_model(tiny_bundl
     assert "model_int8.onnx: sha256 differs" in problems and "onnxruntime cannot load it" in problems
 
 
-def test_external_data_is_hashed_in_the_manifest_and_checked(tiny_bundle, tmp_path, monkeypatch):
+def test_external_data_is_hashed_in_the_manifest_and_checked(tiny_bundle, tmp_path):
     """A model saved with its weights beside it (as exports over the inline limit are): the
     manifest records the weights file's sha256, which check (and the runtime) verify."""
-    from passlens_training.export import onnx_graph
-
     _, checkpoint = tiny_bundle
-    monkeypatch.setattr(onnx_graph, "INLINE_LIMIT_BYTES", 1000)
     out = tmp_path / "external"
-    manifest = export.build_bundle(checkpoint, out, dtypes=("fp32",))
+    manifest = export.build_bundle(checkpoint, out, dtypes=("fp32",), inline_limit_bytes=0)
     contracts.validate(manifest, "critic-manifest")
     entry = manifest["files"]["fp32"]
     assert entry["external_data"] == "model.onnx.data"
