@@ -10,6 +10,7 @@ label: use `value_loss`.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 from pathlib import Path
@@ -19,6 +20,7 @@ import torch
 import torch.nn.functional as F
 import transformers
 from transformers import AutoConfig, Phi3Model, PretrainedConfig, PreTrainedModel
+from transformers.integrations import is_deepspeed_zero3_enabled
 
 # model_type -> the token-classification class the critic is built on. Only decoders whose
 # whole path (training, scoring, export, the Node runtime) is tested are listed.
@@ -79,7 +81,14 @@ def is_value_checkpoint(config) -> bool:
 
 
 def _init_new_head(model: PreTrainedModel) -> None:
-    with torch.no_grad():
+    gathered = contextlib.nullcontext()
+    if is_deepspeed_zero3_enabled():
+        # Loaded under ZeRO-3's zero.Init, each rank holds an empty placeholder of the head:
+        # gather it, initialise on rank 0, and let DeepSpeed re-partition rank 0's values.
+        import deepspeed
+
+        gathered = deepspeed.zero.GatheredParameters(list(model.score.parameters()), modifier_rank=0)
+    with gathered, torch.no_grad():
         model.score.weight.normal_(mean=0.0, std=NEW_HEAD_STD)
         if model.score.bias is not None:
             model.score.bias.zero_()
@@ -140,10 +149,13 @@ def freeze_all_but_last(model: PreTrainedModel, n_layers: int) -> dict[str, int]
 
 
 def value_loss(logits: torch.Tensor, labels: torch.Tensor, token_mask: torch.Tensor,
-               weights: torch.Tensor | None = None) -> torch.Tensor:
+               weights: torch.Tensor | None = None, token_count: float | None = None) -> torch.Tensor:
     """BCE-with-logits between every masked token's logit and its sequence's 0/1 label,
     averaged over masked tokens. logits [B,T] or [B,T,1], labels [B], token_mask [B,T].
-    `weights` [B] counts each sequence that many times (merged duplicates)."""
+    `weights` [B] counts each sequence that many times (merged duplicates). `token_count`
+    replaces the batch's own (weighted) count of masked tokens as the divisor: the count of a
+    whole optimizer step whose micro-batches are spread over processes, so that the step's
+    gradient is the same however it is split."""
     if logits.dim() == 3:
         logits = logits.squeeze(-1)
     if logits.shape != token_mask.shape:
@@ -157,10 +169,11 @@ def value_loss(logits: torch.Tensor, labels: torch.Tensor, token_mask: torch.Ten
         mask = mask * weights.to(mask)[:, None]
     targets = labels.to(torch.float32)[:, None].expand_as(mask)
     per_token = F.binary_cross_entropy_with_logits(logits.float(), targets, reduction="none")
-    count = mask.sum()
-    if count == 0:
-        raise ValueError("token_mask selects no tokens: nothing to train on")
-    return (per_token * mask).sum() / count
+    if token_count is None:
+        token_count = mask.sum()
+        if token_count == 0:
+            raise ValueError("token_mask selects no tokens: nothing to train on")
+    return (per_token * mask).sum() / token_count
 
 
 def positions_from_mask(attention_mask: torch.Tensor) -> torch.Tensor:
