@@ -44,7 +44,8 @@ def test_real_ci_run_labels_trains_exports_and_scores_alike_in_node(tmp_path):
 
     critic = work / "critic"
     config = json.loads((critic / "config.json").read_text())
-    assert config["architectures"] == ["LlamaForTokenClassification"] and config["num_labels"] == 1
+    # transformers writes num_labels as the one-entry id2label
+    assert config["architectures"] == ["LlamaForTokenClassification"] and config["id2label"] == {"0": "pass"}
     info = json.loads((critic / "passlens-training.json").read_text())
     assert info["metrics"]["steps"] == 3 and info["parameters"]["trainable_layers"] == 2
     assert (work / "hidden-states" / "index.json").is_file()
