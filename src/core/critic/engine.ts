@@ -273,6 +273,18 @@ export class CriticEngine {
     return { from: same, scores: this.scores(text, ids, bytes, values, same, this.truncationNotice(state.prompt)) };
   }
 
+  /**
+   * A new stream holding `streamId`'s text and scores. The cache is shared, not copied: a
+   * stream replaces its cache on append and never writes into it, so both extend it safely.
+   */
+  fork(streamId: number): number {
+    const state = this.streams.get(streamId);
+    if (!state) throw new CriticError('disposed', 'This critic stream is closed; open a new one.');
+    const id = this.nextStream++;
+    this.streams.set(id, { ...state });
+    return id;
+  }
+
   close(streamId: number): void {
     this.streams.delete(streamId);
   }
