@@ -8,6 +8,7 @@ import { parentPort } from 'node:worker_threads';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { FromWorker, LoadOptions, ToWorker } from './protocol';
+import { emittableLength, stopIndex } from './stop';
 
 type Transformers = typeof import('@huggingface/transformers', { with: { 'resolution-mode': 'import' } });
 type Tokenizer = Awaited<ReturnType<Transformers['AutoTokenizer']['from_pretrained']>>;
@@ -85,7 +86,9 @@ async function generate(message: Extract<ToWorker, { type: 'generate' }>): Promi
     tokenize: false,
     ...(chatTemplate ? { chat_template: chatTemplate } : {}),
   }) as string;
-  const inputs = tokenizer(prompt, { add_special_tokens: false });
+  // A response prefix is the start of the assistant turn: generation continues it.
+  const inputs = tokenizer(prompt + (message.responsePrefix ?? ''), { add_special_tokens: false });
+  const stops = message.stop ?? [];
   const doSample = message.temperature > 0;
   // The temperature warper divided the logits by T before us: multiplying by T gives the model's own.
   const scale = doSample ? message.temperature : 1;
@@ -101,9 +104,10 @@ async function generate(message: Extract<ToWorker, { type: 'generate' }>): Promi
       return logits;
     }
   }
-  class StopWhenCancelled extends lib.StoppingCriteria {
+  let stopped = false;
+  class StopWhenCancelledOrStopped extends lib.StoppingCriteria {
     override _call(inputIds: number[][]) {
-      return inputIds.map(() => cancelled.has(id));
+      return inputIds.map(() => cancelled.has(id) || stopped);
     }
   }
 
@@ -112,10 +116,18 @@ async function generate(message: Extract<ToWorker, { type: 'generate' }>): Promi
     const processors = new lib.LogitsProcessorList();
     processors.push(recorder);
     const stopping = new lib.StoppingCriteriaList();
-    stopping.push(new StopWhenCancelled());
+    stopping.push(new StopWhenCancelledOrStopped());
+    stopped = false;
     let generated: number[] = [];
     let emittedText = '';
     let sawEos = false;
+    /** The candidate's text so far: cut before a stop string, which ends it. */
+    const visible = (text: string) => {
+      const at = stopIndex(text, stops);
+      if (at < 0) return text;
+      stopped = true;
+      return text.slice(0, at);
+    };
     // Streams by re-decoding the generated ids: the text a step adds is the difference,
     // which keeps multi-byte characters split across tokens intact.
     const streamer = new (class extends lib.BaseStreamer {
@@ -127,13 +139,15 @@ async function generate(message: Extract<ToWorker, { type: 'generate' }>): Promi
           return;
         }
         const tokenId = Number(value[0][0]);
-        if (eos.has(tokenId)) {
-          sawEos = true;
+        if (eos.has(tokenId) || stopped) {
+          sawEos ||= eos.has(tokenId);
           return;
         }
         generated = [...generated, tokenId];
-        const text = tokenizer.decode(generated, { skip_special_tokens: true });
-        const stable = text.endsWith('\uFFFD') ? emittedText : text;
+        const text = visible(tokenizer.decode(generated, { skip_special_tokens: true }));
+        // Hold back a partial character, and a tail that may still become a stop string.
+        const stable = text.endsWith('\uFFFD') ? emittedText : stopped ? text : text.slice(0, emittableLength(text, stops));
+        if (stable.length < emittedText.length) return;
         const added = stable.slice(emittedText.length);
         emittedText = stable;
         const last = recorder.last;
@@ -153,11 +167,11 @@ async function generate(message: Extract<ToWorker, { type: 'generate' }>): Promi
       // The declared type wants a TextStreamer; generate() only calls put() and end().
       streamer: streamer as unknown as InstanceType<Transformers['TextStreamer']>,
     });
-    const finalText = tokenizer.decode(generated, { skip_special_tokens: true });
+    const finalText = visible(tokenizer.decode(generated, { skip_special_tokens: true }));
     if (finalText.length > emittedText.length) {
       post({ type: 'token', id, candidate, text: finalText.slice(emittedText.length), tokenId: -1, logprob: Number.NaN });
     }
-    const finishReason = cancelled.has(id) ? 'cancelled' : sawEos ? 'stop' : 'length';
+    const finishReason = cancelled.has(id) ? 'cancelled' : sawEos || stopped ? 'stop' : 'length';
     post({ type: 'done', id, candidate, finishReason });
   }
   for (let candidate = 0; candidate < message.n; candidate++) {

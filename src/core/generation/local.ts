@@ -122,6 +122,8 @@ export class LocalGenerator implements Generator {
           topP: request.topP,
           maxNewTokens: request.maxNewTokens,
           seed: request.seed,
+          responsePrefix: request.responsePrefix,
+          stop: request.stop,
         });
         if (signal?.aborted) abort();
       },

@@ -130,8 +130,17 @@ export class OpenAIGenerator implements Generator {
       ...(request.seed !== undefined ? { seed: request.seed } : {}),
     };
     const logprobs = this.options.logprobs ?? true;
-    if (this.options.api === 'chat') return { ...common, messages: request.messages, ...(logprobs ? { logprobs: true } : {}) };
-    return { ...common, prompt: renderPhiChat(request.messages), ...(logprobs ? { logprobs: 1 } : {}) };
+    const stop = request.stop?.length ? { stop: request.stop } : {};
+    if (this.options.api === 'chat') {
+      // A response prefix is sent as the assistant's unfinished turn: vLLM continues it with
+      // continue_final_message, llama.cpp's server continues a final assistant message itself.
+      const prefill = request.responsePrefix
+        ? { messages: [...request.messages, { role: 'assistant', content: request.responsePrefix }], continue_final_message: true, add_generation_prompt: false }
+        : { messages: request.messages };
+      return { ...common, ...prefill, ...stop, ...(logprobs ? { logprobs: true } : {}) };
+    }
+    const suffix = request.suffix !== undefined ? { suffix: request.suffix } : {};
+    return { ...common, prompt: renderPhiChat(request.messages) + (request.responsePrefix ?? ''), ...suffix, ...stop, ...(logprobs ? { logprobs: 1 } : {}) };
   }
 
   /** One streaming request; `candidateOf` maps the server's choice index to our candidate index. */

@@ -21,6 +21,8 @@ export type ToWorker =
       topP?: number;
       maxNewTokens: number;
       seed?: number;
+      responsePrefix?: string;
+      stop?: string[];
     }
   | { type: 'cancel'; id: number };
 
