@@ -1,0 +1,219 @@
+/**
+ * Inline suggestions in src/core: the request (prefix, suffix, problem, the response the
+ * generator continues), what is inserted from a generated continuation, and the ranking
+ * with the real tiny generator and critic: order by the contract's value over the whole
+ * file, the prefix scored once (a recording wrapper counts what reaches the real critic),
+ * duplicates scored once, and cancellation.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadCritic } from '../../src/core/critic';
+import type { Critic, CriticStream } from '../../src/core/critic';
+import { codeAsResponse } from '../../src/core/confidence/documentScoring';
+import { buildMessages, DEFAULT_TEMPLATES } from '../../src/core/contracts';
+import { finalScore } from '../../src/core/generateAndRank/ranking';
+import { LocalGenerator } from '../../src/core/generation/local';
+import type { GenerationEvent, GenerationRequest, Generator } from '../../src/core/generation/types';
+import { buildInlineRequest, continuationOf, CLOSING_FENCE } from '../../src/core/inlineCompletion/request';
+import { ContinuationRanker, type InlineRanking } from '../../src/core/inlineCompletion/rankContinuations';
+import type { Problem } from '../../src/core/problem/types';
+import { isAbortError } from '../../src/core/shared/abort';
+import { tinyCriticBundle, tinyGenerator } from '../fixtures/models';
+
+const PROBLEM: Problem = { question: 'Read n and print the sum of 1..n.', kind: 'standard_input' };
+const FILE = '"""Sum of 1..n."""\nn = int(input())\ntotal = 0\n\nprint(total)\n';
+const CURSOR = FILE.indexOf('\nprint'); // end of the empty line before print
+const OPTIONS = { n: 4, temperature: 1, maxNewTokens: 16, fillInTheMiddle: false, seed: 5 };
+
+describe('the request', () => {
+  test('splits the file at the cursor; the generator continues the response the critic scores the prefix as', () => {
+    const request = buildInlineRequest(PROBLEM, DEFAULT_TEMPLATES, FILE, CURSOR, OPTIONS);
+    assert.equal(request.prefix + request.suffix, FILE);
+    assert.equal(request.suffix, '\nprint(total)\n');
+    assert.equal(request.responsePrefix, codeAsResponse(request.prefix).text);
+    assert.equal(request.generation.responsePrefix, request.responsePrefix);
+    assert.deepEqual(request.generation.messages, buildMessages(PROBLEM, DEFAULT_TEMPLATES));
+    assert.deepEqual(request.generation.stop, [CLOSING_FENCE]);
+    assert.equal(request.generation.suffix, undefined, 'no suffix without fill-in-the-middle');
+    assert.deepEqual([request.generation.n, request.generation.temperature, request.generation.maxNewTokens, request.generation.seed], [4, 1, 16, 5]);
+  });
+
+  test('fill-in-the-middle sends the text after the cursor, closed like the block it is in', () => {
+    const request = buildInlineRequest(PROBLEM, DEFAULT_TEMPLATES, FILE, CURSOR, { ...OPTIONS, fillInTheMiddle: true });
+    assert.equal(request.generation.suffix, '\nprint(total)\n```');
+  });
+
+  test('the problem\'s own templates (a critic bundle\'s) build the messages', () => {
+    const templates = { system: 'S', standard_input: 'Q: {question}', call_based: 'C: {question} {starter_code}' };
+    const request = buildInlineRequest(PROBLEM, templates, FILE, 0, OPTIONS);
+    assert.deepEqual(request.generation.messages, [{ role: 'system', content: 'S' }, { role: 'user', content: `Q: ${PROBLEM.question}` }]);
+    assert.equal(request.prefix, '');
+    assert.equal(request.responsePrefix, '```python\n');
+  });
+
+  test('a cursor outside the document is refused with the range', () => {
+    assert.throws(() => buildInlineRequest(PROBLEM, DEFAULT_TEMPLATES, FILE, FILE.length + 1, OPTIONS), new RegExp(`outside the document \\(0\\.\\.${FILE.length}\\)`));
+    assert.throws(() => buildInlineRequest(PROBLEM, DEFAULT_TEMPLATES, FILE, -1, OPTIONS), RangeError);
+  });
+});
+
+describe('what is inserted', () => {
+  test('at the end of the file: everything up to the closing fence, final newline kept', () => {
+    assert.equal(continuationOf('n = int(input())\nprint(n)\n```\nThat reads n.', ''), 'n = int(input())\nprint(n)\n');
+    assert.equal(continuationOf('x = 1\n', ''), 'x = 1\n');
+  });
+
+  test('before more lines: the line break is left to them, and a repeat of the next line is cut', () => {
+    const suffix = '\nprint(total)\n';
+    assert.equal(continuationOf('\nfor i in range(n + 1):\n    total += i\n', suffix), '\nfor i in range(n + 1):\n    total += i');
+    assert.equal(continuationOf('\nfor i in range(n + 1):\n    total += i\nprint(total)\n', suffix), '\nfor i in range(n + 1):\n    total += i');
+    assert.equal(continuationOf('for i in range(n + 1):\n    total += i\n\nprint(total)\n```', '\n' + suffix), 'for i in range(n + 1):\n    total += i');
+  });
+
+  test('in the middle of a line: the rest of that line, without what the line already ends with', () => {
+    assert.equal(continuationOf('total)\nexit()\n', ')\n'), 'total');
+    assert.equal(continuationOf('n * (n + 1) // 2\n', ')\n'), 'n * (n + 1) // 2');
+  });
+
+  test('nothing but whitespace (or an immediate fence) is no suggestion', () => {
+    assert.equal(continuationOf('```\nDone.', ''), '');
+    assert.equal(continuationOf('\n\n  \n', '\nprint(total)\n'), '');
+    assert.equal(continuationOf('', ''), '');
+  });
+});
+
+/** The real critic, with a log of what each stream was asked to score. */
+function recording(critic: Critic): { critic: Critic; log: Array<{ stream: number; op: 'open' | 'fork' | 'append'; text?: string }> } {
+  const log: Array<{ stream: number; op: 'open' | 'fork' | 'append'; text?: string }> = [];
+  let next = 0;
+  const wrap = (stream: CriticStream, id: number): CriticStream => ({
+    append: (chunk, signal) => {
+      log.push({ stream: id, op: 'append', text: chunk });
+      return stream.append(chunk, signal);
+    },
+    fork: async () => {
+      const forked = await stream.fork();
+      const forkId = ++next;
+      log.push({ stream: forkId, op: 'fork', text: String(id) });
+      return wrap(forked, forkId);
+    },
+    current: () => stream.current(),
+    close: () => stream.close(),
+  });
+  return {
+    log,
+    critic: {
+      info: critic.info,
+      score: (p, t, s) => critic.score(p, t, s),
+      scoreMany: (p, t, s) => critic.scoreMany(p, t, s),
+      open: async (p) => {
+        const id = ++next;
+        log.push({ stream: id, op: 'open' });
+        return wrap(await critic.open(p), id);
+      },
+      dispose: () => critic.dispose(),
+    },
+  };
+}
+
+describe('ranking with the tiny generator and critic', () => {
+  let critic: Critic;
+  let generator: LocalGenerator;
+  before(async () => {
+    critic = await loadCritic({ bundlePath: tinyCriticBundle(), executionProvider: 'cpu' });
+    generator = new LocalGenerator({ model: tinyGenerator(), dtype: 'fp32', offlineOnly: true });
+  });
+  after(async () => {
+    await generator.dispose();
+    await critic.dispose();
+  });
+
+  test('continuations come best first by the contract\'s value over the whole file; the prefix is scored once', async () => {
+    const { critic: recorded, log } = recording(critic);
+    const ranker = new ContinuationRanker(recorded);
+    const request = buildInlineRequest(PROBLEM, critic.info.templates, FILE, CURSOR, OPTIONS);
+    const updates: InlineRanking[] = [];
+    const ranking = await ranker.rank(generator, request, undefined, { onRanking: (r) => updates.push(r) });
+
+    assert.ok(ranking.done);
+    assert.ok(ranking.ranked.length >= 1, 'at least one non-empty continuation');
+    const finals = ranking.ranked.map((r) => r.final);
+    assert.deepEqual(finals, [...finals].sort((a, b) => b - a), 'best first');
+    for (const scored of ranking.ranked) {
+      const response = codeAsResponse(request.prefix + scored.continuation + request.suffix).text;
+      const full = await critic.score(PROBLEM, response);
+      assert.deepEqual(scored.scores.tokenIds, full.tokenIds, 'scored over the whole file after accepting');
+      assert.ok(Math.abs(scored.final - finalScore(full, critic.info.specialIds)) < 1e-4, 'the contract\'s ranking value');
+      assert.equal(response.slice(...scored.span), scored.continuation);
+    }
+    // Every generator candidate is either one of the ranked continuations or empty.
+    const placed = ranking.ranked.flatMap((r) => r.indices).concat(ranking.candidates.filter((c) => c.state === 'empty').map((c) => c.index));
+    assert.deepEqual(placed.sort(), [0, 1, 2, 3]);
+
+    // One stream for the prefix, with the prefix appended once; each fork appends only its continuation + suffix.
+    const opens = log.filter((e) => e.op === 'open');
+    assert.equal(opens.length, 1);
+    const baseAppends = log.filter((e) => e.op === 'append' && e.stream === opens[0].stream);
+    assert.deepEqual(baseAppends.map((e) => e.text), [request.responsePrefix]);
+    const forkAppends = log.filter((e) => e.op === 'append' && e.stream !== opens[0].stream).map((e) => e.text);
+    assert.deepEqual(forkAppends.sort(), ranking.ranked.map((r) => r.continuation + request.suffix).sort(), 'one fork per distinct continuation');
+
+    // The list grew one finished candidate at a time, before the end.
+    assert.equal(updates.length, 4);
+    assert.ok(updates.every((u) => !u.done));
+    assert.deepEqual(updates.map((u) => u.candidates.filter((c) => c.state === 'scored' || c.state === 'empty').length), [1, 2, 3, 4]);
+
+    // Typing forward: the next request's prefix extends the last one, so only the new text is scored.
+    const typed = FILE.slice(0, CURSOR) + '\nfor i in range(n + 1):' + FILE.slice(CURSOR);
+    const next = buildInlineRequest(PROBLEM, critic.info.templates, typed, CURSOR + '\nfor i in range(n + 1):'.length, { ...OPTIONS, n: 1 });
+    log.length = 0;
+    await ranker.rank(generator, next);
+    assert.equal(log.filter((e) => e.op === 'open').length, 0, 'the prefix stream was kept');
+    assert.deepEqual(log.filter((e) => e.op === 'append' && e.stream === opens[0].stream).map((e) => e.text), ['\nfor i in range(n + 1):']);
+    await ranker.dispose();
+  });
+
+  test('identical continuations are scored once and listed once, with every candidate that wrote them', async () => {
+    const { critic: recorded, log } = recording(critic);
+    const ranker = new ContinuationRanker(recorded);
+    const request = buildInlineRequest(PROBLEM, critic.info.templates, FILE, CURSOR, { ...OPTIONS, n: 3, temperature: 0 });
+    const ranking = await ranker.rank(generator, request);
+    // Greedy decoding writes the same text three times.
+    assert.equal(ranking.ranked.length, 1);
+    assert.deepEqual(ranking.ranked[0].indices, [0, 1, 2]);
+    assert.equal(log.filter((e) => e.op === 'fork').length, 1);
+    await ranker.dispose();
+  });
+
+  test('an aborted request stops generation and scoring, rejects with AbortError, and the ranker goes on', async () => {
+    const { critic: recorded, log } = recording(critic);
+    const ranker = new ContinuationRanker(recorded);
+    const request = buildInlineRequest(PROBLEM, critic.info.templates, FILE, CURSOR, { ...OPTIONS, maxNewTokens: 200 });
+    const controller = new AbortController();
+    let tokensAfterAbort = 0;
+    const counting: Generator = {
+      name: generator.name,
+      dispose: () => generator.dispose(),
+      stream: (r: GenerationRequest, signal?: AbortSignal) => ({
+        async *[Symbol.asyncIterator]() {
+          for await (const event of generator.stream(r, signal) as AsyncIterable<GenerationEvent>) {
+            if (event.type === 'token' && controller.signal.aborted) tokensAfterAbort++;
+            yield event;
+          }
+        },
+      }),
+    };
+    const ranked = ranker.rank(counting, request, controller.signal, {
+      onText: (candidate) => {
+        if (candidate.generated.length > 0) controller.abort();
+      },
+    });
+    await assert.rejects(ranked, (error: Error) => isAbortError(error));
+    assert.ok(tokensAfterAbort < 20, `generation stopped (${tokensAfterAbort} tokens after the abort)`);
+    assert.equal(log.filter((e) => e.op === 'fork').length, 0, 'no continuation was scored');
+    // Not stuck: the next request runs to the end.
+    const after = await ranker.rank(generator, buildInlineRequest(PROBLEM, critic.info.templates, FILE, CURSOR, { ...OPTIONS, n: 1 }));
+    assert.ok(after.done);
+    await ranker.dispose();
+  });
+});
