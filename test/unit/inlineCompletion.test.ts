@@ -31,11 +31,31 @@ describe('the request', () => {
     assert.equal(request.prefix + request.suffix, FILE);
     assert.equal(request.suffix, '\nprint(total)\n');
     assert.equal(request.responsePrefix, codeAsResponse(request.prefix).text);
-    assert.equal(request.generation.responsePrefix, request.responsePrefix);
+    // The cursor is at the start of an empty line: the generator writes the line break again.
+    assert.equal(request.healed, '\n');
+    assert.equal(request.generation.responsePrefix, codeAsResponse(request.prefix.slice(0, -1)).text);
     assert.deepEqual(request.generation.messages, buildMessages(PROBLEM, DEFAULT_TEMPLATES));
     assert.deepEqual(request.generation.stop, [CLOSING_FENCE]);
     assert.equal(request.generation.suffix, undefined, 'no suffix without fill-in-the-middle');
     assert.deepEqual([request.generation.n, request.generation.temperature, request.generation.maxNewTokens, request.generation.seed], [4, 1, 16, 5]);
+  });
+
+  test('the generator continues after its lead, from before the last word, punctuation or whitespace', () => {
+    const lead = 'Add 1..n up.\n\n';
+    const at = (text: string) => buildInlineRequest(PROBLEM, DEFAULT_TEMPLATES, text, text.length, OPTIONS, lead);
+    for (const [text, healed] of [
+      ['n = int(input())\nprint(total', 'total'],
+      ['n = int(input())\nprint(total)', ')'],
+      ['n = int(input())\nfor i in range(n):\n    ', '\n    '],
+      ['n = int(input())\nx = n +', ' +'],
+      ['s = "é', 'é'],
+      ['', ''],
+    ]) {
+      const request = at(text);
+      assert.equal(request.healed, healed, JSON.stringify(text));
+      assert.equal(request.generation.responsePrefix, lead + codeAsResponse(text.slice(0, text.length - healed.length)).text);
+      assert.equal(request.responsePrefix, codeAsResponse(text).text, 'the critic scores the file as it is');
+    }
   });
 
   test('fill-in-the-middle sends the text after the cursor, closed like the block it is in', () => {
@@ -58,27 +78,34 @@ describe('the request', () => {
 });
 
 describe('what is inserted', () => {
+  const at = (healed: string, suffix: string) => ({ healed, suffix });
   test('at the end of the file: everything up to the closing fence, final newline kept', () => {
-    assert.equal(continuationOf('n = int(input())\nprint(n)\n```\nThat reads n.', ''), 'n = int(input())\nprint(n)\n');
-    assert.equal(continuationOf('x = 1\n', ''), 'x = 1\n');
+    assert.equal(continuationOf('n = int(input())\nprint(n)\n```\nThat reads n.', at('', '')), 'n = int(input())\nprint(n)\n');
+    assert.equal(continuationOf('x = 1\n', at('', '')), 'x = 1\n');
+  });
+
+  test('only a continuation that writes the healed text again counts, without that text', () => {
+    assert.equal(continuationOf('total)\n', at('total', '')), ')\n');
+    assert.equal(continuationOf('n)\n', at('total', '')), '', 'another word than the one typed');
+    assert.equal(continuationOf('\n    total += i\n', at('\n    ', '')), 'total += i\n');
   });
 
   test('before more lines: the line break is left to them, and a repeat of the next line is cut', () => {
     const suffix = '\nprint(total)\n';
-    assert.equal(continuationOf('\nfor i in range(n + 1):\n    total += i\n', suffix), '\nfor i in range(n + 1):\n    total += i');
-    assert.equal(continuationOf('\nfor i in range(n + 1):\n    total += i\nprint(total)\n', suffix), '\nfor i in range(n + 1):\n    total += i');
-    assert.equal(continuationOf('for i in range(n + 1):\n    total += i\n\nprint(total)\n```', '\n' + suffix), 'for i in range(n + 1):\n    total += i');
+    assert.equal(continuationOf('\nfor i in range(n + 1):\n    total += i\n', at('', suffix)), '\nfor i in range(n + 1):\n    total += i');
+    assert.equal(continuationOf('\nfor i in range(n + 1):\n    total += i\nprint(total)\n', at('', suffix)), '\nfor i in range(n + 1):\n    total += i');
+    assert.equal(continuationOf('for i in range(n + 1):\n    total += i\n\nprint(total)\n```', at('', '\n' + suffix)), 'for i in range(n + 1):\n    total += i');
   });
 
   test('in the middle of a line: the rest of that line, without what the line already ends with', () => {
-    assert.equal(continuationOf('total)\nexit()\n', ')\n'), 'total');
-    assert.equal(continuationOf('n * (n + 1) // 2\n', ')\n'), 'n * (n + 1) // 2');
+    assert.equal(continuationOf('(total)\nexit()\n', at('(', ')\n')), 'total');
+    assert.equal(continuationOf('n * (n + 1) // 2\n', at('', ')\n')), 'n * (n + 1) // 2');
   });
 
   test('nothing but whitespace (or an immediate fence) is no suggestion', () => {
-    assert.equal(continuationOf('```\nDone.', ''), '');
-    assert.equal(continuationOf('\n\n  \n', '\nprint(total)\n'), '');
-    assert.equal(continuationOf('', ''), '');
+    assert.equal(continuationOf('```\nDone.', at('', '')), '');
+    assert.equal(continuationOf('\n\n  \n', at('', '\nprint(total)\n')), '');
+    assert.equal(continuationOf('', at('', '')), '');
   });
 });
 
@@ -131,12 +158,13 @@ describe('ranking with the tiny generator and critic', () => {
   test('continuations come best first by the contract\'s value over the whole file; the prefix is scored once', async () => {
     const { critic: recorded, log } = recording(critic);
     const ranker = new ContinuationRanker(recorded);
-    const request = buildInlineRequest(PROBLEM, critic.info.templates, FILE, CURSOR, OPTIONS);
+    // At the start of the file nothing is healed: the random model's text is inserted as it comes.
+    const request = buildInlineRequest(PROBLEM, critic.info.templates, FILE, 0, OPTIONS);
     const updates: InlineRanking[] = [];
     const ranking = await ranker.rank(generator, request, undefined, { onRanking: (r) => updates.push(r) });
 
     assert.ok(ranking.done);
-    assert.ok(ranking.ranked.length >= 1, 'at least one non-empty continuation');
+    assert.ok(ranking.ranked.length >= 2, 'several distinct continuations (seeded sampling)');
     const finals = ranking.ranked.map((r) => r.final);
     assert.deepEqual(finals, [...finals].sort((a, b) => b - a), 'best first');
     for (const scored of ranking.ranked) {
@@ -164,19 +192,19 @@ describe('ranking with the tiny generator and critic', () => {
     assert.deepEqual(updates.map((u) => u.candidates.filter((c) => c.state === 'scored' || c.state === 'empty').length), [1, 2, 3, 4]);
 
     // Typing forward: the next request's prefix extends the last one, so only the new text is scored.
-    const typed = FILE.slice(0, CURSOR) + '\nfor i in range(n + 1):' + FILE.slice(CURSOR);
-    const next = buildInlineRequest(PROBLEM, critic.info.templates, typed, CURSOR + '\nfor i in range(n + 1):'.length, { ...OPTIONS, n: 1 });
+    const typed = 'import sys\n';
+    const next = buildInlineRequest(PROBLEM, critic.info.templates, typed + FILE, typed.length, { ...OPTIONS, n: 1 });
     log.length = 0;
     await ranker.rank(generator, next);
     assert.equal(log.filter((e) => e.op === 'open').length, 0, 'the prefix stream was kept');
-    assert.deepEqual(log.filter((e) => e.op === 'append' && e.stream === opens[0].stream).map((e) => e.text), ['\nfor i in range(n + 1):']);
+    assert.deepEqual(log.filter((e) => e.op === 'append' && e.stream === opens[0].stream).map((e) => e.text), [typed]);
     await ranker.dispose();
   });
 
   test('identical continuations are scored once and listed once, with every candidate that wrote them', async () => {
     const { critic: recorded, log } = recording(critic);
     const ranker = new ContinuationRanker(recorded);
-    const request = buildInlineRequest(PROBLEM, critic.info.templates, FILE, CURSOR, { ...OPTIONS, n: 3, temperature: 0 });
+    const request = buildInlineRequest(PROBLEM, critic.info.templates, FILE, 0, { ...OPTIONS, n: 3, temperature: 0 });
     const ranking = await ranker.rank(generator, request);
     // Greedy decoding writes the same text three times.
     assert.equal(ranking.ranked.length, 1);
@@ -188,7 +216,7 @@ describe('ranking with the tiny generator and critic', () => {
   test('an aborted request stops generation and scoring, rejects with AbortError, and the ranker goes on', async () => {
     const { critic: recorded, log } = recording(critic);
     const ranker = new ContinuationRanker(recorded);
-    const request = buildInlineRequest(PROBLEM, critic.info.templates, FILE, CURSOR, { ...OPTIONS, maxNewTokens: 200 });
+    const request = buildInlineRequest(PROBLEM, critic.info.templates, FILE, 0, { ...OPTIONS, maxNewTokens: 200 });
     const controller = new AbortController();
     let tokensAfterAbort = 0;
     const counting: Generator = {
@@ -212,7 +240,7 @@ describe('ranking with the tiny generator and critic', () => {
     assert.ok(tokensAfterAbort < 20, `generation stopped (${tokensAfterAbort} tokens after the abort)`);
     assert.equal(log.filter((e) => e.op === 'fork').length, 0, 'no continuation was scored');
     // Not stuck: the next request runs to the end.
-    const after = await ranker.rank(generator, buildInlineRequest(PROBLEM, critic.info.templates, FILE, CURSOR, { ...OPTIONS, n: 1 }));
+    const after = await ranker.rank(generator, buildInlineRequest(PROBLEM, critic.info.templates, FILE, 0, { ...OPTIONS, n: 1 }));
     assert.ok(after.done);
     await ranker.dispose();
   });

@@ -37,7 +37,7 @@ export type CandidateState = 'generating' | 'scoring' | 'scored' | 'empty';
 /** A generator candidate as it streams: the panel shows these before they are scored. */
 export interface ContinuationCandidate {
   index: number;
-  /** What the generator wrote after the cursor so far. */
+  /** What the generator wrote so far, from the start of `healed` (request). */
   generated: string;
   state: CandidateState;
   finishReason?: FinishReason;
@@ -90,7 +90,7 @@ export class ContinuationRanker {
     const jobs: Array<Promise<void>> = [];
     const finish = async (candidate: ContinuationCandidate, finishReason: FinishReason) => {
       candidate.finishReason = finishReason;
-      const continuation = continuationOf(candidate.generated, request.suffix);
+      const continuation = continuationOf(candidate.generated, request);
       if (!continuation) {
         candidate.state = 'empty';
       } else {
