@@ -12,6 +12,8 @@ import { readSettings } from '../settings';
 import type { CandidateStore } from './candidateStore';
 import { pickCandidate } from './picker';
 import { PREVIEW_SCHEME, type CandidatePreviews } from './preview';
+import type { CandidateSource } from './candidatesPanel';
+import { RankRunCards } from './rankRunCards';
 
 export interface GenerateAndRankDeps {
   generators: GeneratorService;
@@ -21,6 +23,7 @@ export interface GenerateAndRankDeps {
   previews: CandidatePreviews;
   store: CandidateStore;
   log: vscode.LogOutputChannel;
+  openPanel: (source: CandidateSource) => void;
 }
 
 /** Problem for generation: the selection, the docstring/comment above the cursor, the file's problem, or typed. */
@@ -59,6 +62,24 @@ export function textAfterAccept(document: vscode.TextDocument, selection: vscode
   return { range: new vscode.Range(at.range.end, at.range.end), text: '\n' + body + end };
 }
 
+/** The run as the candidates panel shows it: streaming, then ranked and judged; Accept inserts like the picker's Enter. */
+function panelRun(editor: vscode.TextEditor, problem: Problem, n: number, deps: GenerateAndRankDeps): RankRunCards {
+  const { document, selection } = editor;
+  const run = new RankRunCards(document, problem, n, `${n} candidates, best first by the critic's p(pass)`, {
+    after: (code) => {
+      const { range, text } = textAfterAccept(document, selection, code, 'insert');
+      return document.getText(new vscode.Range(new vscode.Position(0, 0), range.start)) + text + document.getText(new vscode.Range(range.end, document.lineAt(document.lineCount - 1).range.end));
+    },
+    apply: async (code) => {
+      const target = await vscode.window.showTextDocument(document, editor.viewColumn);
+      const { range, text } = textAfterAccept(document, selection, code, 'insert');
+      if (!(await target.edit((edit) => edit.replace(range, text)))) throw new Error(`Could not edit ${vscode.workspace.asRelativePath(document.uri)}.`);
+    },
+  });
+  deps.store.setLive(run);
+  return run;
+}
+
 /** Closes the diff tabs the picker opened. */
 async function closePreviews(): Promise<void> {
   const tabs = vscode.window.tabGroups.all.flatMap((group) =>
@@ -77,6 +98,7 @@ export async function generateAndRankCommand(deps: GenerateAndRankDeps): Promise
   const problem = await problemAtCursor(editor, deps.problems);
   if (!problem) return undefined;
   const settings = readSettings();
+  const run = panelRun(editor, problem, settings.generator.candidates, deps);
   let candidates: RankedCandidate[] | undefined;
   try {
     candidates = await withProgress(deps.log, `PassLens: generating ${settings.generator.candidates} candidates`, async (progress, signal) => {
@@ -92,13 +114,15 @@ export async function generateAndRankCommand(deps: GenerateAndRankDeps): Promise
             { n: settings.generator.candidates, temperature: settings.generator.temperature, maxNewTokens: settings.generator.maxNewTokens },
             signal,
             {
-              onUpdate: ({ index, values }) => {
+              onUpdate: ({ index, text, values }) => {
+                run.update(index, text, values);
                 const last = values[values.length - 1];
                 progress.report({ message: `candidate ${index + 1}: ${values.length} tokens, p(pass) ${last === undefined ? '—' : (last * 100).toFixed(0) + '%'}` });
               },
             },
           ),
         );
+        run.finish(ranked);
         if (problem.tests && vscode.workspace.isTrusted) {
           progress.report({ message: `running ${problem.tests.inputs.length} example(s) in the sandbox` });
           await timed(deps.log, 'judge candidates on the examples', () => judgeCandidates(deps.sandbox.get(), problem, ranked, deps.sandbox.limits, signal)).catch(
@@ -110,6 +134,7 @@ export async function generateAndRankCommand(deps: GenerateAndRankDeps): Promise
         }
         return ranked;
       } finally {
+        run.end();
         deps.generators.idle();
         if (!settings.liveConfidence.enabled) deps.critics.idle();
       }
@@ -129,7 +154,7 @@ export async function generateAndRankCommand(deps: GenerateAndRankDeps): Promise
     const uri = deps.previews.put(`candidate-${candidate.index}`, fileName, after);
     void vscode.commands.executeCommand('vscode.diff', document.uri, uri, `${fileName} ↔ candidate (p(pass) ${(candidate.final * 100).toFixed(0)}%)`, { preview: true, preserveFocus: true });
   };
-  const chosen = await pickCandidate(candidates, preview, !selection.isEmpty);
+  const chosen = await pickCandidate(candidates, preview, !selection.isEmpty, () => deps.openPanel(run));
   await closePreviews();
   deps.previews.clear();
   const target = await vscode.window.showTextDocument(document, editor.viewColumn);

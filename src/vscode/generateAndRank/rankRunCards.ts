@@ -1,0 +1,111 @@
+import * as vscode from 'vscode';
+import type { RankedCandidate } from '../../core/generateAndRank/bestOfN';
+import { cardVerdict, diffLines, orderCards, type CandidateCard } from '../../core/generateAndRank/candidateCards';
+import { extractCode } from '../../core/contracts';
+import type { Problem } from '../../core/problem/types';
+import type { CandidateSource } from './candidatesPanel';
+
+interface Streaming {
+  text: string;
+  values: readonly number[];
+}
+
+/**
+ * A Generate and Rank run as the candidates panel shows it: candidates as they stream
+ * (text and values so far, from generateAndRank's onUpdate), then ranked, then judged.
+ * Fields a guided search adds to a candidate (`tokens`, `pruned`) are shown when present.
+ */
+export class RankRunCards implements CandidateSource, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<void>();
+  readonly onDidChange = this.changed.event;
+  private readonly streaming = new Map<number, Streaming>();
+  private ranked: RankedCandidate[] | undefined;
+  private finished = false;
+  readonly title: string;
+
+  constructor(
+    private readonly document: vscode.TextDocument,
+    private readonly problem: Problem,
+    private readonly n: number,
+    readonly detail: string,
+    /** Where a candidate's code goes when accepted: returns the file's text after it (for the diff) or applies it. */
+    private readonly placement: { after(code: string): string; apply(code: string): Promise<void> },
+  ) {
+    this.title = `Generate and Rank: ${vscode.workspace.asRelativePath(document.uri)}`;
+  }
+
+  get done(): boolean {
+    return this.finished;
+  }
+
+  /** A candidate's text and scores grew. */
+  update(index: number, text: string, values: readonly number[]): void {
+    this.streaming.set(index, { text, values });
+    this.changed.fire();
+  }
+
+  /** The ranked candidates (`judged` may be filled in later: call `judgedChanged`). */
+  finish(ranked: RankedCandidate[]): void {
+    this.ranked = ranked;
+    this.changed.fire();
+  }
+
+  /** Generation, scoring and judging are over (or failed). */
+  end(): void {
+    this.finished = true;
+    this.changed.fire();
+  }
+
+  judgedChanged(): void {
+    this.changed.fire();
+  }
+
+  cards(): CandidateCard[] {
+    const current = this.document.getText();
+    const noVerdict = !vscode.workspace.isTrusted ? 'untrusted workspace' : !this.problem.tests?.inputs.length ? 'the problem has no examples' : this.finished ? undefined : 'waiting for the ranking';
+    if (this.ranked) {
+      return orderCards(
+        this.ranked.map((candidate) => {
+          const extra = candidate as RankedCandidate & { tokens?: number; pruned?: false | number };
+          return {
+            key: String(candidate.index),
+            label: `candidate ${candidate.index + 1} of ${this.n}`,
+            code: candidate.code,
+            final: candidate.final,
+            values: candidate.values,
+            state: 'scored',
+            verdict: cardVerdict(candidate.judged, noVerdict),
+            diff: candidate.code ? diffLines(current, this.placement.after(candidate.code)) : [],
+            finishReason: candidate.finishReason,
+            ...(extra.tokens !== undefined ? { tokens: extra.tokens } : {}),
+            ...(extra.pruned !== undefined ? { pruned: extra.pruned } : {}),
+          };
+        }),
+      );
+    }
+    return [...this.streaming.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([index, { text, values }]) => ({
+        key: String(index),
+        label: `candidate ${index + 1} of ${this.n}`,
+        code: extractCode(text).code || text,
+        final: Number.NaN,
+        values: [...values],
+        state: 'generating',
+        verdict: cardVerdict(undefined, noVerdict),
+        diff: [],
+      }));
+  }
+
+  async accept(key: string): Promise<string> {
+    const candidate = this.ranked?.find((c) => String(c.index) === key);
+    if (!candidate) throw new Error('That candidate is still being generated; accept it once the run is ranked.');
+    if (!candidate.code) throw new Error(`Candidate ${candidate.index + 1} has no code block to insert.`);
+    await this.placement.apply(candidate.code);
+    return `Inserted candidate ${candidate.index + 1} (p(pass) ${(candidate.final * 100).toFixed(0)}%) into ${vscode.workspace.asRelativePath(this.document.uri)}.`;
+  }
+
+  dispose(): void {
+    this.changed.dispose();
+  }
+}
