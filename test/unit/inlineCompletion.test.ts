@@ -14,7 +14,9 @@ import { buildMessages, DEFAULT_TEMPLATES } from '../../src/core/contracts';
 import { finalScore } from '../../src/core/generateAndRank/ranking';
 import { LocalGenerator } from '../../src/core/generation/local';
 import type { GenerationEvent, GenerationRequest, Generator } from '../../src/core/generation/types';
-import { buildInlineRequest, continuationOf, CLOSING_FENCE } from '../../src/core/inlineCompletion/request';
+import { buildInlineRequest, continuationOf, CLOSING_FENCE, leadRequest, LEAD_MAX_TOKENS } from '../../src/core/inlineCompletion/request';
+import { LeadCache } from '../../src/core/inlineCompletion/lead';
+import { collectCandidates } from '../../src/core/generation/types';
 import { ContinuationRanker, type InlineRanking } from '../../src/core/inlineCompletion/rankContinuations';
 import type { Problem } from '../../src/core/problem/types';
 import { isAbortError } from '../../src/core/shared/abort';
@@ -153,6 +155,34 @@ describe('ranking with the tiny generator and critic', () => {
   after(async () => {
     await generator.dispose();
     await critic.dispose();
+  });
+
+  test('the lead is the generator\'s text before its code block, written once per problem; a cancelled one is not kept', async () => {
+    const request = leadRequest(PROBLEM, critic.info.templates, { temperature: 0 });
+    assert.deepEqual([request.n, request.maxNewTokens, request.stop], [1, LEAD_MAX_TOKENS, [CLOSING_FENCE]]);
+    let streams = 0;
+    const counting: Generator = { name: generator.name, dispose: async () => undefined, stream: (r, signal) => (streams++, generator.stream(r, signal)) };
+    const leads = new LeadCache();
+    // The random model never opens a code block within the budget: no lead, the block opens the response.
+    const noLead = leadRequest({ ...PROBLEM, question: 'Print 1.' }, critic.info.templates, { temperature: 0 });
+    assert.equal(await leads.get(counting, { ...noLead, maxNewTokens: 8 }), '');
+    // Where it stops at a stop string (here: a piece of its own greedy text), the text before it is the lead.
+    const [greedy] = await collectCandidates(generator, { ...request, maxNewTokens: 12, stop: [] });
+    const cut = greedy.text.indexOf(greedy.text.trim().slice(2, 4));
+    const stopped = { ...request, maxNewTokens: 12, stop: [greedy.text.trim().slice(2, 4)] };
+    const lead = await leads.get(counting, stopped);
+    assert.equal(lead, `${greedy.text.slice(0, cut).trimEnd()}\n\n`);
+    assert.equal(await leads.get(counting, stopped), lead);
+    assert.equal(streams, 2, 'the second request for the same problem reused the lead');
+    assert.equal(await leads.get(counting, { ...noLead, maxNewTokens: 8 }), '');
+    assert.equal(streams, 2, 'an empty lead is kept too');
+    const controller = new AbortController();
+    controller.abort();
+    const other = leadRequest({ ...PROBLEM, question: 'Print n.' }, critic.info.templates, { temperature: 0 });
+    await assert.rejects(leads.get(counting, other, controller.signal), (error: Error) => isAbortError(error));
+    await leads.get(counting, { ...other, maxNewTokens: 4 });
+    assert.equal(streams, 4, 'the cancelled lead was written again');
+    leads.clear();
   });
 
   test('continuations come best first by the contract\'s value over the whole file; the prefix is scored once', async () => {
