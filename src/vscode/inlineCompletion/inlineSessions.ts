@@ -100,10 +100,13 @@ export class InlineSessions implements vscode.Disposable {
       );
       session.update(ranking);
       session.end();
+      if (!ranking.ranked.length && session.explicit) vscode.window.setStatusBarMessage(`PassLens: none of the ${options.n} samples continues the code here`, 5000);
       this.log.info(`inline suggestions at ${where}: ${ranking.ranked.length} distinct, first after ${session.timings.first?.toFixed(0) ?? '—'} ms, ranked after ${session.timings.final?.toFixed(0)} ms`);
     } catch (error) {
       session.end(error);
-      if (!isAbortError(error) && !signal.aborted) this.log.warn(`inline suggestions at ${where}: ${errorMessage(error)}`);
+      // Typing in a file without a problem would log this at every pause: only asked-for ones are.
+      const quiet = error instanceof NoProblemError && !session.explicit;
+      if (!isAbortError(error) && !signal.aborted && !quiet) this.log.warn(`inline suggestions at ${where}: ${errorMessage(error)}`);
     } finally {
       this.generators.idle();
       if (!settings.liveConfidence.enabled) this.critics.idle();

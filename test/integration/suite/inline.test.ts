@@ -146,6 +146,41 @@ suite('inline suggestions and the candidates panel (micro-ci models, held-out mi
     await waitFor('the top continuation between the lines', () => editor.document.getText() === above + session.provided[0].continuation + below || undefined);
   });
 
+  test('automatic suggestions: off by default; on, typing starts one after the pause and typing again cancels it end to end', async function () {
+    this.timeout(240_000);
+    const editor = await openSolution('inline_auto', 'n, d = map(int, input().split())\n');
+    const before = api.inline.sessions.current;
+    await vscode.commands.executeCommand('type', { text: 'c' });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    assert.equal(api.inline.sessions.current, before, 'no suggestion without passlens.inline.automatic');
+    await config().update('inline.automatic', true, vscode.ConfigurationTarget.Workspace);
+    await config().update('inline.debounceMs', 200, vscode.ConfigurationTarget.Workspace);
+    try {
+      await vscode.commands.executeCommand('type', { text: 'o' });
+      const first = await waitFor('an automatic session', () => {
+        const current = api.inline.sessions.current;
+        return current && current !== before && current.document === editor.document ? current : undefined;
+      });
+      assert.equal(first.explicit, false);
+      await vscode.commands.executeCommand('type', { text: 'u' });
+      // The edit ended the first session: its signal aborted generation and scoring, and it ended without a ranking of its own.
+      await waitFor('the first session to end', () => first.done || undefined);
+      assert.equal(first.signal.aborted, true);
+      assert.equal((first.error as Error | undefined)?.name, 'AbortError');
+      const second = await waitFor('a session for the new text', () => {
+        const current = api.inline.sessions.current;
+        return current && current !== first ? current : undefined;
+      });
+      assert.equal(second.version, editor.document.version);
+      await waitFor('the second session to rank', () => (second.done ? second : undefined), 120_000);
+      assert.equal(second.error, undefined, `the second session failed: ${String(second.error)}`);
+    } finally {
+      await config().update('inline.automatic', undefined, vscode.ConfigurationTarget.Workspace);
+      await config().update('inline.debounceMs', undefined, vscode.ConfigurationTarget.Workspace);
+      await vscode.commands.executeCommand('editor.action.inlineSuggest.hide');
+    }
+  });
+
   test('the candidates panel opens from the inline suggestion, lists its continuations best first, Accept inserts', async function () {
     this.timeout(240_000);
     const editor = await openSolution('inline_panel', '');
