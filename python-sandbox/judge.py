@@ -2,13 +2,15 @@
 """PassLens sandbox judge: runs model-written Python against APPS-style tests.
 
     python3 python-sandbox/judge.py [--workers N] [--stop-on-first-failure] [--compare apps|strict]
+        [--isolation auto|bwrap|firejail|sandbox-exec|weak]
+    python3 python-sandbox/judge.py --probe
 
 Reads one JSON request per line on stdin, writes one JSON response per line on stdout in
-request order (protocol: docs/ARCHITECTURE.md, "Sandbox protocol"; isolation and
-comparison details: python-sandbox/README.md). Standard library only, Python >= 3.9.
+request order (protocol and isolation: python-sandbox/README.md). Standard library only,
+Python >= 3.9.
 """
 import argparse
-import ctypes
+import ast
 import json
 import math
 import os
@@ -16,6 +18,7 @@ import queue
 import selectors
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -25,6 +28,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
 
 import compare  # noqa: E402
+import hostos  # noqa: E402
 import isolation  # noqa: E402
 import valuecodec  # noqa: E402
 
@@ -36,8 +40,11 @@ STDERR_IN_RESPONSE = 2000
 WORKER_START_S = 30.0
 # Extra time a worker gets beyond the test's own limit before it is declared hung.
 WORKER_SLACK_S = 10.0
-PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 4, 36
+# Exit status when no sandbox is available (and weak mode was not asked for).
+EXIT_NO_SANDBOX = 3
 RESULT_CODE = {'pass': True, 'wrong_answer': False, 'compile_error': -2}
+# Worker statuses a check request reports as they are ('ok' is a pass).
+CHECK_VERDICTS = ('ok', 'wrong_answer', 'compile_error', 'runtime_error', 'timeout', 'memory_limit', 'output_limit')
 
 
 def log(message):
@@ -87,14 +94,19 @@ def parse_request(line, default_compare):
         raise RequestError('"code" must be a string')
     tests = request.get('tests')
     if not isinstance(tests, dict):
-        raise RequestError('"tests" must be an object with "inputs" and "outputs"')
-    inputs, outputs, fn_name = tests.get('inputs'), tests.get('outputs'), tests.get('fn_name')
-    if not isinstance(inputs, list) or not isinstance(outputs, list):
-        raise RequestError('"tests.inputs" and "tests.outputs" must be lists')
-    if len(inputs) != len(outputs):
-        raise RequestError('"tests.inputs" has %d items but "tests.outputs" has %d' % (len(inputs), len(outputs)))
-    if fn_name is not None and (not isinstance(fn_name, str) or not fn_name.isidentifier()):
-        raise RequestError('"tests.fn_name" must be a Python identifier')
+        raise RequestError('"tests" must be an object with "inputs" and "outputs", or "check" and "entry_point"')
+    if 'check' in tests or 'entry_point' in tests:
+        check, entry_point = parse_check(tests)
+        inputs, outputs, fn_name = [], [], None
+    else:
+        check = entry_point = None
+        inputs, outputs, fn_name = tests.get('inputs'), tests.get('outputs'), tests.get('fn_name')
+        if not isinstance(inputs, list) or not isinstance(outputs, list):
+            raise RequestError('"tests.inputs" and "tests.outputs" must be lists')
+        if len(inputs) != len(outputs):
+            raise RequestError('"tests.inputs" has %d items but "tests.outputs" has %d' % (len(inputs), len(outputs)))
+        if fn_name is not None and (not isinstance(fn_name, str) or not fn_name.isidentifier()):
+            raise RequestError('"tests.fn_name" must be a Python identifier')
     timeout_s = request.get('timeout_s', DEFAULT_TIMEOUT_S)
     if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or \
             not (0 < timeout_s <= MAX_TIMEOUT_S) or not math.isfinite(timeout_s):
@@ -105,16 +117,50 @@ def parse_request(line, default_compare):
     mode = request.get('compare', default_compare)
     if mode not in ('apps', 'strict'):
         raise RequestError('"compare" must be "apps" or "strict"')
-    return {'id': rid, 'code': code, 'inputs': inputs, 'outputs': outputs, 'fn_name': fn_name,
-            'timeout_s': float(timeout_s), 'memory_mb': memory_mb, 'compare': mode}
+    kind = 'check' if check is not None else 'call' if fn_name is not None else 'stdin'
+    return {'id': rid, 'code': code, 'kind': kind, 'inputs': inputs, 'outputs': outputs, 'fn_name': fn_name,
+            'check': check, 'entry_point': entry_point, 'timeout_s': float(timeout_s),
+            'memory_mb': memory_mb, 'compare': mode}
+
+
+def parse_check(tests):
+    """(check, entry_point) of a check request, validated: both, nothing of the other
+    kind, and a check program that compiles and defines check()."""
+    if any(key in tests for key in ('inputs', 'outputs', 'fn_name')):
+        raise RequestError('"tests" has either "inputs" and "outputs" (and "fn_name") or "check" and '
+                           '"entry_point", not both')
+    check, entry_point = tests.get('check'), tests.get('entry_point')
+    if not isinstance(check, str) or not isinstance(entry_point, str) or not entry_point.isidentifier():
+        raise RequestError('"tests.check" (a string) and "tests.entry_point" (a Python identifier) go together')
+    try:
+        tree = ast.parse(check, 'check.py')
+        compile(tree, 'check.py', 'exec')
+    except (SyntaxError, ValueError) as error:
+        raise RequestError('"tests.check" does not compile: %s' % error) from None
+    if not any(isinstance(node, ast.FunctionDef) and node.name == 'check' for node in tree.body):
+        raise RequestError('"tests.check" must define check(candidate)')
+    return check, entry_point
 
 
 class WorkerDied(Exception):
     pass
 
 
+class NotIsolated(WorkerDied):
+    """The worker started but its isolation check failed (worker.isolation_failure)."""
+
+
+class NoSandbox(Exception):
+    """No isolation mode that was asked for works here; the message says what is missing
+    and how to get it (one line), `reasons` why each mode tried failed."""
+
+    def __init__(self, reasons):
+        super().__init__(no_sandbox_message(reasons))
+        self.reasons = reasons
+
+
 class Worker:
-    """A pre-warmed worker process (sandbox_worker.py) and its control pipes."""
+    """A pre-warmed worker process (worker.py) and its control pipes."""
 
     def __init__(self, judge, index):
         self.judge = judge
@@ -125,7 +171,8 @@ class Worker:
 
     def start(self):
         mode = self.judge.mode
-        argv = isolation.bwrap_command(self.judge.bwrap) if mode == 'bwrap' else isolation.plain_command()
+        worker_dir = None if mode == 'bwrap' else self._worker_dir()
+        argv = isolation.worker_command(mode, self.judge.tool, worker_dir)
         env = dict(isolation.CLEAN_ENV, HOME=self.judge.tmp_root)
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, env=env, cwd=self.judge.tmp_root,
@@ -133,11 +180,14 @@ class Worker:
         self.buffer = b''
         self.stderr_relay = threading.Thread(target=self._relay_stderr, args=(self.proc,), daemon=True)
         self.stderr_relay.start()
-        settings = isolation.worker_settings(mode, self.index, self._rlimits_tmp() if mode == 'rlimits' else None)
+        settings = isolation.worker_settings(mode, self.index, worker_dir, self.judge.isolation_check)
         self.send({'op': 'config', 'worker': settings})
-        return self.receive(WORKER_START_S)
+        reply = self.receive(WORKER_START_S)
+        if not reply.get('ready'):
+            raise NotIsolated('not isolated: %s' % reply.get('error'))
+        return reply
 
-    def _rlimits_tmp(self):
+    def _worker_dir(self):
         path = os.path.join(self.judge.tmp_root, 'worker-%d' % self.index)
         os.makedirs(path, exist_ok=True)
         os.chmod(path, 0o711)
@@ -153,6 +203,13 @@ class Worker:
     def send(self, message):
         try:
             self.proc.stdin.write(json.dumps(message, separators=(',', ':')).encode() + b'\n')
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError) as error:
+            raise WorkerDied('worker stopped (%s)' % error) from None
+
+    def send_raw(self, data):
+        try:
+            self.proc.stdin.write(data)
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError, ValueError) as error:
             raise WorkerDied('worker stopped (%s)' % error) from None
@@ -205,9 +262,14 @@ class Judge:
         self.tmp_root = tempfile.mkdtemp(prefix='%s%d-' % (TMP_PREFIX, os.getpid()))
         os.chmod(self.tmp_root, 0o711)
         self.worker_log = []
-        self.bwrap = isolation.find_bwrap()
-        self.mode = 'rlimits'
+        self.mode = self.tool = None
         self.workers = []
+        # What a worker of a strong mode must fail to reach before it serves.
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.bind(('127.0.0.1', 0))
+        self.listener.listen(8)
+        self.isolation_check = {'write': os.path.join(self.tmp_root, 'isolation-check'),
+                                'connect': self.listener.getsockname()[1]}
         try:
             self._start_workers()
         except BaseException:
@@ -216,27 +278,44 @@ class Judge:
 
     def _start_workers(self):
         wanted = self.args.isolation
-        if wanted in ('auto', 'bwrap') and self.bwrap:
-            self.mode = 'bwrap'
-            first = Worker(self, 0)
-            try:
-                first.start()
-                self.workers.append(first)
-            except (WorkerDied, ValueError, OSError) as error:
-                first.stop()
-                detail = ' | '.join(self.worker_log[-3:]) or str(error)
-                if wanted == 'bwrap':
-                    raise SystemExit('passlens-judge: bwrap does not work here: %s' % detail)
-                log('bwrap does not work here (%s); falling back to rlimits + guard' % detail)
-                self.mode = 'rlimits'
-        elif wanted == 'bwrap':
-            raise SystemExit('passlens-judge: bwrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)')
-        elif wanted == 'auto':
-            log('bwrap not found; isolation is rlimits + guard (install bubblewrap for a real sandbox)')
+        if wanted == 'weak':
+            if not isolation.supports_weak():
+                raise NoSandbox([])
+            self.mode = 'weak'
+        else:
+            reasons = []
+            for mode in isolation.strong_modes() if wanted == 'auto' else (wanted,):
+                reason = self._try_mode(mode)
+                if reason is None:
+                    break
+                reasons.append(reason)
+            else:
+                raise NoSandbox(reasons)
         while len(self.workers) < self.args.workers:
             worker = Worker(self, len(self.workers))
             worker.start()
             self.workers.append(worker)
+
+    def _try_mode(self, mode):
+        """Starts the first worker in `mode`; returns None when it works, else why not."""
+        if mode not in isolation.strong_modes():
+            return '%s: not available on %s' % (mode, sys.platform)
+        self.tool = isolation.find_tool(mode)
+        if not self.tool:
+            return '%s: not installed (%s)' % (mode, isolation.INSTALL_HINTS[mode])
+        self.mode = mode
+        first = Worker(self, 0)
+        try:
+            first.start()
+        except (WorkerDied, ValueError, OSError) as error:
+            first.stop()
+            self.mode = None
+            # The sandbox tool says why on stderr; the worker's own check in its reply.
+            detail = str(error) if isinstance(error, NotIsolated) else ' | '.join(self.worker_log[-3:]) or str(error)
+            self.worker_log.clear()
+            return '%s: does not work here (%s; %s)' % (mode, detail, isolation.BROKEN_HINTS[mode])
+        self.workers.append(first)
+        return None
 
     def kill_orphans(self):
         """Kills what a dead worker's candidates left running. The judge is a child
@@ -244,9 +323,9 @@ class Judge:
         other children."""
         live = {w.proc.pid for w in self.workers if w.proc is not None}
         for _ in range(20):
-            tree = isolation.process_tree()
+            tree = hostos.process_tree()
             strays = [pid for pid in tree.get(os.getpid(), []) if pid not in live]
-            strays = [p for pid in strays for p in [pid] + isolation.descendants(pid, tree)]
+            strays = [p for pid in strays for p in [pid] + hostos.descendants(pid, tree)]
             if not strays:
                 return
             for pid in strays:
@@ -265,11 +344,14 @@ class Judge:
         for worker in self.workers:
             worker.stop()
         self.kill_orphans()
+        self.listener.close()
         shutil.rmtree(self.tmp_root, ignore_errors=True)
 
     # ------------------------------------------------------------ one request
 
     def run(self, worker, request):
+        if request['kind'] == 'check':
+            return self.run_check(worker, request)
         start = time.monotonic()
         call = request['fn_name'] is not None
         begin = {'op': 'begin', 'kind': 'call' if call else 'stdin', 'code': request['code'],
@@ -321,12 +403,44 @@ class Judge:
         response = {'id': request['id'], 'passed': bool(results) and all(r is True for r in results),
                     'results': results, 'verdicts': verdicts,
                     'seconds': round(time.monotonic() - start, 4), 'isolation': self.mode,
+                    'weak_isolation': self.mode == 'weak',
                     'stderr': stderr[-STDERR_IN_RESPONSE:]}
         if request['compare'] == 'strict':
             # Where the official harness would have said pass: the dataset's false positives.
             response['apps_results'] = apps_results
             response['apps_passed'] = bool(apps_results) and all(r is True for r in apps_results)
         return response
+
+    def run_check(self, worker, request):
+        """A check request: the worker loads the candidate first, then forks the checker,
+        and only then is sent the check program, which it relays to the checker
+        (worker.Session.check): no candidate process ever holds a copy of it."""
+        start = time.monotonic()
+        begin = {'op': 'begin', 'kind': 'check', 'code': request['code'], 'entry_point': request['entry_point'],
+                 'timeout_s': request['timeout_s'], 'memory_mb': request['memory_mb'], 'n_tests': 1}
+        limit = request['timeout_s'] + WORKER_SLACK_S
+        try:
+            worker.send(begin)
+            worker.send({'op': 'load'})
+            reply = worker.receive(limit)
+            if reply.get('status') == 'loaded':
+                source = request['check'].encode('utf-8', 'surrogatepass')
+                worker.send({'op': 'check', 'bytes': len(source)})
+                if worker.receive(limit).get('send') != len(source):
+                    raise WorkerDied('the worker did not ask for the check program')
+                worker.send_raw(source)
+                reply = worker.receive(limit)
+            worker.send({'op': 'end'})
+            worker.receive(WORKER_SLACK_S + 20)
+        except (WorkerDied, ValueError) as error:
+            reply = {'status': 'runtime_error', 'stderr': '', 'message': 'sandbox worker restarted: %s' % error}
+            worker.restart()
+        status = reply.get('status')
+        verdict = {'ok': 'pass'}.get(status, status) if status in CHECK_VERDICTS else 'runtime_error'
+        stderr = '' if verdict == 'pass' else (reply.get('message') or '') + '\n' + (reply.get('stderr') or '')
+        return {'id': request['id'], 'passed': verdict == 'pass', 'results': [RESULT_CODE.get(verdict, -1)],
+                'verdicts': [verdict], 'seconds': round(time.monotonic() - start, 4), 'isolation': self.mode,
+                'weak_isolation': self.mode == 'weak', 'stderr': stderr.strip()[-STDERR_IN_RESPONSE:]}
 
     @staticmethod
     def _compare(call, reply, expected):
@@ -392,6 +506,35 @@ def serve(judge, args, stdin, stdout):
     writer.join()
 
 
+def no_sandbox_message(reasons):
+    if not reasons:  # a platform without any sandbox
+        return isolation.WINDOWS_HINT
+    text = 'no sandbox available: %s. Install one, or pass --isolation weak to accept an ' \
+        'escapable in-process guard' % '; '.join(reasons)
+    return ' '.join(text.split())  # one line
+
+
+def probe(args):
+    """What `auto` would pick here and why each mode is or is not available (--probe)."""
+    available = {}
+    for mode in isolation.SANDBOXES:
+        if mode not in isolation.strong_modes():
+            available[mode] = {'available': False, 'reason': 'not available on %s' % sys.platform}
+            continue
+        try:
+            judge = Judge(argparse.Namespace(**dict(vars(args), isolation=mode, workers=1)))
+        except NoSandbox as error:
+            available[mode] = {'available': False, 'reason': error.reasons[0].split(': ', 1)[1]}
+            continue
+        available[mode] = {'available': True, 'reason': 'works (%s)' % judge.tool}
+        judge.close()
+    available['weak'] = {'available': isolation.supports_weak(), 'reason': (
+        'rlimits and an escapable in-process guard; only with --isolation weak'
+        if isolation.supports_weak() else isolation.WINDOWS_HINT)}
+    chosen = next((mode for mode in isolation.strong_modes() if available[mode]['available']), None)
+    return {'isolation': chosen, 'available': available, 'platform': sys.platform}
+
+
 def _best_effort_id(line):
     try:
         value = json.loads(line)
@@ -409,8 +552,12 @@ def main(argv=None):
                         help='stop a request at its first failing test')
     parser.add_argument('--compare', choices=('apps', 'strict'), default='strict',
                         help='output comparison when a request names none (default: strict)')
-    parser.add_argument('--isolation', choices=('auto', 'bwrap', 'rlimits'), default='auto',
-                        help='auto: bwrap when it works here, else rlimits + guard')
+    parser.add_argument('--isolation', choices=('auto',) + isolation.MODES, default='auto',
+                        help='auto (default): bwrap, then firejail (Linux) or sandbox-exec (macOS); '
+                             'exits with status %d when none works. weak: rlimits and an escapable '
+                             'in-process guard, only when asked for' % EXIT_NO_SANDBOX)
+    parser.add_argument('--probe', action='store_true',
+                        help='print one JSON line: the mode auto would pick and why each is (not) available')
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error('--workers must be at least 1')
@@ -418,13 +565,24 @@ def main(argv=None):
         sys.set_int_max_str_digits(0)
     # Without namespaces a candidate shares our uid: being non-dumpable closes
     # /proc/<judge>/fd (our stdout is the response stream) and /proc/<judge>/mem to it.
-    libc = ctypes.CDLL(None)
-    libc.prctl(PR_SET_DUMPABLE, ctypes.c_ulong(0), 0, 0, 0)
+    hostos.set_not_dumpable()
     # Orphans of a worker that died come back to us, to be killed (Judge.kill_orphans).
-    libc.prctl(PR_SET_CHILD_SUBREAPER, ctypes.c_ulong(1), 0, 0, 0)
+    hostos.set_child_subreaper()
+    if args.probe:
+        print(json.dumps(probe(args)))
+        return
+    if not isolation.supports_weak():  # Windows: nothing to start workers with
+        log(no_sandbox_message([]))
+        sys.exit(EXIT_NO_SANDBOX)
     stdin = open(sys.stdin.fileno(), 'r', encoding='utf-8', errors='replace', closefd=False)
     stdout = open(sys.stdout.fileno(), 'w', encoding='utf-8', errors='surrogateescape', closefd=False)
-    judge = Judge(args)
+    try:
+        judge = Judge(args)
+    except NoSandbox as error:
+        log(str(error))
+        sys.exit(EXIT_NO_SANDBOX)
+    if judge.mode == 'weak':
+        log(isolation.WEAK_WARNING)
 
     def terminate(signum, frame):
         judge.close()

@@ -48,7 +48,29 @@ if [ ! -x .venv/bin/python ] || stale venv "$h"; then
   mark venv "$h"
 fi
 
-# 4. Extension build (fast; always run so dist/ matches src/).
+# 4. llama-cpp-python's OpenAI-compatible server, the real server the generator tests talk
+#    to. Its sdist compiles llama.cpp (minutes on 2 cores), so the wheel is built once into
+#    .cache/llama-cpp-python/VERSION and installed from there. A failed build leaves the
+#    log beside it; those tests then skip and name it.
+LLAMA_CPP_SPEC=$(grep -oE 'llama-cpp-python\[server\]==[0-9.]+' training/pyproject.toml)
+LLAMA_CPP_VERSION=${LLAMA_CPP_SPEC##*==}
+wheels=.cache/llama-cpp-python/$LLAMA_CPP_VERSION
+if ! .venv/bin/python -c "import llama_cpp.server" 2>/dev/null \
+   || [ "$(.venv/bin/python -c 'import llama_cpp; print(llama_cpp.__version__)' 2>/dev/null)" != "$LLAMA_CPP_VERSION" ]; then
+  if ! ls "$wheels"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+    log "building llama-cpp-python $LLAMA_CPP_VERSION (compiles llama.cpp; log: $wheels/build.log)"
+    mkdir -p "$wheels"
+    started=$SECONDS
+    CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) .venv/bin/pip wheel -q --no-deps "llama-cpp-python==$LLAMA_CPP_VERSION" -w "$wheels" \
+      >"$wheels/build.log" 2>&1 && log "llama-cpp-python built in $((SECONDS - started)) s" \
+      || log "warning: llama-cpp-python did not build (see $wheels/build.log); the real-server tests will skip"
+  fi
+  if ls "$wheels"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+    .venv/bin/pip install -q "$wheels"/llama_cpp_python-*.whl "$LLAMA_CPP_SPEC"
+  fi
+fi
+
+# 5. Extension build (fast; always run so dist/ matches src/).
 log "esbuild"
 node esbuild.mjs >/dev/null
 log "ready"

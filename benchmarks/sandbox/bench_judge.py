@@ -102,7 +102,7 @@ def main():
     parser.add_argument('--workers', type=int, default=2)
     parser.add_argument('--max-tests-per-problem', type=int, default=40,
                         help='keeps the naive run short (0: all tests)')
-    parser.add_argument('--isolation', default='auto', choices=('auto', 'bwrap', 'rlimits'))
+    parser.add_argument('--isolation', default='auto', choices=('auto', 'bwrap', 'firejail', 'sandbox-exec', 'weak'))
     parser.add_argument('--python', default=sys.executable)
     args = parser.parse_args()
     requests = []

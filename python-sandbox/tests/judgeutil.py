@@ -31,8 +31,8 @@ def leftover_processes():
             break
         if pid == 0:
             break
-    import sandbox_worker  # reads /proc the same way the worker does
-    return sandbox_worker.descendants(os.getpid())
+    import hostos  # reads /proc the same way the worker does
+    return hostos.descendants(os.getpid())
 
 
 def run_judge(requests, tmp_root, *args, home=None, timeout=120, command=None):
@@ -52,6 +52,35 @@ def run_judge(requests, tmp_root, *args, home=None, timeout=120, command=None):
     assert os.listdir(tmp_root) == [], 'judge left files in its temp root'
     assert leftover_processes() == [], 'processes survived the judge'
     return responses, done.stderr
+
+
+def std(rid, code, inputs=('',), outputs=('ok',), **extra):
+    """A standard-input request."""
+    return dict(id=rid, code=code, tests={'inputs': list(inputs), 'outputs': list(outputs)},
+                timeout_s=extra.pop('timeout_s', 1.0), **extra)
+
+
+def call(rid, code, fn_name, inputs, outputs, **extra):
+    """A call-based request."""
+    return dict(id=rid, code=code, tests={'inputs': inputs, 'outputs': outputs, 'fn_name': fn_name},
+                timeout_s=extra.pop('timeout_s', 1.0), **extra)
+
+
+_PROBES = {}
+
+
+def probe(command=None):
+    """judge.py --probe, run once per command: which isolation modes work here and why not."""
+    key = tuple(command or [sys.executable])
+    if key not in _PROBES:
+        done = subprocess.run(list(key) + [JUDGE, '--probe'], capture_output=True, text=True, cwd='/',
+                              timeout=60, check=True)
+        _PROBES[key] = json.loads(done.stdout)
+    return _PROBES[key]
+
+
+def sandbox_available(mode, command=None):
+    return probe(command)['available'][mode]['available']
 
 
 def by_id(responses):

@@ -1,35 +1,12 @@
-"""The real judge over real subprocesses: protocol, APPS semantics, isolation."""
+"""The real judge over real subprocesses: protocol, APPS semantics, choosing the isolation.
+Hostile code: test_hostile.py."""
+import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import tempfile
-import threading
 
-import pytest
-
-import isolation
-
-from judgeutil import JUDGE, by_id, load_apps_sample, run_judge
-
-
-def std(rid, code, inputs=('',), outputs=('ok',), **extra):
-    return dict(id=rid, code=code, tests={'inputs': list(inputs), 'outputs': list(outputs)},
-                timeout_s=extra.pop('timeout_s', 1.0), **extra)
-
-
-def call(rid, code, fn_name, inputs, outputs, **extra):
-    return dict(id=rid, code=code, tests={'inputs': inputs, 'outputs': outputs, 'fn_name': fn_name},
-                timeout_s=extra.pop('timeout_s', 1.0), **extra)
-
-
-def bwrap_works():
-    if not shutil.which('bwrap'):
-        return False
-    done = subprocess.run(['bwrap', '--ro-bind', '/', '/', '--unshare-net', '--unshare-pid',
-                           '--proc', '/proc', '--dev', '/dev', 'true'], capture_output=True)
-    return done.returncode == 0
+from judgeutil import JUDGE, by_id, call, load_apps_sample, run_judge, sandbox_available, std
 
 
 # ------------------------------------------------------------------ protocol
@@ -65,7 +42,7 @@ def test_protocol_order_malformed_requests_and_flags(tmp_path):
     assert got['syntax']['results'] == [-2] and got['syntax']['verdicts'] == ['compile_error']
     assert 'SyntaxError' in got['syntax']['stderr']
     assert got['stop']['results'] == [True, False]  # stopped at the first failure
-    assert got['b']['passed'] and got['b']['isolation'] in ('bwrap', 'rlimits')
+    assert got['b']['passed'] and got['b']['isolation'] in ('bwrap', 'firejail')
     assert set(got['b']) >= {'id', 'passed', 'results', 'verdicts', 'seconds', 'isolation', 'stderr'}
 
 
@@ -176,199 +153,54 @@ def test_reference_solutions_agree_with_apps(tmp_path):
     assert passed >= 0.9 * len(usable), '%d of %d reference solutions passed' % (passed, len(usable))
 
 
-# ------------------------------------------------------------------ hostile corpus
+# ------------------------------------------------------------------ choosing the isolation
 
-HOSTILE = {
-    'infinite-loop': ('while True: pass', 'timeout'),
-    'sleep': ('import time\ntime.sleep(60)', 'timeout'),
-    'fork-bomb': ('import os\nwhile True:\n    try:\n        os.fork()\n    except Exception:\n        pass', None),
-    'memory-hog': ('x = []\nwhile True:\n    x.append(bytearray(10**7))', 'memory_limit'),
-    'output-flood': ('while True:\n    print("x" * 1000)', 'output_limit'),
-    'stderr-flood': ('import sys\nwhile True:\n    sys.stderr.write("x" * 1000)', 'output_limit'),
-    'deep-recursion': ('def f(n):\n    return f(n + 1)\nf(0)', 'runtime_error'),
-    'deep-recursion-unlimited': ('import sys\nsys.setrecursionlimit(10**8)\ndef f(n):\n    return f(n + 1)\nf(0)', None),
-    'threads': ('import threading\ndef spin():\n    while True: pass\n'
-                'for _ in range(4):\n    threading.Thread(target=spin).start()\nprint("ok")', 'timeout'),
-    'ignore-sigterm': ('import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n'
-                       'while True:\n    time.sleep(0.1)', 'timeout'),
-    'subprocesses': ('import subprocess\nsubprocess.Popen(["sleep", "300"])\n'
-                     'subprocess.Popen("sleep 301 &", shell=True)\nwhile True: pass', None),
-    'escaped-daemon': ('import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n'
-                       '        time.sleep(300)\n    os._exit(0)\nwhile True: pass', None),
-    'kill-parent': ('import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nwhile True: pass', None),
-    'kill-everything': ('import os, signal\nos.kill(-1, signal.SIGKILL)\nwhile True: pass', None),
-    'sys-exit-first': ('import sys\nsys.exit(0)\nprint("ok")', 'wrong_answer'),
-    'os-exit-first': ('import os\nos._exit(0)\nprint("ok")', 'wrong_answer'),
-    'patch-print': ('import builtins\nbuiltins.print = lambda *a, **k: None\nprint("nope")', 'wrong_answer'),
-    'forge-reply': ('import glob, os\nfor path in glob.glob("/proc/*/fd/*"):\n    try:\n'
-                    '        fd = os.open(path, os.O_WRONLY)\n'
-                    '        os.write(fd, b\'{"status": "ok", "stdout": "ok"}\\n\')\n'
-                    '    except OSError:\n        pass\n', 'wrong_answer'),
-}
+def failing_tools(folder, *names):
+    """Fake sandbox tools that fail the way they do in a container without namespaces."""
+    folder.mkdir(exist_ok=True)
+    for name in names:
+        (folder / name).write_text('#!/bin/sh\necho "%s: No permissions to create new namespace" >&2\nexit 1\n' % name)
+        (folder / name).chmod(0o755)
+    return folder
 
 
-@pytest.fixture(scope='module')
-def outside(tmp_path_factory):
-    """Files outside any sandbox, a fake home with an SSH key, and a TCP server that
-    records whether anybody connected."""
-    root = tmp_path_factory.mktemp('outside')
-    (root / 'keep.txt').write_text('keep')
-    home = root / 'home'
-    (home / '.ssh').mkdir(parents=True)
-    (home / '.ssh' / 'id_rsa').write_text('PRIVATE-KEY-123')
-    server = socket.socket()
-    server.bind(('127.0.0.1', 0))
-    server.listen(5)
-    server.settimeout(0.2)
-    contacts = []
-    stop = threading.Event()
-
-    def accept():
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                continue
-            contacts.append(conn.recv(100))
-            conn.close()
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield {'root': root, 'home': home, 'port': server.getsockname()[1], 'contacts': contacts}
-    stop.set()
-    thread.join()
-    server.close()
+def judge_with_path(path, tmp_path, *args, requests=('',)):
+    return subprocess.run([sys.executable, JUDGE, *args], input='\n'.join(requests) + '\n', text=True,
+                          capture_output=True, env=dict(os.environ, PATH=path, TMPDIR=str(tmp_path / 'tmp')))
 
 
-def hostile_requests(outside):
-    # The memory hog gets a small limit and time to reach it while the fork bomb runs.
-    requests = [std(rid, code, **({'memory_mb': 256, 'timeout_s': 4.0} if rid == 'memory-hog' else {}))
-                for rid, (code, _) in HOSTILE.items()]
-    root, home = outside['root'], outside['home']
-    requests += [
-        std('write-outside', 'open(%r, "w").write("x")\nprint("ok")' % str(root / 'pwned.txt')),
-        std('delete-outside', 'import os\nos.remove(%r)\nprint("ok")' % str(root / 'keep.txt')),
-        std('read-ssh-key', 'print(open(%r).read())' % str(home / '.ssh' / 'id_rsa'), [''], ['PRIVATE-KEY-123']),
-        std('network', 'import socket\ns = socket.create_connection(("127.0.0.1", %d), timeout=1)\n'
-            's.sendall(b"LEAK")\nprint("ok")' % outside['port']),
-        std('still-works', 'print(input())', ['ok'], ['ok']),
-    ]
-    return requests
-
-
-def check_contained(got, outside):
-    for rid, (_, verdict) in HOSTILE.items():
-        assert got[rid]['passed'] is False, (rid, got[rid])
-        if verdict:
-            assert got[rid]['verdicts'] == [verdict], (rid, got[rid])
-    for rid in ('write-outside', 'delete-outside', 'read-ssh-key', 'network'):
-        assert got[rid]['passed'] is False, (rid, got[rid])
-    assert not (outside['root'] / 'pwned.txt').exists()
-    assert (outside['root'] / 'keep.txt').read_text() == 'keep'
-    assert outside['contacts'] == []
-    assert got['still-works']['passed']
-
-
-def test_hostile_code_is_contained(tmp_path, outside):
-    responses, _ = run_judge(hostile_requests(outside), tmp_path / 'tmp', '--workers', '2',
-                             home=outside['home'])
-    got = by_id(responses)
-    check_contained(got, outside)
-    expected = 'bwrap' if bwrap_works() else 'rlimits'
-    assert {r['isolation'] for r in responses} == {expected}
-
-
-def test_hostile_code_is_contained_by_the_fallback(tmp_path, outside):
-    responses, stderr = run_judge(hostile_requests(outside), tmp_path / 'tmp', '--workers', '2',
-                                  '--isolation', 'rlimits', home=outside['home'])
-    check_contained(by_id(responses), outside)
-    assert {r['isolation'] for r in responses} == {'rlimits'}
-
-
-@pytest.mark.skipif(not bwrap_works(), reason='bubblewrap cannot create namespaces here')
-def test_bwrap_hides_home_and_keeps_root_read_only(tmp_path, outside):
-    # Only the folders leading to the interpreter (when it lives under /root) are visible.
-    visible = sorted({p.split('/')[2] for p in isolation.python_paths() if p.startswith('/root/')})
-    requests = [
-        std('list-root', 'import os\nprint(sorted(os.listdir("/root")) if os.path.isdir("/root") else [])',
-            [''], [str(visible)]),
-        std('write-usr', 'open("/usr/pwned", "w")', [''], ['']),
-        std('no-network', 'import socket\ntry:\n    socket.create_connection(("1.1.1.1", 53), timeout=1)\n'
-            '    print("online")\nexcept OSError:\n    print("offline")', [''], ['offline']),
-    ]
-    got = by_id(run_judge(requests, tmp_path / 'tmp', '--isolation', 'bwrap', home=outside['home'])[0])
-    assert got['list-root']['passed'], got['list-root']
-    assert got['write-usr']['verdicts'] == ['runtime_error']
-    assert not os.path.exists('/usr/pwned')
-    assert got['no-network']['passed']
-
-
-def test_a_killed_worker_is_replaced(tmp_path):
-    """ctypes gets around the rlimits guard; killing the worker must cost only that test."""
-    # It also leaves a daemon behind (own session, no parent-death signal) for the judge
-    # to find once the worker is gone.
-    kill_worker = ('import ctypes, os, time\nlibc = ctypes.CDLL(None)\nif libc.fork() == 0:\n'
-                   '    libc.setsid()\n    libc.prctl(1, 0, 0, 0, 0)\n    time.sleep(300)\n    os._exit(0)\n'
-                   'time.sleep(0.2)\nlibc.kill(os.getppid(), 9)\ntime.sleep(0.5)\nprint("ok")')
-    requests = [std('kill-worker', kill_worker, ['', ''], ['never', 'never']), std('next', 'print("ok")')]
-    got = by_id(run_judge(requests, tmp_path / 'tmp', '--workers', '1', '--isolation', 'rlimits')[0])
-    killed = got['kill-worker']
-    assert killed['passed'] is False
-    # Killed (same uid as the worker): reported and replaced; own uid: the kill fails instead.
-    assert killed['results'] == [-1, -1] and 'worker restarted' in killed['stderr'] \
-        or killed['results'] == [False, False]
-    assert got['next']['passed']
-
-
-def unprivileged_command():
-    """setpriv to `nobody` with a system interpreter nobody can read, when we are root."""
-    python = '/usr/bin/python3'
-    if os.geteuid() != 0 or not shutil.which('setpriv') or not os.path.exists(python):
-        return None
-    command = ['setpriv', '--reuid', '65534', '--regid', '65534', '--clear-groups', python]
-    probe = subprocess.run(command + ['-c', 'import sys; sys.exit(sys.version_info < (3, 9))'],
-                           capture_output=True, cwd='/')
-    return command if probe.returncode == 0 else None
-
-
-@pytest.mark.skipif(unprivileged_command() is None, reason='needs root, setpriv and /usr/bin/python3 >= 3.9')
-def test_unprivileged_judge_cannot_be_forged_or_killed():
-    """As a normal user (the editor's case) candidates share the worker's uid: they must
-    still neither forge the worker's replies nor kill it."""
-    root = tempfile.mkdtemp(prefix='judge-nobody-', dir='/tmp')
-    os.chmod(root, 0o777)
-    try:
-        requests = [std(rid, HOSTILE[rid][0]) for rid in ('forge-reply', 'kill-parent', 'kill-everything')]
-        requests += [std('after-%d' % i, 'print(input())', [str(i)], [str(i)]) for i in range(4)]
-        responses, _ = run_judge(requests, os.path.join(root, 'tmp'), '--workers', '2',
-                                 command=unprivileged_command(), home='/nonexistent')
-        got = by_id(responses)
-        assert [r['id'] for r in responses] == [r['id'] for r in requests]
-        for rid in ('forge-reply', 'kill-parent', 'kill-everything'):
-            assert got[rid]['passed'] is False, got[rid]
-            assert 'worker restarted' not in got[rid]['stderr'], got[rid]
-        for i in range(4):
-            assert got['after-%d' % i]['passed'], got['after-%d' % i]
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def test_falls_back_when_bwrap_cannot_run(tmp_path):
-    """A bwrap that cannot create namespaces (as in some containers): auto mode says so on
-    stderr and judges with rlimits; --isolation bwrap refuses with the reason."""
-    fake = tmp_path / 'bin'
-    fake.mkdir()
-    (fake / 'bwrap').write_text('#!/bin/sh\necho "bwrap: No permissions to create new namespace" >&2\nexit 1\n')
-    (fake / 'bwrap').chmod(0o755)
-    path = '%s:%s' % (fake, os.environ.get('PATH', ''))
-    env_backup = os.environ['PATH']
-    os.environ['PATH'] = path
-    try:
-        responses, stderr = run_judge([std('a', 'print("ok")')], tmp_path / 'tmp')
-        forced = subprocess.run([sys.executable, JUDGE, '--isolation', 'bwrap'], input='', text=True,
-                                capture_output=True, env=dict(os.environ, TMPDIR=str(tmp_path / 'tmp')))
-    finally:
-        os.environ['PATH'] = env_backup
-    assert responses[0]['passed'] and responses[0]['isolation'] == 'rlimits'
-    assert 'falling back to rlimits' in stderr and 'No permissions' in stderr
-    assert forced.returncode != 0 and 'bwrap does not work here' in forced.stderr
+def test_auto_falls_back_from_bwrap_to_firejail_and_never_to_weak(tmp_path):
+    """auto: bwrap, then firejail; with neither it exits with one line saying what is
+    missing, and never runs anything in weak mode unless --isolation weak says so."""
+    (tmp_path / 'tmp').mkdir()
+    request = json.dumps(std('a', 'print("ok")'))
+    fake = failing_tools(tmp_path / 'bin', 'bwrap')
+    path = '%s:%s' % (fake, os.environ['PATH'])
+    if shutil.which('firejail', path=path) and sandbox_available('firejail'):
+        done = judge_with_path(path, tmp_path, requests=[request])
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)['isolation'] == 'firejail'
+        assert 'No permissions' not in done.stderr  # a fallback that works is silent
+    failing_tools(fake, 'firejail')
+    refused = judge_with_path(path, tmp_path, requests=[request])
+    assert refused.returncode == 3 and refused.stdout == ''
+    assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    for words in ('bwrap: does not work here', 'No permissions', 'firejail: does not work here',
+                  '--isolation weak'):
+        assert words in refused.stderr, refused.stderr
+    forced = judge_with_path(path, tmp_path, '--isolation', 'bwrap', requests=[request])
+    assert forced.returncode == 3 and 'bwrap: does not work here' in forced.stderr
+    weak = judge_with_path(path, tmp_path, '--isolation', 'weak', requests=[request])
+    assert weak.returncode == 0 and json.loads(weak.stdout)['weak_isolation'] is True
+    assert 'WEAK' in weak.stderr
     assert os.listdir(tmp_path / 'tmp') == []
+
+
+def test_missing_tools_are_named_with_how_to_install_them(tmp_path):
+    (tmp_path / 'tmp').mkdir()
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    refused = judge_with_path(str(empty), tmp_path)
+    assert refused.returncode == 3
+    assert 'bwrap: not installed' in refused.stderr and 'apt-get install bubblewrap' in refused.stderr
+    assert 'firejail: not installed' in refused.stderr and 'apt-get install firejail' in refused.stderr

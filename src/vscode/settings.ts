@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { DEFAULT_GUIDED, type GuidedKnobs, type SearchStrategy } from '../core/generateAndRank/search';
 
 /** Every PassLens setting, read in one place (declared in package.json contributes.configuration). */
 export interface PassLensSettings {
@@ -11,7 +12,15 @@ export interface PassLensSettings {
     api: 'chat' | 'completions';
     candidates: number;
     temperature: number;
+    topP: number;
+    topK: number;
     maxNewTokens: number;
+  };
+  search: {
+    strategy: SearchStrategy;
+    /** 0: candidates × max new tokens. */
+    tokenBudget: number;
+    guided: GuidedKnobs;
   };
   critic: {
     backend: 'local' | 'vllm';
@@ -21,7 +30,7 @@ export interface PassLensSettings {
   };
   liveConfidence: { enabled: boolean; debounceMs: number };
   inline: { automatic: boolean; debounceMs: number; candidates: number; maxNewTokens: number; fillInTheMiddle: boolean };
-  sandbox: { pythonPath: string; timeoutSeconds: number; memoryMb: number };
+  sandbox: { pythonPath: string; timeoutSeconds: number; memoryMb: number; allowWeakIsolation: boolean };
 }
 
 export function readSettings(): PassLensSettings {
@@ -36,7 +45,21 @@ export function readSettings(): PassLensSettings {
       api: c.get('generator.api', 'chat'),
       candidates: c.get('generator.candidates', 6),
       temperature: c.get('generator.temperature', 0.8),
+      topP: c.get('generator.topP', 1),
+      topK: c.get('generator.topK', 0),
       maxNewTokens: c.get('generator.maxNewTokens', 1024),
+    },
+    search: {
+      strategy: c.get('search.strategy', 'best-of-n'),
+      tokenBudget: c.get('search.tokenBudget', 0),
+      guided: {
+        interval: c.get('search.guided.interval', DEFAULT_GUIDED.interval),
+        pruneFraction: c.get('search.guided.pruneFraction', DEFAULT_GUIDED.pruneFraction),
+        threshold: c.get('search.guided.threshold', DEFAULT_GUIDED.threshold),
+        warmupTokens: c.get('search.guided.warmupTokens', DEFAULT_GUIDED.warmupTokens),
+        rebranch: c.get('search.guided.rebranch', DEFAULT_GUIDED.rebranch),
+        window: c.get('search.guided.window', DEFAULT_GUIDED.window),
+      },
     },
     critic: {
       backend: c.get('critic.backend', 'local'),
@@ -59,6 +82,7 @@ export function readSettings(): PassLensSettings {
       pythonPath: c.get('sandbox.pythonPath', 'python3'),
       timeoutSeconds: c.get('sandbox.timeoutSeconds', 4),
       memoryMb: c.get('sandbox.memoryMb', 1024),
+      allowWeakIsolation: c.get('sandbox.allowWeakIsolation', false),
     },
   };
 }

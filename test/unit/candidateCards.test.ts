@@ -29,10 +29,11 @@ test('the diff shows the inserted lines with two lines of context and a hunk hea
 });
 
 test('a verdict says passed or how it failed, and why there is none', () => {
-  const passed = { id: '1', passed: true, results: [true], verdicts: ['pass' as const], seconds: 0.1, isolation: 'bwrap' as const, stderr: '' };
+  const passed = { id: '1', passed: true, results: [true], verdicts: ['pass' as const], seconds: 0.1, isolation: 'bwrap' as const, weak_isolation: false, stderr: '' };
   const failed = { ...passed, passed: false, results: [true, false] as Array<true | false>, verdicts: ['pass' as const, 'wrong_answer' as const] };
   assert.deepEqual(cardVerdict(passed, undefined), { label: 'passes 1 example', kind: 'pass' });
   assert.deepEqual(cardVerdict(failed, undefined), { label: 'wrong answer (1/2)', kind: 'fail' });
+  assert.deepEqual(cardVerdict({ ...passed, isolation: 'weak', weak_isolation: true }, undefined), { label: 'passes 1 example [weak isolation]', kind: 'pass' }, 'a weak verdict says so');
   assert.deepEqual(cardVerdict({ id: null, error: 'line 1: bad request' }, undefined), { label: 'error: line 1: bad request', kind: 'error' });
   assert.deepEqual(cardVerdict(undefined, 'untrusted workspace'), { label: 'not run: untrusted workspace', kind: 'notRun' });
 });

@@ -40,6 +40,10 @@ describe('the request', () => {
     assert.deepEqual(request.generation.stop, [CLOSING_FENCE]);
     assert.equal(request.generation.suffix, undefined, 'no suffix without fill-in-the-middle');
     assert.deepEqual([request.generation.n, request.generation.temperature, request.generation.maxNewTokens, request.generation.seed], [4, 1, 16, 5]);
+    const sampled = buildInlineRequest(PROBLEM, DEFAULT_TEMPLATES, FILE, CURSOR, { ...OPTIONS, topP: 0.95, topK: 40 });
+    assert.deepEqual([sampled.generation.topP, sampled.generation.topK], [0.95, 40], 'top-p and top-k as the generator settings ask');
+    const lead = leadRequest(PROBLEM, DEFAULT_TEMPLATES, { temperature: 0.7, topP: 0.9, topK: 20 });
+    assert.deepEqual([lead.temperature, lead.topP, lead.topK], [0.7, 0.9, 20], 'the lead is sampled the same way');
   });
 
   test('the generator continues after its lead, from before the last word, punctuation or whitespace', () => {

@@ -11,6 +11,7 @@ STAGES = {
     "score": "passlens_training.evaluate.score",
     "evaluate": "passlens_training.evaluate.report",
     "export": "passlens_training.export.critic_bundle",
+    "export-generator": "passlens_training.export.generator",
     "micro": "passlens_training.micro.build",
 }
 

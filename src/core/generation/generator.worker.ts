@@ -1,13 +1,14 @@
 /**
  * Worker thread that runs transformers.js text generation, so the extension host's main
  * thread never waits on a model. Candidates are generated one after another (batch 1);
- * a logits processor records each sampled token's log-probability, which generate() does
- * not return.
+ * a logits processor records each sampled token's log-probability (which generate() does
+ * not return) and applies top-k and top-p (which transformers.js does not: sampling.ts).
  */
 import { parentPort } from 'node:worker_threads';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { FromWorker, LoadOptions, ToWorker } from './protocol';
+import { logSumExp, truncateLogits } from './sampling';
 import { emittableLength, stopIndex } from './stop';
 
 type Transformers = typeof import('@huggingface/transformers', { with: { 'resolution-mode': 'import' } });
@@ -69,12 +70,13 @@ async function load(options: LoadOptions): Promise<void> {
   }
 }
 
-function logSumExp(values: Float32Array, scale: number): number {
-  let max = -Infinity;
-  for (const v of values) if (v * scale > max) max = v * scale;
-  let sum = 0;
-  for (const v of values) sum += Math.exp(v * scale - max);
-  return max + Math.log(sum);
+/** Model inputs for the prompt's ids followed by a prefix's. */
+function withPrefix(lib: Transformers, promptIds: number[], prefix: number[]) {
+  const ids = [...promptIds, ...prefix];
+  return {
+    input_ids: new lib.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [1, ids.length]),
+    attention_mask: new lib.Tensor('int64', new BigInt64Array(ids.length).fill(1n), [1, ids.length]),
+  };
 }
 
 async function generate(message: Extract<ToWorker, { type: 'generate' }>): Promise<void> {
@@ -86,21 +88,23 @@ async function generate(message: Extract<ToWorker, { type: 'generate' }>): Promi
     tokenize: false,
     ...(chatTemplate ? { chat_template: chatTemplate } : {}),
   }) as string;
-  // A response prefix is the start of the assistant turn: generation continues it.
-  const inputs = tokenizer(prompt + (message.responsePrefix ?? ''), { add_special_tokens: false });
+  const prefix = [...(message.prefixText ? tokenizer.encode(message.prefixText, { add_special_tokens: false }) : []), ...(message.prefixIds ?? [])];
+  const inputs = prefix.length ? withPrefix(lib, tokenizer.encode(prompt, { add_special_tokens: false }), prefix) : tokenizer(prompt, { add_special_tokens: false });
   const stops = message.stop ?? [];
   const doSample = message.temperature > 0;
-  // The temperature warper divided the logits by T before us: multiplying by T gives the model's own.
-  const scale = doSample ? message.temperature : 1;
   const configured = (model.generation_config as { eos_token_id?: number | number[] | null } | undefined)?.eos_token_id;
   const eos = new Set<number>([configured ?? tokenizer.eos_token_id].flat().filter((t): t is number => typeof t === 'number'));
   if (message.seed !== undefined) lib.random.seed(message.seed);
 
-  class RecordLogprobs extends lib.LogitsProcessor {
+  // Runs after transformers.js' temperature warper (logits / T): records the tempered
+  // distribution, then truncates to top-k and top-p for the sampler (which gets top_k 0).
+  class SampleAsSpecified extends lib.LogitsProcessor {
     last: { logits: Float32Array; lse: number } | undefined;
     override _call(_inputIds: bigint[][], logits: InstanceType<Transformers['Tensor']>) {
-      const data = Float32Array.from(logits.data as Float32Array);
-      this.last = { logits: data, lse: logSumExp(data, scale) };
+      const data = logits.data as Float32Array;
+      const tempered = Float32Array.from(data);
+      this.last = { logits: tempered, lse: logSumExp(tempered) };
+      if (doSample) truncateLogits(data, message.topK, message.topP);
       return logits;
     }
   }
@@ -112,21 +116,23 @@ async function generate(message: Extract<ToWorker, { type: 'generate' }>): Promi
   }
 
   for (let candidate = 0; candidate < message.n && !cancelled.has(id); candidate++) {
-    const recorder = new RecordLogprobs();
+    const recorder = new SampleAsSpecified();
     const processors = new lib.LogitsProcessorList();
     processors.push(recorder);
     const stopping = new lib.StoppingCriteriaList();
     stopping.push(new StopWhenCancelledOrStopped());
     stopped = false;
-    let generated: number[] = [];
-    let emittedText = '';
+    // A continued response is decoded whole, so a character split across the boundary comes out once.
+    let generated: number[] = prefix;
+    const prefixText = prefix.length ? tokenizer.decode(prefix, { skip_special_tokens: true }).replace(/\uFFFD+$/, '') : '';
+    let emittedText = prefixText;
     let sawEos = false;
-    /** The candidate's text so far: cut before a stop string, which ends it. */
+    /** The response so far: cut before a stop string in the generated part (not in the prefix), which ends it. */
     const visible = (text: string) => {
-      const at = stopIndex(text, stops);
+      const at = stopIndex(text.slice(prefixText.length), stops);
       if (at < 0) return text;
       stopped = true;
-      return text.slice(0, at);
+      return text.slice(0, prefixText.length + at);
     };
     // Streams by re-decoding the generated ids: the text a step adds is the difference,
     // which keeps multi-byte characters split across tokens intact.
@@ -146,12 +152,12 @@ async function generate(message: Extract<ToWorker, { type: 'generate' }>): Promi
         generated = [...generated, tokenId];
         const text = visible(tokenizer.decode(generated, { skip_special_tokens: true }));
         // Hold back a partial character, and a tail that may still become a stop string.
-        const stable = text.endsWith('\uFFFD') ? emittedText : stopped ? text : text.slice(0, emittableLength(text, stops));
+        const stable = text.endsWith('\uFFFD') ? emittedText : stopped ? text : text.slice(0, prefixText.length + emittableLength(text.slice(prefixText.length), stops));
         if (stable.length < emittedText.length) return;
         const added = stable.slice(emittedText.length);
         emittedText = stable;
         const last = recorder.last;
-        const logprob = last ? last.logits[tokenId] * scale - last.lse : Number.NaN;
+        const logprob = last ? last.logits[tokenId] - last.lse : Number.NaN;
         post({ type: 'token', id, candidate, text: added, tokenId, logprob });
       }
       override end() {}
@@ -161,17 +167,17 @@ async function generate(message: Extract<ToWorker, { type: 'generate' }>): Promi
       max_new_tokens: message.maxNewTokens,
       do_sample: doSample,
       temperature: doSample ? message.temperature : 1,
-      top_p: message.topP ?? 1,
+      top_k: 0,
       logits_processor: processors,
       stopping_criteria: stopping,
       // The declared type wants a TextStreamer; generate() only calls put() and end().
       streamer: streamer as unknown as InstanceType<Transformers['TextStreamer']>,
     });
     const finalText = visible(tokenizer.decode(generated, { skip_special_tokens: true }));
-    if (finalText.length > emittedText.length) {
+    const finishReason = cancelled.has(id) ? 'cancelled' : sawEos || stopped ? 'stop' : 'length';
+    if (finalText.length > emittedText.length && !(message.holdPartial && finishReason === 'length')) {
       post({ type: 'token', id, candidate, text: finalText.slice(emittedText.length), tokenId: -1, logprob: Number.NaN });
     }
-    const finishReason = cancelled.has(id) ? 'cancelled' : sawEos || stopped ? 'stop' : 'length';
     post({ type: 'done', id, candidate, finishReason });
   }
   for (let candidate = 0; candidate < message.n; candidate++) {

@@ -5,7 +5,9 @@
  */
 import type { ChatMessage } from '../contracts/prompt';
 import { AbortError } from '../shared/abort';
-import { EventQueue, type GenerationEvent, type GenerationRequest, type Generator } from './types';
+import { sendToOrigin } from '../shared/origin';
+import { checkSampling } from './sampling';
+import { EventQueue, type GenerationEvent, type GenerationRequest, type Generator, type StreamingCapable, type StreamingGenerator } from './types';
 
 /**
  * Phi-4's chat format as plain text, for servers reached through the raw completions API
@@ -20,8 +22,13 @@ export interface OpenAIGeneratorOptions {
   baseUrl: string;
   model: string;
   api: 'chat' | 'completions';
-  /** Sent as a Bearer token; comes from the editor's secret storage, never from settings. */
+  /**
+   * Sent as a Bearer token, only to the origin of baseUrl (redirects elsewhere are refused);
+   * the key stored for that origin in the editor's secret storage, never from settings.
+   */
   apiKey?: string;
+  /** Called with the server's origin before any request (key, prompt or code) goes out; rejecting stops it. */
+  beforeSend?: (origin: string) => Promise<void>;
   /**
    * 'n': one request asking for n choices; 'parallel': n requests of one choice;
    * 'auto' (default): ask for n, then top up with parallel requests if fewer came back.
@@ -51,7 +58,7 @@ interface StreamChoice {
   } | null;
 }
 
-export class OpenAIGenerator implements Generator {
+export class OpenAIGenerator implements Generator, StreamingCapable {
   readonly name: string;
   private readonly baseUrl: string;
 
@@ -62,11 +69,49 @@ export class OpenAIGenerator implements Generator {
 
   stream(request: GenerationRequest, signal?: AbortSignal): AsyncIterable<GenerationEvent> {
     const queue = new EventQueue<GenerationEvent>();
+    try {
+      checkSampling(request);
+    } catch (error) {
+      queue.fail(error);
+      return queue;
+    }
     this.run(request, queue, signal).then(
       () => queue.end(),
       (error: unknown) => queue.fail(error),
     );
     return queue;
+  }
+
+  /**
+   * Single candidates, one request each. Through the completions API a stream continues a
+   * prefix: the prompt is the rendered chat plus the prefix text, which the server tokenises
+   * (vLLM, llama.cpp's server, llama-cpp-python, LM Studio and Ollama's /v1/completions take a
+   * raw prompt). Chat APIs have no reliable way to continue an assistant turn, so there
+   * streams start from the prompt only.
+   */
+  get streaming(): StreamingGenerator {
+    const continuesPrefix = this.options.api === 'completions';
+    return {
+      name: this.name,
+      continuesPrefix,
+      start: (request, signal) => {
+        if (request.prefix.text && !continuesPrefix) throw new Error(`${this.name} cannot continue a prefix: use the completions API`);
+        const { messages, temperature, topP, topK, maxNewTokens, seed } = request;
+        const generation: GenerationRequest = { messages, n: 1, temperature, topP, topK, maxNewTokens, seed };
+        const queue = new EventQueue<GenerationEvent>();
+        try {
+          checkSampling(generation);
+        } catch (error) {
+          queue.fail(error);
+          return queue;
+        }
+        this.requestStream(generation, 1, () => 0, (event) => queue.push(event), signal, request.prefix.text).then(
+          () => queue.end(),
+          (error: unknown) => queue.fail(error),
+        );
+        return queue;
+      },
+    };
   }
 
   /** Lists the server's models: a cheap check that the URL and key work. */
@@ -119,7 +164,8 @@ export class OpenAIGenerator implements Generator {
     if (failure) throw failure.reason;
   }
 
-  private body(request: GenerationRequest, n: number): Record<string, unknown> {
+  /** `prefix`: a stream's prefix (guided search); otherwise the request's response prefix, if any. */
+  private body(request: GenerationRequest, n: number, prefix?: string): Record<string, unknown> {
     const common = {
       model: this.options.model,
       n,
@@ -127,20 +173,25 @@ export class OpenAIGenerator implements Generator {
       temperature: request.temperature,
       max_tokens: request.maxNewTokens,
       ...(request.topP !== undefined ? { top_p: request.topP } : {}),
+      // Not in OpenAI's API, but vLLM, llama.cpp, LM Studio and Ollama read it, and llama.cpp's
+      // servers apply top-k 40 when it is absent: sampling as asked means sending it.
+      top_k: request.topK ?? 0,
       ...(request.seed !== undefined ? { seed: request.seed } : {}),
     };
     const logprobs = this.options.logprobs ?? true;
     const stop = request.stop?.length ? { stop: request.stop } : {};
+    const continued = prefix ?? request.responsePrefix ?? '';
     if (this.options.api === 'chat') {
       // A response prefix is sent as the assistant's unfinished turn: vLLM continues it with
       // continue_final_message, llama.cpp's server continues a final assistant message itself.
-      const prefill = request.responsePrefix
-        ? { messages: [...request.messages, { role: 'assistant', content: request.responsePrefix }], continue_final_message: true, add_generation_prompt: false }
+      // (Guided search's streams do not rely on this: they continue prefixes through completions only.)
+      const prefill = continued
+        ? { messages: [...request.messages, { role: 'assistant', content: continued }], continue_final_message: true, add_generation_prompt: false }
         : { messages: request.messages };
       return { ...common, ...prefill, ...stop, ...(logprobs ? { logprobs: true } : {}) };
     }
     const suffix = request.suffix !== undefined ? { suffix: request.suffix } : {};
-    return { ...common, prompt: renderPhiChat(request.messages) + (request.responsePrefix ?? ''), ...suffix, ...stop, ...(logprobs ? { logprobs: 1 } : {}) };
+    return { ...common, prompt: renderPhiChat(request.messages) + continued, ...suffix, ...stop, ...(logprobs ? { logprobs: 1 } : {}) };
   }
 
   /** One streaming request; `candidateOf` maps the server's choice index to our candidate index. */
@@ -150,14 +201,19 @@ export class OpenAIGenerator implements Generator {
     candidateOf: (choiceIndex: number) => number,
     emit: (event: GenerationEvent) => void,
     signal?: AbortSignal,
+    prefix?: string,
   ): Promise<void> {
     const path = this.options.api === 'chat' ? '/chat/completions' : '/completions';
-    const response = await this.fetch(path, { method: 'POST', body: JSON.stringify(this.body(request, n)) }, signal);
+    const response = await this.fetch(path, { method: 'POST', body: JSON.stringify(this.body(request, n, prefix)) }, signal);
     if (!response.body) throw this.malformed(`POST ${path} returned no body`);
     const done = new Set<number>();
+    let finished = false;
     try {
       for await (const data of readServerSentEvents(response.body, signal)) {
-        if (data === '[DONE]') break;
+        if (data === '[DONE]') {
+          finished = true;
+          break;
+        }
         let chunk: { choices?: StreamChoice[]; error?: { message?: string } };
         try {
           chunk = JSON.parse(data) as typeof chunk;
@@ -169,7 +225,21 @@ export class OpenAIGenerator implements Generator {
         for (const choice of chunk.choices) this.emitChoice(choice, n, candidateOf, emit, done);
       }
     } catch (error) {
-      if (!signal?.aborted) throw error;
+      if (!signal?.aborted) {
+        if (error instanceof GeneratorServerError) throw error;
+        // The connection broke (the server crashed or was stopped) in the middle of the stream.
+        const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error instanceof Error ? error.message : String(error));
+        throw new GeneratorServerError(`The generator server at ${this.baseUrl} broke off the stream mid-generation (${cause}). Check that it is still running.`);
+      }
+    }
+    if (finished && n === 1 && done.size === 0 && !signal?.aborted) {
+      throw new GeneratorServerError(
+        `The generator server at ${this.baseUrl} ended a candidate's stream without finishing it. ` +
+          '(llama-cpp-python\'s server drops a request when another arrives: start it with --interrupt_requests false.)',
+      );
+    }
+    if (!finished && !signal?.aborted && done.size < n) {
+      throw new GeneratorServerError(`The generator server at ${this.baseUrl} closed the stream before finishing (no [DONE]). Check that it is still running.`);
     }
     if (signal?.aborted) {
       for (let i = 0; i < n; i++) if (!done.has(i)) emit({ type: 'done', candidate: candidateOf(i), finishReason: 'cancelled' });
@@ -207,17 +277,20 @@ export class OpenAIGenerator implements Generator {
     const url = this.baseUrl + path;
     let response: Response;
     try {
-      response = await fetch(url, {
-        ...init,
-        signal,
-        headers: {
-          'content-type': 'application/json',
-          accept: init.method === 'POST' ? 'text/event-stream' : 'application/json',
-          ...(this.options.apiKey ? { authorization: `Bearer ${this.options.apiKey}` } : {}),
+      response = await sendToOrigin(
+        url,
+        {
+          ...init,
+          signal,
+          headers: { 'content-type': 'application/json', accept: init.method === 'POST' ? 'text/event-stream' : 'application/json' },
         },
-      });
+        { apiKey: this.options.apiKey, beforeSend: this.options.beforeSend },
+      );
     } catch (error) {
       if (signal?.aborted) throw new AbortError();
+      // fetch fails with a TypeError when the server cannot be reached; the rest (declined,
+      // redirected elsewhere, bad URL) already says what happened.
+      if (!(error instanceof TypeError)) throw error;
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
       throw new GeneratorServerError(
         `Cannot reach the generator server at ${this.baseUrl} (${cause?.code ?? cause?.message ?? String(error)}). ` +

@@ -18,10 +18,16 @@ export type ToWorker =
       messages: ChatMessage[];
       n: number;
       temperature: number;
-      topP?: number;
+      topK: number;
+      topP: number;
       maxNewTokens: number;
       seed?: number;
-      responsePrefix?: string;
+      /** The response so far, which this generation continues: text (tokenised here) followed by token ids. */
+      prefixText?: string;
+      prefixIds?: number[];
+      /** More of this response may follow: at a length stop, a character split across tokens is held back. */
+      holdPartial?: boolean;
+      /** Each candidate ends before the first of these strings in what it generates. */
       stop?: string[];
     }
   | { type: 'cancel'; id: number };

@@ -5,9 +5,13 @@ export interface GenerationRequest {
   messages: ChatMessage[];
   /** Number of candidates. */
   n: number;
+  /** 0: greedy. */
   temperature: number;
   maxNewTokens: number;
+  /** Nucleus sampling; 1 (the default) keeps every token. */
   topP?: number;
+  /** Top-k sampling; 0 (the default) keeps every token. Training samples with neither. */
+  topK?: number;
   seed?: number;
   /**
    * The start of the assistant's response, which each candidate continues (candidates'
@@ -31,7 +35,12 @@ export type GenerationEvent =
       /** Text this step added (may be empty for a partial multi-byte character). */
       text: string;
       tokenId?: number;
-      /** Log-probability of the token under the generator (temperature 1), when known. */
+      /**
+       * Log-probability of the token, when known. Local generator: under the sampling
+       * distribution, softmax(logits / temperature) before top-k/top-p truncation, as training
+       * records it (the model's own distribution when greedy). Servers: what the server
+       * reports (vLLM: its --logprobs-mode; llama.cpp: the model's own distribution).
+       */
       logprob?: number;
     }
   | { type: 'done'; candidate: number; finishReason: 'stop' | 'length' | 'cancelled' };
@@ -42,6 +51,8 @@ export interface GeneratedCandidate {
   tokenIds: number[];
   logprobs: number[];
   finishReason: 'stop' | 'length' | 'cancelled';
+  /** The sampling the candidate was drawn with (the request's, defaults filled in). */
+  sampling: { temperature: number; topP: number; topK: number };
 }
 
 export interface Generator {
@@ -50,6 +61,49 @@ export interface Generator {
   /** Streams the candidates' tokens; stops early (ending each candidate 'cancelled') when `signal` aborts. */
   stream(request: GenerationRequest, signal?: AbortSignal): AsyncIterable<GenerationEvent>;
   dispose(): Promise<void>;
+}
+
+/** Text an earlier stream generated, which a new stream continues. */
+export interface StreamPrefix {
+  text: string;
+  /** The generator's own token ids for `text`, when known: continuing from ids avoids re-tokenising. */
+  tokenIds?: number[];
+}
+
+/** One candidate, started from the prompt plus a prefix (guided search's re-branches). */
+export interface StreamRequest {
+  messages: ChatMessage[];
+  /** Empty text for a stream that starts at the beginning of the response. */
+  prefix: StreamPrefix;
+  temperature: number;
+  topP?: number;
+  topK?: number;
+  /** New tokens this stream may generate (the prefix not counted). */
+  maxNewTokens: number;
+  seed?: number;
+  /**
+   * Tokens the reader takes from this stream before it may stop it. A generator that runs
+   * its streams one after another generates this many per turn, so that no stream runs far
+   * ahead of a search that is about to stop it.
+   */
+  roundTokens?: number;
+}
+
+/** Single candidate streams, each cancellable on its own (guided search). Events have `candidate` 0. */
+export interface StreamingGenerator {
+  readonly name: string;
+  /** Whether `start` honours a non-empty prefix; when false, searches restart from the prompt instead. */
+  readonly continuesPrefix: boolean;
+  /**
+   * Starts one candidate. Aborting `signal` stops this stream only (it then ends 'cancelled').
+   * Streams run concurrently: one stream's progress must not wait for another being read.
+   */
+  start(request: StreamRequest, signal: AbortSignal): AsyncIterable<GenerationEvent>;
+}
+
+/** A generator that offers single candidate streams of its own. */
+export interface StreamingCapable {
+  readonly streaming: StreamingGenerator;
 }
 
 /** Runs a generation to the end and returns the candidates in index order. */
@@ -65,6 +119,7 @@ export async function collectCandidates(
     tokenIds: [],
     logprobs: [],
     finishReason: 'cancelled' as const,
+    sampling: { temperature: request.temperature, topP: request.topP ?? 1, topK: request.topK ?? 0 },
   }));
   for await (const event of generator.stream(request, signal)) {
     onEvent?.(event);

@@ -14,7 +14,7 @@ export class LeadCache {
    * opened no block within the request's tokens. A failed or cancelled lead is not kept.
    */
   get(generator: Generator, request: GenerationRequest, signal?: AbortSignal): Promise<string> {
-    const key = JSON.stringify([generator.name, request.messages, request.temperature]);
+    const key = JSON.stringify([generator.name, request.messages, request.temperature, request.topP, request.topK]);
     let lead = this.leads.get(key);
     if (!lead) {
       lead = writeLead(generator, request, signal);

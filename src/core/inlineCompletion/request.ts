@@ -17,6 +17,9 @@ export const CLOSING_FENCE = '```';
 export interface InlineOptions {
   n: number;
   temperature: number;
+  /** Sampling as the generator's settings ask (GenerationRequest's defaults when absent). */
+  topP?: number;
+  topK?: number;
   maxNewTokens: number;
   /**
    * Send the code below the cursor as the completions API's `suffix` (fill-in-the-middle).
@@ -67,6 +70,8 @@ export function buildInlineRequest(problem: Problem, templates: PromptTemplates,
       messages: buildMessages(problem, templates),
       n: options.n,
       temperature: options.temperature,
+      topP: options.topP,
+      topK: options.topK,
       maxNewTokens: options.maxNewTokens,
       seed: options.seed,
       responsePrefix: lead + codeAsResponse(prefix.slice(0, prefix.length - healed.length)).text,
@@ -83,8 +88,9 @@ export function buildInlineRequest(problem: Problem, templates: PromptTemplates,
  * second block instead of writing code). The lead depends only on the problem, so it is
  * written once per problem and reused by every suggestion.
  */
-export function leadRequest(problem: Problem, templates: PromptTemplates, options: Pick<InlineOptions, 'temperature' | 'seed'>): GenerationRequest {
-  return { messages: buildMessages(problem, templates), n: 1, temperature: options.temperature, maxNewTokens: LEAD_MAX_TOKENS, seed: options.seed, stop: [CLOSING_FENCE] };
+export function leadRequest(problem: Problem, templates: PromptTemplates, options: Pick<InlineOptions, 'temperature' | 'topP' | 'topK' | 'seed'>): GenerationRequest {
+  const { temperature, topP, topK, seed } = options;
+  return { messages: buildMessages(problem, templates), n: 1, temperature, topP, topK, maxNewTokens: LEAD_MAX_TOKENS, seed, stop: [CLOSING_FENCE] };
 }
 
 /** A lead longer than this is not waited for: the code block then opens the response. */

@@ -25,7 +25,10 @@ export interface JudgeVerdict {
   results: Array<boolean | -1 | -2>;
   verdicts: Verdict[];
   seconds: number;
-  isolation: 'bwrap' | 'rlimits';
+  /** The mechanism the program ran under; `weak` is the escapable in-process guard, run only on request. */
+  isolation: 'bwrap' | 'firejail' | 'sandbox-exec' | 'weak';
+  /** True exactly when `isolation` is `weak`: the code was not sandboxed, and verdicts must say so. */
+  weak_isolation: boolean;
   stderr: string;
   /** Strict comparison only: what the official APPS harness would have said per test. */
   apps_results?: Array<boolean | -1 | -2>;

@@ -8,12 +8,14 @@ import type { CandidateSource } from './candidatesPanel';
 interface Streaming {
   text: string;
   values: readonly number[];
+  tokens?: number;
+  pruned?: false | number;
 }
 
 /**
  * A Generate and Rank run as the candidates panel shows it: candidates as they stream
  * (text and values so far, from generateAndRank's onUpdate), then ranked, then judged.
- * Fields a guided search adds to a candidate (`tokens`, `pruned`) are shown when present.
+ * Guided search's fields are shown: tokens spent and where a candidate was pruned.
  */
 export class RankRunCards implements CandidateSource, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<void>();
@@ -38,9 +40,9 @@ export class RankRunCards implements CandidateSource, vscode.Disposable {
     return this.finished;
   }
 
-  /** A candidate's text and scores grew. */
-  update(index: number, text: string, values: readonly number[]): void {
-    this.streaming.set(index, { text, values });
+  /** A candidate's text and scores grew (or a guided search stopped it). */
+  update(index: number, streaming: Streaming): void {
+    this.streaming.set(index, streaming);
     this.changed.fire();
   }
 
@@ -65,27 +67,24 @@ export class RankRunCards implements CandidateSource, vscode.Disposable {
     const noVerdict = !vscode.workspace.isTrusted ? 'untrusted workspace' : !this.problem.tests?.inputs.length ? 'the problem has no examples' : this.finished ? undefined : 'waiting for the ranking';
     if (this.ranked) {
       return orderCards(
-        this.ranked.map((candidate) => {
-          const extra = candidate as RankedCandidate & { tokens?: number; pruned?: false | number };
-          return {
-            key: String(candidate.index),
-            label: `candidate ${candidate.index + 1} of ${this.n}`,
-            code: candidate.code,
-            final: candidate.final,
-            values: candidate.values,
-            state: 'scored',
-            verdict: cardVerdict(candidate.judged, noVerdict),
-            diff: candidate.code ? diffLines(current, this.placement.after(candidate.code)) : [],
-            finishReason: candidate.finishReason,
-            ...(extra.tokens !== undefined ? { tokens: extra.tokens } : {}),
-            ...(extra.pruned !== undefined ? { pruned: extra.pruned } : {}),
-          };
-        }),
+        this.ranked.map((candidate) => ({
+          key: String(candidate.index),
+          label: `candidate ${candidate.index + 1} of ${this.n}`,
+          code: candidate.code,
+          final: candidate.final,
+          values: candidate.values,
+          state: 'scored',
+          verdict: cardVerdict(candidate.judged, noVerdict),
+          diff: candidate.code ? diffLines(current, this.placement.after(candidate.code)) : [],
+          finishReason: candidate.finishReason,
+          tokens: candidate.tokens,
+          pruned: candidate.pruned,
+        })),
       );
     }
     return [...this.streaming.entries()]
       .sort(([a], [b]) => a - b)
-      .map(([index, { text, values }]) => ({
+      .map(([index, { text, values, tokens, pruned }]) => ({
         key: String(index),
         label: `candidate ${index + 1} of ${this.n}`,
         code: extractCode(text).code || text,
@@ -94,6 +93,8 @@ export class RankRunCards implements CandidateSource, vscode.Disposable {
         state: 'generating',
         verdict: cardVerdict(undefined, noVerdict),
         diff: [],
+        ...(tokens !== undefined ? { tokens } : {}),
+        ...(pruned !== undefined ? { pruned } : {}),
       }));
   }
 

@@ -19,12 +19,14 @@ export class NoProblemError extends Error {
   }
 }
 
-/** The continuations' generation settings: the inline ones, the generator's temperature, FIM only where it can be sent. */
+/** The continuations' generation settings: the inline ones, the generator's sampling, FIM only where it can be sent. */
 export function inlineOptions(settings: PassLensSettings): InlineOptions {
   const { generator, inline } = settings;
   return {
     n: inline.candidates,
     temperature: generator.temperature,
+    topP: generator.topP,
+    topK: generator.topK,
     maxNewTokens: inline.maxNewTokens,
     fillInTheMiddle: inline.fillInTheMiddle && generator.backend === 'openai' && generator.api === 'completions',
   };

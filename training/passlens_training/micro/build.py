@@ -218,6 +218,7 @@ def build_world(b: Build) -> None:
 
 
 def build_generator(b: Build) -> None:
+    from ..export.generator import export_generator
     from .corpus import build_corpus
     from .generator import train_generator
     from .problems import generate_problems
@@ -229,28 +230,10 @@ def build_generator(b: Build) -> None:
                             wrong_rate=b.cfg.wrong_rate, seed=b.cfg.seed)
     summary = train_generator(examples, b.generator_dir, b.cfg.generator, progress=b.progress)
     if b.cfg.export_generator_onnx:
-        export_generator_for_transformers_js(b.generator_dir)
+        # transformers.js layout in the generator folder itself: onnx/model.onnx (fp32), onnx/model_quantized.onnx (q8).
+        export_generator(b.generator_dir, b.generator_dir, "dynamo", ["fp32", "q8"])
     (b.generator_dir / "passlens-micro-generator.json").write_text(json.dumps(summary, indent=1))
     print(f"[micro] generator: {summary}")
-
-
-def export_generator_for_transformers_js(folder: Path) -> None:
-    """Adds the transformers.js layout to a HF causal-LM folder: onnx/model.onnx (fp32),
-    onnx/model_quantized.onnx (q8) and the chat template inside tokenizer_config.json."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from ..export.onnx_graph import export_decoder_onnx, quantize_int8
-
-    model = AutoModelForCausalLM.from_pretrained(folder).eval()
-    onnx_dir = folder / "onnx"
-    onnx_dir.mkdir(exist_ok=True)
-    export_decoder_onnx(model, onnx_dir / "model.onnx", head="lm")
-    quantize_int8(onnx_dir / "model.onnx", onnx_dir / "model_quantized.onnx")
-    tokenizer = AutoTokenizer.from_pretrained(folder)
-    config_path = folder / "tokenizer_config.json"
-    config = json.loads(config_path.read_text())
-    config["chat_template"] = tokenizer.chat_template  # transformers.js reads it only from here
-    config_path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n")
 
 
 def build_dataset(b: Build) -> None:
@@ -281,7 +264,7 @@ def export_bundle(b: Build) -> None:
 
 STAGES = [
     Stage("world", ("micro",), ("micro.problems",), (), build_world, lambda b: [b.problems_file.parent]),
-    Stage("generator", ("micro",), ("micro.corpus", "micro.generator", "micro.problems", "export.onnx_graph"), ("world",),
+    Stage("generator", ("micro",), ("micro.corpus", "micro.generator", "micro.problems", "export.generator"), ("world",),
           build_generator, lambda b: [b.generator_dir]),
     Stage("dataset", ("data", "rollouts"), ("rollouts",), ("world", "generator"), build_dataset, lambda b: [b.dataset_dir]),
     Stage("train", ("train",), ("train",), ("dataset",), train_critic, lambda b: [b.critic_dir]),

@@ -2,7 +2,7 @@
 
     python -m passlens_training.rollouts --config configs/tiny-cpu.yaml [--limit N]
 
-Output dir: `split.json`, `run.json` (the config of the run), `shards/rollouts-SPLIT-NNNNN.jsonl`
+Output dir: `split.json`, `run.json` (the config of the run and the judge's isolation mode), `shards/rollouts-SPLIT-NNNNN.jsonl`
 (kept problems), `shards/excluded-SPLIT-NNNNN.jsonl` (problems with no passing rollout, when
 excluded), `progress.jsonl` (one line per finished problem), `balanced-train.jsonl`,
 `stats.json`, `plots/*.png`.
@@ -29,7 +29,7 @@ from ..records import append_jsonl, read_dataset_shards, read_jsonl, shard_name,
 from .balance import balance
 from .forking import ForkingConfig, generate_rollouts
 from .generation import SamplingConfig, make_backend
-from .judging import Judge
+from .judging import Judge, WeakIsolationRefused, is_weak_isolation
 
 
 TINY_PREFIX = "tiny-random:"
@@ -70,6 +70,8 @@ class RolloutsConfig:
     judge_workers: int = 2
     judge_timeout_s: float = 4.0
     judge_memory_mb: int = 1024
+    judge_isolation: str = "auto"  # auto = the strongest the machine has (bwrap, firejail, sandbox-exec) or a refusal
+    allow_weak_isolation: bool = False  # label with the judge's escapable weak mode where nothing strong exists
     exclude_no_pass: bool = True
     problems_per_shard: int = 100
     problems_per_batch: int = 1  # problems whose trunks (then forks) go to the backend together; vllm: 32+
@@ -94,7 +96,8 @@ def _recover(out: Path) -> set[str]:
 def _check_same_run(out: Path, run: dict[str, Any]) -> None:
     run_file = out / "run.json"
     if run_file.is_file():
-        previous = json.loads(run_file.read_text())
+        # run.json also records the judge's isolation (_record_isolation), checked on its own.
+        previous = {k: v for k, v in json.loads(run_file.read_text()).items() if k in ("data", "rollouts")}
         if previous != run:
             changed = sorted(k for k in set(previous) | set(run) if previous.get(k) != run.get(k))
             raise SystemExit(f"{out} holds a run with different settings ({changed}); "
@@ -109,7 +112,9 @@ def build(data: DataConfig, cfg: RolloutsConfig, *, progress_bar: bool = True) -
     out = Path(resolve_path(cfg.output_dir))
     (out / "shards").mkdir(parents=True, exist_ok=True)
     # Settings that change no rollout may differ on resume.
-    result_settings = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("judge_workers", "problems_per_batch")}
+    # (The isolation actually used is checked on its own: _record_isolation.)
+    result_settings = {k: v for k, v in dataclasses.asdict(cfg).items()
+                       if k not in ("judge_workers", "problems_per_batch", "judge_isolation", "allow_weak_isolation")}
     _check_same_run(out, {"data": dataclasses.asdict(data), "rollouts": result_settings})
 
     report = LoadReport()
@@ -144,7 +149,10 @@ def build(data: DataConfig, cfg: RolloutsConfig, *, progress_bar: bool = True) -
         backend = make_backend(cfg.backend, generator, sampling, revision=cfg.revision, device=cfg.device,
                                dtype=cfg.dtype, server_url=cfg.server_url, tokenizer=tokenizer, vllm_options=cfg.vllm)
         judge = Judge(resolve_path(cfg.judge_path) if cfg.judge_path else None, workers=cfg.judge_workers,
-                      timeout_s=cfg.judge_timeout_s, memory_mb=cfg.judge_memory_mb)
+                      timeout_s=cfg.judge_timeout_s, memory_mb=cfg.judge_memory_mb,
+                      isolation=cfg.judge_isolation, allow_weak_isolation=cfg.allow_weak_isolation)
+        # Known before anything is generated: a machine that cannot isolate stops here.
+        _record_isolation(out, judge.probe())
         index = {(name, p.problem_id): i for name in data.splits
                  for i, p in enumerate(p for n, p in work if n == name)}
         bar = tqdm(total=len(todo), desc="problems", unit="problem", disable=not progress_bar)
@@ -162,6 +170,18 @@ def build(data: DataConfig, cfg: RolloutsConfig, *, progress_bar: bool = True) -
 
     stats = write_stats(out, data, cfg, report)
     return stats
+
+
+def _record_isolation(out: Path, mode: str) -> None:
+    """Writes the judge's isolation mode into run.json; a dataset is labelled under one mode."""
+    run_file = out / "run.json"
+    run = json.loads(run_file.read_text())
+    if run.get("isolation") not in (None, mode):
+        raise SystemExit(f"{out} was labelled under {run['isolation']} isolation, and the judge here now runs {mode}; "
+                         "labels from both would mix. Resume where the judge isolates the same way, or choose another rollouts.output_dir")
+    run["isolation"] = mode
+    run["weak_isolation"] = is_weak_isolation({"isolation": mode})
+    run_file.write_text(json.dumps(run, indent=1))
 
 
 def _commit_problem(out: Path, cfg: RolloutsConfig, name: str, problem, position: int, prompt_text: str,
@@ -273,7 +293,10 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_section(args.config, "rollouts", RolloutsConfig)
     if args.limit is not None:
         data.limit = args.limit
-    stats = build(data, cfg, progress_bar=not args.no_progress)
+    try:
+        stats = build(data, cfg, progress_bar=not args.no_progress)
+    except WeakIsolationRefused as refused:
+        raise SystemExit(f"build-dataset: {refused}") from None
     print(f"build-dataset: {stats['rollouts_kept']} rollouts kept ({stats['pass']} pass / {stats['fail']} fail), "
           f"{stats['rollouts_excluded']} in excluded problems; balanced train: {stats['balanced_train']['rollouts_out']} "
           f"rollouts, {stats['balanced_train']['problems_left_out']} one-class problems left out; see {stats['output_dir']}/stats.json")

@@ -8,8 +8,8 @@ prompt plus the trunk's tokens before the fork.
 
 - `hf`: transformers in-process (CPU or GPU); the n samples of a request are one batch.
 - `vllm`: offline engine with prefix caching (imported lazily; GPU machines only).
-- `openai`: an OpenAI-compatible /v1/completions server (vLLM serve, SGLang, llama.cpp)
-  with token-id prompts and `logprobs`.
+- `openai`: an OpenAI-compatible /v1/completions server (vLLM serve, SGLang, llama.cpp's
+  llama-cpp-python server) with `logprobs`; token-id prompts where the server takes them.
 """
 from __future__ import annotations
 
@@ -129,44 +129,101 @@ class VLLMBackend:
 
 
 class OpenAIBackend:
-    """Client of an OpenAI-compatible completions server. Token ids come back as `token_id:N`
-    strings (vLLM's `return_tokens_as_token_ids`); other servers' token strings are mapped
-    through the tokenizer."""
+    """Client of an OpenAI-compatible completions server, in the formats real servers answer:
+
+    - vLLM: token-id prompts, `return_tokens_as_token_ids` gives `token_id:N` strings, `n`
+      honoured; its logprobs follow `--logprobs-mode` (processed_logprobs: after temperature,
+      like `hf`).
+    - llama.cpp's llama-cpp-python server: text prompts only (the prefix is decoded and must
+      re-tokenise to the same ids, or the request is refused here), tokens as the text they
+      decode to (mapped back through the byte-level vocabulary), `n` ignored (the backend
+      tops up with one request per missing sample, seed + i), logprobs of the model's own
+      distribution (equal to training's at temperature 1), and the end token not reported.
+
+    Sampling is sent in full (`top_k` 0, `min_p` 0, `repeat_penalty` 1): llama.cpp's defaults
+    (top-k 40, min-p 0.05, repeat penalty 1.1) would otherwise change the distribution."""
 
     def __init__(self, url: str, model: str, sampling: SamplingConfig, *, tokenizer=None, revision: str | None = None,
                  timeout_s: float = 600.0):
         self.url = url.rstrip("/") + "/v1/completions" if not url.rstrip("/").endswith("/completions") else url
         self.model, self.sampling, self.tokenizer, self.timeout_s = model, sampling, tokenizer, timeout_s
         self.generator_id, self.revision = model, revision
+        self.text_prompts = False  # set when the server refuses token-id prompts
+        self._byte_level: dict[int, str] | None = None
 
     def _token_id(self, token: str) -> int:
         if token.startswith("token_id:"):
             return int(token[len("token_id:"):])
         if self.tokenizer is None:
             raise ValueError("the server returned token strings, not token ids; give the backend a tokenizer")
-        return int(self.tokenizer.convert_tokens_to_ids(token))
+        vocab = self.tokenizer.get_vocab()
+        if token in vocab:  # the vocabulary's own spelling (vLLM without return_tokens_as_token_ids)
+            return vocab[token]
+        if self._byte_level is None:
+            from transformers.convert_slow_tokenizer import bytes_to_unicode
+
+            self._byte_level = bytes_to_unicode()  # byte -> the character byte-level BPE vocabularies spell it with
+        spelled = "".join(self._byte_level[b] for b in token.encode("utf-8"))
+        if spelled in vocab:  # the text the token decodes to (llama.cpp), in byte-level spelling
+            return vocab[spelled]
+        raise ValueError(f"the server returned the token {token!r}, which is no token of the tokenizer "
+                         "(a character split across tokens?); use a server that returns token ids (vLLM)")
+
+    def _prompt(self, prefix_ids: list[int]):
+        if not self.text_prompts:
+            return prefix_ids
+        if self.tokenizer is None:
+            raise ValueError("the server takes text prompts only; give the backend the generator's tokenizer")
+        text = self.tokenizer.decode(prefix_ids, skip_special_tokens=False)
+        again = self.tokenizer.encode(text, add_special_tokens=False)
+        if again != prefix_ids:
+            at = next((i for i, (a, b) in enumerate(zip(again, prefix_ids)) if a != b), min(len(again), len(prefix_ids)))
+            raise ValueError(f"the server takes text prompts only, and this prefix re-tokenises differently from token {at} "
+                             "on (a fork inside a BPE merge); use a server that takes token-id prompts (vLLM)")
+        return text
+
+    def _post(self, body: dict) -> dict:
+        req = urllib.request.Request(self.url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
+                return json.loads(resp.read())
+        except urllib.error.HTTPError as err:
+            detail = err.read()[:500]
+            # llama-cpp-python answers a token-id prompt with HTTP 500, "prompt ... should be a valid string".
+            if err.code in (400, 422, 500) and not self.text_prompts and b"prompt" in detail and b"string" in detail:
+                self.text_prompts = True
+                raise _RetryWithText() from err
+            raise RuntimeError(f"completions server {self.url}: HTTP {err.code}: {detail!r}") from err
+        except urllib.error.URLError as err:
+            raise RuntimeError(f"cannot reach the completions server {self.url}: {err.reason}") from err
 
     def generate(self, requests: list[Request]) -> list[list[Sample]]:
         return [self._one(r) for r in requests]
 
     def _one(self, r: Request) -> list[Sample]:
-        body = {"model": self.model, "prompt": r.prefix_ids, "n": r.n, "max_tokens": r.max_new_tokens,
-                "temperature": self.sampling.temperature, "top_p": self.sampling.top_p, "seed": r.seed,
-                "logprobs": 0, "return_tokens_as_token_ids": True}
-        req = urllib.request.Request(self.url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
-                data = json.loads(resp.read())
-        except urllib.error.HTTPError as err:
-            raise RuntimeError(f"completions server {self.url}: HTTP {err.code}: {err.read()[:500]!r}") from err
-        choices = sorted(data["choices"], key=lambda c: c.get("index", 0))
-        samples = []
-        for c in choices:
-            lp = c.get("logprobs") or {}
-            ids = [self._token_id(t) for t in lp.get("tokens", [])]
-            lps = [float(x) if x is not None else -math.inf for x in lp.get("token_logprobs", [])]
-            samples.append(Sample(ids, lps))
+        samples: list[Sample] = []
+        while len(samples) < r.n:
+            body = {"model": self.model, "prompt": self._prompt(r.prefix_ids), "n": r.n - len(samples),
+                    "max_tokens": r.max_new_tokens, "temperature": self.sampling.temperature, "top_p": self.sampling.top_p,
+                    "top_k": 0, "min_p": 0.0, "repeat_penalty": 1.0, "seed": r.seed + len(samples), "logprobs": 0,
+                    "return_tokens_as_token_ids": True}
+            try:
+                data = self._post(body)
+            except _RetryWithText:
+                continue
+            choices = sorted(data.get("choices") or [], key=lambda c: c.get("index", 0))
+            if not choices:
+                raise RuntimeError(f"completions server {self.url} answered without choices: {str(data)[:300]}")
+            for c in choices[: r.n - len(samples)]:
+                lp = c.get("logprobs") or {}
+                ids = [self._token_id(t) for t in lp.get("tokens", [])]
+                lps = [float(x) if x is not None else -math.inf for x in lp.get("token_logprobs", [])]
+                samples.append(Sample(ids, lps))
         return samples
+
+
+class _RetryWithText(Exception):
+    """The server refused a token-id prompt; the request is sent again as text."""
 
 
 def make_backend(kind: str, generator: str, sampling: SamplingConfig, *, revision: str | None = None,
