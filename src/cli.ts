@@ -4,7 +4,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateAndRank, judgeCandidates, rankGiven, verdictLabel, type RankedCandidate } from './core/generateAndRank/bestOfN';
-import { createRemoteCritic, loadCritic } from './core/critic';
+import { createRemoteCritic, loadCritic, readCalibration } from './core/critic';
 import type { Critic } from './core/critic/types';
 import { LocalGenerator } from './core/generation/local';
 import { OpenAIGenerator } from './core/generation/openai';
@@ -21,7 +21,8 @@ commands:
   help               show this help
 
 rank options:
-  --critic DIR            critic bundle folder (or --critic-url URL for a vLLM critic server)
+  --critic DIR            critic bundle folder (or --critic-url URL for a vLLM critic server; --calibration FILE
+                          gives a served critic its calibration: passlens-calibration.json or a bundle)
   --candidates PATH       rank existing responses: a JSON list of strings, or a folder of .py/.md/.txt files
   --generator MODEL       generate with a local ONNX model (folder or hub id; --dtype, --offline)
   --server URL            generate with an OpenAI-compatible server (--model, --api chat|completions;
@@ -79,6 +80,7 @@ async function rank(argv: string[]): Promise<number> {
     options: {
       critic: { type: 'string' },
       'critic-url': { type: 'string' },
+      calibration: { type: 'string' },
       candidates: { type: 'string' },
       generator: { type: 'string' },
       dtype: { type: 'string', default: 'q4f16' },
@@ -112,7 +114,10 @@ async function rank(argv: string[]): Promise<number> {
   if (!dtype) throw new UsageError(`--dtype is one of ${dtypes.join(', ')}`);
 
   const problem = problemFromMarkdown(readFileSync(problemPath, 'utf8'));
-  const critic: Critic = o.critic ? await loadCritic({ bundlePath: resolve(o.critic), executionProvider: 'cpu' }) : await createRemoteCritic({ url: o['critic-url']! });
+  if (o.calibration && !o['critic-url']) throw new UsageError('--calibration is for --critic-url (a bundle carries its own calibration)');
+  const critic: Critic = o.critic
+    ? await loadCritic({ bundlePath: resolve(o.critic), executionProvider: 'cpu' })
+    : await createRemoteCritic({ url: o['critic-url']!, calibration: o.calibration ? readCalibration(resolve(o.calibration)) : null });
   let generator: Generator | undefined;
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());

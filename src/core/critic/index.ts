@@ -5,6 +5,6 @@ export { createRemoteCritic } from './remote';
 export type { RemoteCriticOptions } from './remote';
 export { CriticError } from './errors';
 export type { CriticErrorCode } from './errors';
-export { readManifest, MANIFEST_NAME, FORMAT_VERSION } from './manifest';
+export { readCalibration, readManifest, MANIFEST_NAME, FORMAT_VERSION } from './manifest';
 export type { CriticManifest, CriticDtype } from './manifest';
 export type { Critic, CriticInfo, CriticStream, TokenScores } from './types';

@@ -1,3 +1,4 @@
+import type { Calibration } from '../contracts/calibration';
 import type { Problem, PromptTemplates } from '../problem/types';
 
 /** Per-token critic output over a scored text (the assistant response, not the prompt). */
@@ -7,7 +8,7 @@ export interface TokenScores {
   tokenIds: number[];
   /** [start, end) UTF-16 offsets of each token into the scored text. */
   charOffsets: Array<[number, number]>;
-  /** p(pass) after each token, in [0, 1]. */
+  /** p(pass) after each token, in [0, 1]; calibrated when the critic has a calibration (`CriticInfo.calibration`). */
   values: number[];
   /** Set when the input was changed to fit, e.g. the prompt's beginning was cut to fit the context. */
   notice?: string;
@@ -24,6 +25,8 @@ export interface CriticInfo {
   provider: string;
   /** Things the user should know about how the critic was loaded (e.g. fell back to CPU). */
   notices?: string[];
+  /** The calibration applied to every value (fitted on a validation split); absent: raw values. */
+  calibration?: Calibration;
 }
 
 /** Incremental scoring of one growing response, O(new tokens) per append via the KV cache. */

@@ -1,13 +1,14 @@
 /**
  * Best-of-n: generate N candidates, score each with the critic while it streams (through
  * the critic's KV cache), rank them by final p(pass), and optionally judge each against the
- * problem's examples in the sandbox. Shared by the editor's picker and `passlens rank`.
+ * problem's examples in the sandbox. Without a critic, rank by the generator's likelihood
+ * (mean token log-probability), labelled as such. Shared by the editor's picker and `passlens rank`.
  */
 import type { Critic, CriticStream, TokenScores } from '../critic/types';
 import type { GenerationRequest, Generator } from '../generation/types';
 import type { Problem } from '../problem/types';
-import { buildMessages, extractCode } from '../contracts';
-import { finalScore, rankCandidates } from './ranking';
+import { DEFAULT_TEMPLATES, buildMessages, extractCode } from '../contracts';
+import { finalScore, meanLogprob, rankCandidates, type RankedBy } from './ranking';
 import type { JudgeRequest, JudgeResponse } from '../sandbox/types';
 
 export interface RankedCandidate {
@@ -18,9 +19,13 @@ export interface RankedCandidate {
   code: string;
   codeStart: number;
   scores: TokenScores;
-  /** Per-token values (= scores.values); `rankCandidates` reads this. */
+  /** Per-token values (= scores.values, the critic's p(pass)); empty when ranked by likelihood. */
   values: number[];
+  /** The generator's log-probability of each streamed token, when the generator gives them. */
+  logprobs: number[];
+  /** The ranking value: p(pass) at the ranking index (critic) or the mean token log-probability (likelihood). */
   final: number;
+  rankedBy: RankedBy;
   finishReason: 'stop' | 'length' | 'cancelled' | 'given';
   /** Sandbox verdict on the problem's examples, when they were run. */
   judged?: JudgeResponse;
@@ -32,8 +37,8 @@ export interface Judge {
 }
 
 export interface BestOfNCallbacks {
-  /** A candidate's text and scores grew (called from the scoring loop, at most once per append). */
-  onUpdate?: (candidate: { index: number; text: string; values: readonly number[] }) => void;
+  /** A candidate's text and scores grew (called from the scoring loop, at most once per append; per token without a critic). */
+  onUpdate?: (candidate: { index: number; text: string; values: readonly number[]; meanLogprob: number }) => void;
 }
 
 const EMPTY_SCORES: TokenScores = { tokens: [], tokenIds: [], charOffsets: [], values: [] };
@@ -90,29 +95,37 @@ export interface GenerateOptions {
   seed?: number;
 }
 
-/** Generates, scores while streaming, and returns the candidates best first. */
+/**
+ * Generates, scores while streaming, and returns the candidates best first: by the critic's
+ * p(pass), or by the generator's mean token log-probability when `critic` is undefined.
+ */
 export async function generateAndRank(
   generator: Generator,
-  critic: Critic,
+  critic: Critic | undefined,
   problem: Problem,
   options: GenerateOptions,
   signal?: AbortSignal,
   callbacks: BestOfNCallbacks = {},
 ): Promise<RankedCandidate[]> {
   const request: GenerationRequest = {
-    messages: buildMessages(problem, critic.info.templates),
+    messages: buildMessages(problem, critic?.info.templates ?? DEFAULT_TEMPLATES),
     n: options.n,
     temperature: options.temperature,
     maxNewTokens: options.maxNewTokens,
     seed: options.seed,
   };
   const scorers = new Map<number, StreamingScore>();
+  const texts = new Map<number, string>();
+  const logprobs = new Map<number, number[]>();
   const finishes = new Map<number, RankedCandidate['finishReason']>();
-  const scorerFor = (index: number) => {
+  const logprobsOf = (index: number) => logprobs.get(index) ?? logprobs.set(index, []).get(index)!;
+  const scorerFor = (critic: Critic, index: number) => {
     let scorer = scorers.get(index);
     if (!scorer) {
       scorer = new StreamingScore(critic, problem, signal, () => {
-        void scorer!.current().then((scores) => callbacks.onUpdate?.({ index, text: scorer!.text, values: scores.values }));
+        void scorer!.current().then((scores) =>
+          callbacks.onUpdate?.({ index, text: scorer!.text, values: scores.values, meanLogprob: meanLogprob(logprobsOf(index)) }),
+        );
       });
       scorers.set(index, scorer);
     }
@@ -121,7 +134,12 @@ export async function generateAndRank(
   try {
     for await (const event of generator.stream(request, signal)) {
       if (event.type === 'token') {
-        if (event.text) scorerFor(event.candidate).push(event.text);
+        if (event.logprob !== undefined) logprobsOf(event.candidate).push(event.logprob);
+        texts.set(event.candidate, (texts.get(event.candidate) ?? '') + event.text);
+        if (critic && event.text) scorerFor(critic, event.candidate).push(event.text);
+        else if (!critic) {
+          callbacks.onUpdate?.({ index: event.candidate, text: texts.get(event.candidate)!, values: [], meanLogprob: meanLogprob(logprobsOf(event.candidate)) });
+        }
       } else finishes.set(event.candidate, event.finishReason);
     }
   } catch (error) {
@@ -133,14 +151,32 @@ export async function generateAndRank(
   for (let index = 0; index < options.n; index++) {
     const scorer = scorers.get(index);
     const scores = scorer ? await scorer.finish() : EMPTY_SCORES;
-    candidates.push(toCandidate(index, scorer?.text ?? '', scores, finishes.get(index) ?? 'cancelled', critic.info.specialIds));
+    const text = texts.get(index) ?? '';
+    const finish = finishes.get(index) ?? 'cancelled';
+    candidates.push(
+      critic
+        ? toCandidate(index, text, scores, finish, critic.info.specialIds, logprobsOf(index))
+        : byLikelihood(index, text, finish, logprobsOf(index)),
+    );
   }
   return rankCandidates(candidates);
 }
 
-function toCandidate(index: number, text: string, scores: TokenScores, finishReason: RankedCandidate['finishReason'], specialIds: readonly number[]): RankedCandidate {
+function toCandidate(
+  index: number,
+  text: string,
+  scores: TokenScores,
+  finishReason: RankedCandidate['finishReason'],
+  specialIds: readonly number[],
+  logprobs: number[] = [],
+): RankedCandidate {
   const { code, start } = extractCode(text);
-  return { index, text, code, codeStart: start, scores, values: scores.values, final: finalScore(scores, specialIds), finishReason };
+  return { index, text, code, codeStart: start, scores, values: scores.values, logprobs, final: finalScore(scores, specialIds), rankedBy: 'critic', finishReason };
+}
+
+function byLikelihood(index: number, text: string, finishReason: RankedCandidate['finishReason'], logprobs: number[]): RankedCandidate {
+  const { code, start } = extractCode(text);
+  return { index, text, code, codeStart: start, scores: EMPTY_SCORES, values: [], logprobs, final: meanLogprob(logprobs), rankedBy: 'likelihood', finishReason };
 }
 
 /** Ranks responses that already exist (files, a JSON list), scoring them together. */

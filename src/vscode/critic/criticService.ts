@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { createRemoteCritic, loadCritic } from '../../core/critic';
+import { createRemoteCritic, loadCritic, readCalibration } from '../../core/critic';
 import type { Critic } from '../../core/critic/types';
 import { readSettings, type PassLensSettings } from '../settings';
 import { timed } from '../log';
@@ -7,10 +7,13 @@ import { timed } from '../log';
 /** Loads a critic for the critic part of the settings (a bundle folder or a vLLM server). */
 export type CriticLoader = (settings: PassLensSettings['critic'], signal?: AbortSignal) => Promise<Critic>;
 
-/** The critic runtimes the settings can name: a bundle folder (onnxruntime-node) or a vLLM server. */
+/**
+ * The critic runtimes the settings can name: a bundle folder (onnxruntime-node; its manifest
+ * carries the calibration) or a vLLM server (the calibration from passlens.critic.calibrationFile).
+ */
 export const loadConfiguredCritic: CriticLoader = async (settings) =>
   settings.backend === 'vllm'
-    ? createRemoteCritic({ url: settings.url })
+    ? createRemoteCritic({ url: settings.url, calibration: settings.calibrationFile ? readCalibration(settings.calibrationFile) : null })
     : loadCritic({ bundlePath: settings.bundlePath, executionProvider: settings.executionProvider });
 
 /** How long a critic used only by one-off commands stays loaded. */
