@@ -28,7 +28,7 @@ def write_config(path: Path, generator: Path, out: Path, **rollouts) -> Path:
         "data": {"source": str(SAMPLE), "test_fraction": 0.25, "split_seed": 0, "limit": 3},
         "rollouts": {"output_dir": str(out), "generator": str(generator), "max_new_tokens": 16,
                      "num_forks": 2, "samples_per_fork": 3, "judge_workers": 2, "problems_per_shard": 2,
-                     "exclude_no_pass": True, **rollouts},
+                     "exclude_no_pass": True, "independent_samples": 2, **rollouts},
     }
     path.write_text(yaml.safe_dump(config))
     return path
@@ -51,11 +51,14 @@ def test_resume_after_kill_gives_the_same_set(tmp_path, generator):
     assert proc.returncode == 0, output
     reference = all_rollouts(full)
     ids = [r[0] for r in reference]
-    assert len(ids) == len(set(ids)) == 6 * (1 + 2 * 3)  # 3 train + 3 test problems, 1 + K×M each
+    # 3 train + 3 test problems, 1 + K×M each, and N = 2 independent samples of each test problem
+    assert len(ids) == len(set(ids)) == 6 * (1 + 2 * 3) + 3 * 2
     stats = json.loads((full / "stats.json").read_text())
     assert stats["splits"]["train"]["problems_done"] == 3 and stats["splits"]["test"]["problems_done"] == 3
-    # A random model never passes: every problem is excluded (kept in excluded shards), nothing balanced.
-    assert stats["rollouts_excluded"] == 42 and stats["rollouts_kept"] == 0
+    # A random model never passes: the train problems are excluded (kept in excluded shards), nothing
+    # is balanced, and the test problems are kept all the same (evaluation keeps unsolved problems).
+    assert stats["rollouts_excluded"] == 21 and stats["rollouts_kept"] == 21 + 6
+    assert stats["splits"]["test"]["problems_kept"] == 3 and stats["splits"]["test"]["independent_samples"]["rollouts"] == 6
     assert (full / "plots" / "kinds_difficulty.png").stat().st_size > 0
 
     killed = tmp_path / "killed"
@@ -89,14 +92,14 @@ def test_kept_problems_stats_and_balanced_file(tmp_path, generator):
     config = write_config(tmp_path / "c.yaml", generator, out, exclude_no_pass=False)
     assert main(["--config", str(config), "--limit", "2", "--no-progress"]) == 0
     rows = read_shards(out, "rollouts")
-    assert len(rows) == 4 * 7 and not read_shards(out, "excluded")
+    assert len(rows) == 4 * 7 + 2 * 2 and not read_shards(out, "excluded")
     for r in rows:
         contracts.validate(r, "rollout-record")
         assert r["prompt_text"].endswith("<|assistant|>") and r["generator"]["id"] == str(generator)
         assert r["sampling"] == {"temperature": 1.0, "top_p": 1.0, "max_new_tokens": 16}
         assert r["kind"] in ("standard_input", "call_based") and r["split"] in ("train", "test")
     stats = json.loads((out / "stats.json").read_text())
-    assert stats["rollouts_kept"] == 28 and stats["fail"] == 28 - stats["pass"]
+    assert stats["rollouts_kept"] == 32 and stats["fail"] == 32 - stats["pass"]
     kinds = sum(stats["splits"]["train"]["kinds_by_difficulty"].values())
     assert kinds == stats["splits"]["train"]["problems_kept"] == 2
     split = json.loads((out / "split.json").read_text())
@@ -105,3 +108,38 @@ def test_kept_problems_stats_and_balanced_file(tmp_path, generator):
     changed = write_config(tmp_path / "c.yaml", generator, out, exclude_no_pass=False, num_forks=3)
     with pytest.raises(SystemExit, match="different settings"):
         main(["--config", str(changed), "--limit", "2", "--no-progress"])
+
+
+def test_independent_samples_are_seeded_per_problem_apart_from_the_forks(tmp_path, generator):
+    """N independent samples per evaluation problem, ids problem/i{k}, role independent; the
+    same records whatever N of the forks, the batching or which other problems run."""
+    out = tmp_path / "a"
+    assert main(["--config", str(write_config(tmp_path / "a.yaml", generator, out, independent_samples=3)),
+                 "--limit", "2", "--no-progress"]) == 0
+    rows = read_shards(out, "rollouts") + read_shards(out, "excluded")
+    samples = [r for r in rows if r["branch"]["role"] == "independent"]
+    assert sorted(r["rollout_id"].rsplit("/", 1)[1] for r in samples) == ["i0", "i0", "i1", "i1", "i2", "i2"]
+    assert {r["split"] for r in samples} == {"test"} and all(r["branch"]["trunk_id"] is None for r in samples)
+    for r in samples:
+        contracts.validate(r, "rollout-record")
+        assert r["branch"]["sample_index"] == int(r["rollout_id"][-1]) and len(r["logprobs"]) == len(r["token_ids"])
+    # Other forks, another batching, only the second test problem: the same independent samples.
+    other = tmp_path / "b"
+    config = write_config(tmp_path / "b.yaml", generator, other, independent_samples=3, num_forks=1,
+                          samples_per_fork=1, problems_per_batch=2)
+    split = json.loads((out / "split.json").read_text())
+    (tmp_path / "split.json").write_text(json.dumps({"train": [], "test": split["test"][1:2]}))
+    cfg = yaml.safe_load(config.read_text())
+    cfg["data"]["split_file"] = str(tmp_path / "split.json")
+    config.write_text(yaml.safe_dump(cfg))
+    assert main(["--config", str(config), "--no-progress"]) == 0
+    again = [r for r in read_shards(other, "rollouts") if r["branch"]["role"] == "independent"]
+    mine = [r for r in samples if r["problem_id"] == split["test"][1]]
+    assert [(r["rollout_id"], r["token_ids"], r["label"], r["seed"]) for r in again] == \
+        [(r["rollout_id"], r["token_ids"], r["label"], r["seed"]) for r in mine] and len(mine) == 3
+
+
+def test_independent_samples_never_go_to_training(tmp_path, generator):
+    config = write_config(tmp_path / "c.yaml", generator, tmp_path / "out", independent_splits=["train", "test"])
+    with pytest.raises(SystemExit, match="independent_splits names 'train'"):
+        main(["--config", str(config), "--limit", "1", "--no-progress"])

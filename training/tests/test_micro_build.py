@@ -10,7 +10,7 @@ from passlens_training.micro.problems import families_for
 
 def write_config(path: Path, train_n: int, lr: float) -> Path:
     path.write_text(yaml.safe_dump({
-        "micro": {"train_problems_per_template": train_n, "test_problems_per_template": 1},
+        "micro": {"train_problems_per_template": train_n, "validation_problems_per_template": 1, "test_problems_per_template": 1},
         "train": {"lr": lr, "data": "${work}/dataset"},
     }))
     return path
@@ -30,7 +30,8 @@ def test_stages_rebuild_only_when_their_inputs_change(tmp_path):
     b = build()
     assert len(calls) == 1 and calls[0]["data"] == f"{tmp_path / 'work'}/dataset"
     n_problems = len(b.problems_file.read_text().splitlines())
-    assert n_problems == 2 * (len(families_for("train")) + len(families_for("test")))  # one per (family, kind)
+    held_out = len(families_for("validation")) + len(families_for("test"))
+    assert n_problems == 2 * (len(families_for("train")) + held_out)  # one per (family, kind)
 
     build()  # nothing changed: both stages skipped
     assert len(calls) == 1
@@ -42,7 +43,7 @@ def test_stages_rebuild_only_when_their_inputs_change(tmp_path):
 
     write_config(config, 2, 0.2)  # the world changed: it and everything after it rebuild
     build()
-    assert len(calls) == 3 and len(b.problems_file.read_text().splitlines()) == 2 * (2 * len(families_for("train")) + len(families_for("test")))
+    assert len(calls) == 3 and len(b.problems_file.read_text().splitlines()) == 2 * (2 * len(families_for("train")) + held_out)
 
 
 def test_a_failed_stage_is_not_stamped_and_reruns(tmp_path):
@@ -81,7 +82,8 @@ def test_a_rebuild_starts_from_nothing_unless_it_resumes_the_same_inputs(tmp_pat
     config = tmp_path / "c.yaml"
 
     def build(lr, kill=False):
-        config.write_text(yaml.safe_dump({"micro": {"train_problems_per_template": 1, "test_problems_per_template": 1},
+        config.write_text(yaml.safe_dump({"micro": {"train_problems_per_template": 1, "validation_problems_per_template": 1,
+                                                    "test_problems_per_template": 1},
                                           "train": {"lr": lr, "kill": kill}}))
         try:
             Build(config, str(tmp_path / "work"), progress=False).run([STAGES[0], stage])

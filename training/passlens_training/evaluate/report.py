@@ -228,6 +228,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--out", type=Path)
     ap.add_argument("--data", action="append", type=Path, default=[], help="rollout shards (files or a dataset dir) for the code beside the trace")
     ap.add_argument("--calibration", type=Path, help="calibration file fitted on a validation split: ECE and reliability before/after")
+    ap.add_argument("--quiet", action="store_true", help="print no figures (an untouched test split is read in its report only)")
     args = ap.parse_args(argv)
     section = (read_config(args.config).get("evaluate") or {}) if args.config else {}
     scores = args.scores or ([section["scores"]] if isinstance(section.get("scores"), str) else section.get("scores"))
@@ -240,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         results = evaluate(parse_named(args.scores), args.out, args.data, calibration)
     except ValueError as exc:
         raise SystemExit(f"evaluate: {exc}") from exc
-    for name, m in results.items():
+    for name, m in ({} if args.quiet else results).items():
         rankers = m["selection"]["subsets"]["all"]["rankers"]
         likelihood = rankers.get("likelihood_mean")
         print(f"{name}: accuracy {_pct(m['imbalanced']['accuracy'])} (balanced {_pct(m['balanced']['accuracy'])}), "
