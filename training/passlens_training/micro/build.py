@@ -163,7 +163,7 @@ class Build:
 
     @property
     def dataset_dir(self) -> Path:
-        return Path(self.section("rollouts")["output_dir"])
+        return Path(self.section("rollouts").get("output_dir") or self.work / "dataset")
 
     @property
     def critic_dir(self) -> Path:

@@ -77,12 +77,13 @@ def _num(x: float | None) -> str:
 
 
 def _mean_sd(values: list[float | None], fmt: Callable[[float], str]) -> str:
+    """"mean ± sd" (sample standard deviation) of the values that exist."""
     values = [v for v in values if v is not None]
     if not values:
         return "–"
     if len(values) == 1:
         return fmt(values[0])
-    return f"{fmt(statistics.mean(values))} ± {fmt(statistics.stdev(values))}"
+    return f"{fmt(statistics.mean(values))} ± {fmt(statistics.stdev(values)).lstrip('+')}"
 
 
 def load_metrics(build: Build, split: str) -> dict:
