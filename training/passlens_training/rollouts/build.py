@@ -131,6 +131,9 @@ def build(data: DataConfig, cfg: RolloutsConfig, *, progress_bar: bool = True) -
         split = load_or_make_split(resolve_path(data.split_file) if data.split_file else out / "split.json",
                                    by_id, data.test_fraction, data.split_seed)
         write_split(out / "split.json", split)
+    unknown = [name for name in data.splits if name not in split]
+    if unknown:
+        raise SystemExit(f"data.splits names {unknown}, but the split file has only {sorted(split)}")
     missing = [pid for name in data.splits for pid in split[name] if pid not in by_id]
     if missing:
         raise SystemExit(f"split file names {len(missing)} problems not in {source} (e.g. {missing[:3]})")
