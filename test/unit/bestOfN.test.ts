@@ -78,10 +78,16 @@ test('without a critic, candidates are ranked by the generator\'s mean token log
     assert.deepEqual(candidate.values, []);
     const same = again[candidate.index];
     assert.equal(candidate.text, same.text);
-    assert.ok(candidate.logprobs.length > 0 && candidate.logprobs.every((l) => l <= 0));
-    assert.equal(candidate.final, meanLogprob(same.logprobs));
+    assert.ok(candidate.logprobs.every((l) => l <= 0));
+    // A candidate that ended at once (end token first) has no streamed tokens: no likelihood.
+    assert.equal(candidate.logprobs.length > 0, candidate.text.length > 0);
+    if (candidate.logprobs.length) assert.equal(candidate.final, meanLogprob(same.logprobs));
+    else assert.ok(Number.isNaN(candidate.final));
   }
-  for (let i = 1; i < ranked.length; i++) assert.ok(ranked[i - 1].final >= ranked[i].final, 'most likely first');
+  assert.ok(ranked.some((c) => c.logprobs.length > 0));
+  const known = ranked.filter((c) => !Number.isNaN(c.final));
+  assert.deepEqual(ranked.slice(0, known.length), known, 'candidates without a likelihood come last');
+  for (let i = 1; i < known.length; i++) assert.ok(known[i - 1].final >= known[i].final, 'most likely first');
 });
 
 test('meanLogprob skips unknown values and is NaN without any', () => {
