@@ -23,6 +23,8 @@ export interface CandidateCard {
   code: string;
   /** The ranking value (contract's finalScore); NaN until scored. */
   final: number;
+  /** What `final` is: the critic's p(pass) (when absent), or the generator's mean token log-probability (no critic configured). */
+  rankedBy?: 'critic' | 'likelihood';
   values: number[];
   /** Token range [from, to) of `values` that is the candidate's own text (a suggestion inside its file). */
   span?: [number, number];

@@ -173,7 +173,8 @@ async function generate(message: Extract<ToWorker, { type: 'generate' }>): Promi
       // The declared type wants a TextStreamer; generate() only calls put() and end().
       streamer: streamer as unknown as InstanceType<Transformers['TextStreamer']>,
     });
-    const finalText = visible(tokenizer.decode(generated, { skip_special_tokens: true }));
+    // A candidate that ends at once (end token first) has no ids, which decode() refuses.
+    const finalText = generated.length ? visible(tokenizer.decode(generated, { skip_special_tokens: true })) : '';
     const finishReason = cancelled.has(id) ? 'cancelled' : sawEos || stopped ? 'stop' : 'length';
     if (finalText.length > emittedText.length && !(message.holdPartial && finishReason === 'length')) {
       post({ type: 'token', id, candidate, text: finalText.slice(emittedText.length), tokenId: -1, logprob: Number.NaN });

@@ -49,6 +49,8 @@ const cardsView = document.getElementById('cards');
 let view;
 
 const pct = (v) => (Number.isNaN(v) || v === null ? '—' : (v * 100).toFixed(0) + '%');
+// Without a critic the ranking value is the generator's mean log-probability: never shown as a p(pass).
+const score = (card, v) => (card.rankedBy === 'likelihood' ? 'likelihood ' + (Number.isNaN(v) || v === null ? '—' : v.toFixed(3)) : pct(v));
 function el(tag, cls, text) { const e = document.createElement(tag); if (cls) e.className = cls; if (text !== undefined) e.textContent = text; return e; }
 
 function cardElement(card, rank) {
@@ -57,9 +59,9 @@ function cardElement(card, rank) {
   article.dataset.key = card.key;
   article.setAttribute('role', 'listitem');
   const scored = card.state === 'scored';
-  article.setAttribute('aria-label', (scored ? 'rank ' + rank + ', p(pass) ' + pct(card.final) : card.state) + ', ' + card.label + ', ' + card.verdict.label);
+  article.setAttribute('aria-label', (scored ? 'rank ' + rank + ', ' + (card.rankedBy === 'likelihood' ? '' : 'p(pass) ') + score(card, card.final) : card.state) + ', ' + card.label + ', ' + card.verdict.label);
   const top = el('div', 'top');
-  top.append(el('span', 'rank', scored ? '#' + rank : '…'), el('span', 'score', scored ? pct(card.final) : pct(card.values.length ? card.values[card.values.length - 1] : NaN)));
+  top.append(el('span', 'rank', scored ? '#' + rank : '…'), el('span', 'score', scored ? score(card, card.final) : pct(card.values.length ? card.values[card.values.length - 1] : NaN)));
   if (!scored) top.append(el('span', 'badge', card.state));
   if (card.pruned) top.append(el('span', 'badge', 'pruned at ' + card.pruned + ' tokens'));
   top.append(el('span', 'verdict ' + card.verdict.kind, card.verdict.label));

@@ -4,6 +4,7 @@ import { cardVerdict, diffLines, orderCards, type CandidateCard } from '../../co
 import { extractCode } from '../../core/contracts';
 import type { Problem } from '../../core/problem/types';
 import type { CandidateSource } from './candidatesPanel';
+import { rankingLabel } from './picker';
 
 interface Streaming {
   text: string;
@@ -29,11 +30,17 @@ export class RankRunCards implements CandidateSource, vscode.Disposable {
     private readonly document: vscode.TextDocument,
     private readonly problem: Problem,
     private readonly n: number,
-    readonly detail: string,
+    private readonly rankedDetail: string,
     /** Where a candidate's code goes when accepted: returns the file's text after it (for the diff) or applies it. */
     private readonly placement: { after(code: string): string; apply(code: string): Promise<void> },
   ) {
     this.title = `Generate and Rank: ${vscode.workspace.asRelativePath(document.uri)}`;
+  }
+
+  /** How the cards are ordered; without a critic, by the generator's likelihood, which is no p(pass). */
+  get detail(): string {
+    if (this.ranked?.[0]?.rankedBy === 'likelihood') return `${this.n} candidates, ranked by the generator's likelihood (no critic configured: not a p(pass))`;
+    return this.rankedDetail;
   }
 
   get done(): boolean {
@@ -72,6 +79,7 @@ export class RankRunCards implements CandidateSource, vscode.Disposable {
           label: `candidate ${candidate.index + 1} of ${this.n}`,
           code: candidate.code,
           final: candidate.final,
+          rankedBy: candidate.rankedBy,
           values: candidate.values,
           state: 'scored',
           verdict: cardVerdict(candidate.judged, noVerdict),
@@ -103,7 +111,7 @@ export class RankRunCards implements CandidateSource, vscode.Disposable {
     if (!candidate) throw new Error('That candidate is still being generated; accept it once the run is ranked.');
     if (!candidate.code) throw new Error(`Candidate ${candidate.index + 1} has no code block to insert.`);
     await this.placement.apply(candidate.code);
-    return `Inserted candidate ${candidate.index + 1} (p(pass) ${(candidate.final * 100).toFixed(0)}%) into ${vscode.workspace.asRelativePath(this.document.uri)}.`;
+    return `Inserted candidate ${candidate.index + 1} (${rankingLabel(candidate).replace(/\s+/g, ' ')}) into ${vscode.workspace.asRelativePath(this.document.uri)}.`;
   }
 
   dispose(): void {
