@@ -26,9 +26,12 @@ export interface PassLensSettings {
     backend: 'local' | 'vllm';
     bundlePath: string;
     url: string;
+    /** vllm backend: the served critic's calibration (passlens-calibration.json or a bundle); empty: raw values. */
+    calibrationFile: string;
     executionProvider: 'cpu' | 'cuda' | 'dml' | 'coreml';
   };
   liveConfidence: { enabled: boolean; debounceMs: number };
+  inline: { automatic: boolean; debounceMs: number; candidates: number; maxNewTokens: number; fillInTheMiddle: boolean };
   sandbox: { pythonPath: string; timeoutSeconds: number; memoryMb: number; allowWeakIsolation: boolean };
 }
 
@@ -64,11 +67,19 @@ export function readSettings(): PassLensSettings {
       backend: c.get('critic.backend', 'local'),
       bundlePath: c.get('critic.bundlePath', ''),
       url: c.get('critic.url', 'http://127.0.0.1:8001'),
+      calibrationFile: c.get('critic.calibrationFile', ''),
       executionProvider: c.get('critic.executionProvider', 'cpu'),
     },
     liveConfidence: {
       enabled: c.get('liveConfidence.enabled', false),
       debounceMs: c.get('liveConfidence.debounceMs', 400),
+    },
+    inline: {
+      automatic: c.get('inline.automatic', false),
+      debounceMs: c.get('inline.debounceMs', 300),
+      candidates: c.get('inline.candidates', 4),
+      maxNewTokens: c.get('inline.maxNewTokens', 256),
+      fillInTheMiddle: c.get('inline.fillInTheMiddle', false),
     },
     sandbox: {
       pythonPath: c.get('sandbox.pythonPath', 'python3'),

@@ -35,7 +35,11 @@ def test_real_ci_run_labels_trains_exports_and_scores_alike_in_node(tmp_path):
     problems = {p.problem_id: p for p in load_humaneval()}
     split = json.loads((work / "dataset" / "split.json").read_text())
     rollouts = read_dataset_shards(work / "dataset", "rollouts")
-    assert {r["split"] for r in rollouts} == {"train", "test"} and len(rollouts) == 4 * (1 + 2 * 2)
+    assert {r["split"] for r in rollouts} == {"train", "test"}
+    roles = [(r["split"], r["branch"]["role"]) for r in rollouts]
+    # per problem a trunk and K x M branches; per test problem 2 independent samples too (#18)
+    assert len(rollouts) == 4 * (1 + 2 * 2) + 2 * 2
+    assert roles.count(("test", "independent")) == 2 * 2 and ("train", "independent") not in roles
     assert all(r["problem_id"] in split[r["split"]] for r in rollouts)
     # Labels are the check programs' verdicts on the extracted code.
     verdicts = Judge(workers=2).judge([(r["rollout_id"], r["code"], problems[r["problem_id"]].tests) for r in rollouts])

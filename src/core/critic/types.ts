@@ -1,3 +1,4 @@
+import type { Calibration } from '../contracts/calibration';
 import type { Problem, PromptTemplates } from '../problem/types';
 import type { VerifiedFile } from './integrity';
 
@@ -8,7 +9,7 @@ export interface TokenScores {
   tokenIds: number[];
   /** [start, end) UTF-16 offsets of each token into the scored text. */
   charOffsets: Array<[number, number]>;
-  /** p(pass) after each token, in [0, 1]. */
+  /** p(pass) after each token, in [0, 1]; calibrated when the critic has a calibration (`CriticInfo.calibration`). */
   values: number[];
   /** Set when the input was changed to fit, e.g. the prompt's beginning was cut to fit the context. */
   notice?: string;
@@ -27,12 +28,20 @@ export interface CriticInfo {
   notices?: string[];
   /** Local bundles: the model files checked against the manifest's sha256, and whether a cached check was reused. */
   verified?: VerifiedFile[];
+  /** The calibration applied to every value (fitted on a validation split); absent: raw values. */
+  calibration?: Calibration;
 }
 
 /** Incremental scoring of one growing response, O(new tokens) per append via the KV cache. */
 export interface CriticStream {
   /** Appends text; returns scores of the tokens that changed or are new (offsets into the full text). */
   append(chunk: string, signal?: AbortSignal): Promise<TokenScores>;
+  /**
+   * A second stream that starts with this one's text and scores, without scoring them
+   * again (locally it shares the KV cache); each then extends on its own. It sees every
+   * append sent before it.
+   */
+  fork(): Promise<CriticStream>;
   /** Everything scored so far. */
   current(): TokenScores;
   close(): Promise<void>;

@@ -4,16 +4,19 @@ import { search } from '../../core/generateAndRank/search';
 import type { Problem } from '../../core/problem/types';
 import { SandboxUnavailableError } from '../../core/sandbox';
 import { docstringEndingAt, problemFromStatement, statementAboveLine } from '../../core/problem/extraction';
+import type { Critic } from '../../core/critic/types';
 import { offerCriticFix } from '../critic/selectCritic';
 import { errorMessage, isCancellation, timed, withProgress } from '../log';
-import type { CriticService } from '../critic/criticService';
+import { NoCriticError, type CriticService } from '../critic/criticService';
 import type { GeneratorService } from '../generation/generatorService';
 import type { ProblemService } from '../problem/problemService';
 import type { SandboxService } from '../sandbox/sandboxService';
 import { readSettings } from '../settings';
 import type { CandidateStore } from './candidateStore';
-import { pickCandidate } from './picker';
+import { pickCandidate, rankingLabel } from './picker';
 import { PREVIEW_SCHEME, type CandidatePreviews } from './preview';
+import type { CandidateSource } from './candidatesPanel';
+import { RankRunCards } from './rankRunCards';
 
 export interface GenerateAndRankDeps {
   generators: GeneratorService;
@@ -23,6 +26,7 @@ export interface GenerateAndRankDeps {
   previews: CandidatePreviews;
   store: CandidateStore;
   log: vscode.LogOutputChannel;
+  openPanel: (source: CandidateSource) => void;
 }
 
 /** Problem for generation: the selection, the docstring/comment above the cursor, the file's problem, or typed. */
@@ -61,6 +65,24 @@ export function textAfterAccept(document: vscode.TextDocument, selection: vscode
   return { range: new vscode.Range(at.range.end, at.range.end), text: '\n' + body + end };
 }
 
+/** The run as the candidates panel shows it: streaming, then ranked and judged; Accept inserts like the picker's Enter. */
+function panelRun(editor: vscode.TextEditor, problem: Problem, n: number, deps: GenerateAndRankDeps): RankRunCards {
+  const { document, selection } = editor;
+  const run = new RankRunCards(document, problem, n, `${n} candidates, best first by the critic's p(pass)`, {
+    after: (code) => {
+      const { range, text } = textAfterAccept(document, selection, code, 'insert');
+      return document.getText(new vscode.Range(new vscode.Position(0, 0), range.start)) + text + document.getText(new vscode.Range(range.end, document.lineAt(document.lineCount - 1).range.end));
+    },
+    apply: async (code) => {
+      const target = await vscode.window.showTextDocument(document, editor.viewColumn);
+      const { range, text } = textAfterAccept(document, selection, code, 'insert');
+      if (!(await target.edit((edit) => edit.replace(range, text)))) throw new Error(`Could not edit ${vscode.workspace.asRelativePath(document.uri)}.`);
+    },
+  });
+  deps.store.setLive(run);
+  return run;
+}
+
 /** Closes the diff tabs the picker opened. */
 async function closePreviews(): Promise<void> {
   const tabs = vscode.window.tabGroups.all.flatMap((group) =>
@@ -79,13 +101,26 @@ export async function generateAndRankCommand(deps: GenerateAndRankDeps): Promise
   const problem = await problemAtCursor(editor, deps.problems);
   if (!problem) return undefined;
   const settings = readSettings();
+  const run = panelRun(editor, problem, settings.generator.candidates, deps);
   let candidates: RankedCandidate[] | undefined;
+  let calibrated = false;
   try {
     const { strategy, tokenBudget, guided } = settings.search;
     const n = settings.generator.candidates;
     const title = strategy === 'guided' ? `PassLens: guided search, ${n} candidates at a time` : `PassLens: generating ${n} candidates`;
     candidates = await withProgress(deps.log, title, async (progress, signal) => {
-      const critic = await deps.critics.get(signal);
+      // No critic configured: best-of-n ranks by the generator's likelihood, and says so.
+      const critic: Critic | undefined = await deps.critics.get(signal).catch((error: unknown) => {
+        if (error instanceof NoCriticError && strategy === 'best-of-n') return undefined;
+        throw error;
+      });
+      calibrated = critic?.info.calibration !== undefined;
+      if (!critic) {
+        deps.log.info('no critic configured: ranking candidates by the generator\'s mean token log-probability');
+        void vscode.window
+          .showInformationMessage('PassLens: no critic configured, so candidates are ranked by the generator\'s likelihood (not a p(pass)).', 'Pick Critic Bundle…')
+          .then((choice) => choice && vscode.commands.executeCommand('passlens.selectCriticModel'));
+      }
       const generator = await deps.generators.get(signal);
       progress.report({ message: `${generator.name}` });
       try {
@@ -107,9 +142,12 @@ export async function generateAndRankCommand(deps: GenerateAndRankDeps): Promise
             },
             signal,
             {
-              onUpdate: ({ index, values, tokens, pruned }) => {
+              onUpdate: ({ index, text, values, tokens, pruned, meanLogprob }) => {
+                run.update(index, { text, values, tokens, pruned });
                 const last = values[values.length - 1];
-                const score = `p(pass) ${last === undefined ? '—' : (last * 100).toFixed(0) + '%'}`;
+                const score = critic
+                  ? `p(pass) ${last === undefined ? '—' : (last * 100).toFixed(0) + '%'}`
+                  : `likelihood ${meanLogprob === undefined || Number.isNaN(meanLogprob) ? '—' : meanLogprob.toFixed(3)} (mean log-prob)`;
                 if (pruned !== undefined && pruned !== false) {
                   stopped++;
                   progress.report({ message: `candidate ${index + 1} pruned at ${pruned} tokens (${score}); ${stopped} pruned so far` });
@@ -118,6 +156,7 @@ export async function generateAndRankCommand(deps: GenerateAndRankDeps): Promise
             },
           ),
         );
+        run.finish(ranked);
         const pruned = ranked.filter((c) => c.pruned !== false);
         if (pruned.length) deps.log.info(`guided search pruned ${pruned.length} of ${ranked.length} candidates; ${ranked.reduce((sum, c) => sum + c.tokens, 0)} tokens generated`);
         if (problem.tests && vscode.workspace.isTrusted) {
@@ -134,8 +173,9 @@ export async function generateAndRankCommand(deps: GenerateAndRankDeps): Promise
         }
         return ranked;
       } finally {
+        run.end();
         deps.generators.idle();
-        if (!settings.liveConfidence.enabled) deps.critics.idle();
+        if (critic && !settings.liveConfidence.enabled) deps.critics.idle();
       }
     });
   } catch (error) {
@@ -151,15 +191,15 @@ export async function generateAndRankCommand(deps: GenerateAndRankDeps): Promise
     const { range, text } = textAfterAccept(document, selection, candidate.code, mode);
     const after = document.getText(new vscode.Range(new vscode.Position(0, 0), range.start)) + text + document.getText(new vscode.Range(range.end, document.lineAt(document.lineCount - 1).range.end));
     const uri = deps.previews.put(`candidate-${candidate.index}`, fileName, after);
-    void vscode.commands.executeCommand('vscode.diff', document.uri, uri, `${fileName} ↔ candidate (p(pass) ${(candidate.final * 100).toFixed(0)}%)`, { preview: true, preserveFocus: true });
+    void vscode.commands.executeCommand('vscode.diff', document.uri, uri, `${fileName} ↔ candidate (${rankingLabel(candidate).replace(/\s+/g, ' ')})`, { preview: true, preserveFocus: true });
   };
-  const chosen = await pickCandidate(candidates, preview, !selection.isEmpty);
+  const chosen = await pickCandidate(candidates, preview, !selection.isEmpty, calibrated, () => deps.openPanel(run));
   await closePreviews();
   deps.previews.clear();
   const target = await vscode.window.showTextDocument(document, editor.viewColumn);
   if (!chosen) return undefined;
   const { range, text } = textAfterAccept(document, selection, chosen.candidate.code, chosen.mode);
   await target.edit((edit) => edit.replace(range, text));
-  deps.log.info(`accepted candidate ${chosen.candidate.index} (p(pass) ${chosen.candidate.final.toFixed(3)}, ${chosen.mode})`);
+  deps.log.info(`accepted candidate ${chosen.candidate.index} (${rankingLabel(chosen.candidate).replace(/\s+/g, ' ')}, ${chosen.mode})`);
   return chosen.candidate;
 }

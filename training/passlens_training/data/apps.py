@@ -167,9 +167,6 @@ def load_problems(source: str, *, split: str = "train", report: LoadReport | Non
     raise FileNotFoundError(f"APPS source not found: {source} (a .jsonl file, an APPS folder, parquet files, or hub:codeparrot/apps)")
 
 
-SPLITS = ("train", "validation", "test")
-
-
 def make_split(ids: Iterable[str], test_fraction: float, seed: int, validation_fraction: float = 0.0) -> dict[str, list[str]]:
     """A seeded split by problem: train/test, and a validation split (what is tuned, so that
     the test split stays untouched) when `validation_fraction` > 0."""
@@ -189,11 +186,13 @@ def make_split(ids: Iterable[str], test_fraction: float, seed: int, validation_f
 
 def load_or_make_split(path: str | Path, ids: Iterable[str], test_fraction: float, seed: int,
                        validation_fraction: float = 0.0) -> dict[str, list[str]]:
-    """Reads the split file when it exists (so every stage agrees), else writes a new seeded one."""
+    """Reads the split file when it exists (so every stage agrees; every list in it is a split,
+    e.g. the micro world's validation), else writes a new seeded one (train/test, and
+    validation when `validation_fraction` > 0)."""
     path = Path(path)
     if path.is_file():
         split = read_split(path)
-        return {name: split[name] for name in SPLITS if name in split}
+        return {name: ids for name, ids in split.items() if isinstance(ids, list)}
     split = make_split(ids, test_fraction, seed, validation_fraction)
     write_split(path, {**split, "seed": seed, "test_fraction": test_fraction, "validation_fraction": validation_fraction})
     return split

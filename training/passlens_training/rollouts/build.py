@@ -27,7 +27,7 @@ from ..data.apps import LoadReport, load_or_make_split, load_problems
 from ..data.prompts import build_prompt
 from ..records import append_jsonl, read_dataset_shards, read_jsonl, shard_name, write_jsonl, write_split
 from .balance import balance
-from .forking import ForkingConfig, generate_rollouts
+from .forking import ForkingConfig, generate_independent, generate_rollouts
 from .generation import SamplingConfig, make_backend
 from .judging import Judge, WeakIsolationRefused, is_weak_isolation
 
@@ -73,7 +73,11 @@ class RolloutsConfig:
     judge_memory_mb: int = 1024
     judge_isolation: str = "auto"  # auto = the strongest the machine has (bwrap, firejail, sandbox-exec) or a refusal
     allow_weak_isolation: bool = False  # label with the judge's escapable weak mode where nothing strong exists
-    exclude_no_pass: bool = True
+    exclude_no_pass: bool = True  # training problems without a passing rollout go to excluded shards; evaluation splits keep every problem
+    # Independent samples of each problem of these splits, besides the trunk and forks: the
+    # candidates a picker gets, on which evaluate measures pass@k and best-of-k.
+    independent_samples: int = 16
+    independent_splits: list[str] = dataclasses.field(default_factory=lambda: ["test"])
     problems_per_shard: int = 100
     problems_per_batch: int = 1  # problems whose trunks (then forks) go to the backend together; vllm: 32+
     balance_seed: int = 0
@@ -110,6 +114,9 @@ def _check_same_run(out: Path, run: dict[str, Any]) -> None:
 def build(data: DataConfig, cfg: RolloutsConfig, *, progress_bar: bool = True) -> dict[str, Any]:
     from tqdm import tqdm
 
+    if "train" in cfg.independent_splits:
+        raise SystemExit("rollouts.independent_splits names 'train': training reads trunks and forks only; "
+                         "draw independent samples for the evaluation splits (e.g. [validation, test])")
     out = Path(resolve_path(cfg.output_dir))
     (out / "shards").mkdir(parents=True, exist_ok=True)
     # Settings that change no rollout may differ on resume.
@@ -130,9 +137,9 @@ def build(data: DataConfig, cfg: RolloutsConfig, *, progress_bar: bool = True) -
         split = load_or_make_split(resolve_path(data.split_file) if data.split_file else out / "split.json",
                                    by_id, data.test_fraction, data.split_seed, data.validation_fraction)
         write_split(out / "split.json", split)
-    absent = [name for name in data.splits if name not in split]
-    if absent:
-        raise SystemExit(f"data.splits names {absent}, which the split file does not have ({sorted(split)}); "
+    unknown = [name for name in data.splits if name not in split]
+    if unknown:
+        raise SystemExit(f"data.splits names {unknown}, but the split file has only {sorted(split)}; "
                          "a validation split needs data.validation_fraction > 0")
     missing = [pid for name in data.splits for pid in split[name] if pid not in by_id]
     if missing:
@@ -166,10 +173,13 @@ def build(data: DataConfig, cfg: RolloutsConfig, *, progress_bar: bool = True) -
             chunk = todo[b:b + step]
             prompts = [build_prompt(problem, tokenizer, templates) for _, problem in chunk]
             batch = [(problem, ids) for (_, problem), (_, ids) in zip(chunk, prompts)]
-            for (name, problem), (prompt_text, prompt_ids), records in zip(
-                    chunk, prompts, generate_rollouts(batch, backend, judge, tokenizer, fork_cfg, cfg.seed)):
+            evaluated = [i for i, (name, _) in enumerate(chunk) if name in cfg.independent_splits]
+            independent = dict(zip(evaluated, generate_independent([batch[i] for i in evaluated], backend, judge, tokenizer,
+                                                                   cfg.independent_samples, cfg.max_new_tokens, cfg.seed)))
+            for i, ((name, problem), (prompt_text, prompt_ids), records) in enumerate(zip(
+                    chunk, prompts, generate_rollouts(batch, backend, judge, tokenizer, fork_cfg, cfg.seed))):
                 _commit_problem(out, cfg, name, problem, index[(name, problem.problem_id)], prompt_text, prompt_ids,
-                                records, backend)
+                                records, independent.get(i, []), backend)
                 bar.update(1)
         bar.close()
 
@@ -190,19 +200,23 @@ def _record_isolation(out: Path, mode: str) -> None:
 
 
 def _commit_problem(out: Path, cfg: RolloutsConfig, name: str, problem, position: int, prompt_text: str,
-                    prompt_ids: list[int], records: list[dict[str, Any]], backend) -> None:
-    """Appends one problem's rollouts to its shard, then marks the problem done (see module doc)."""
+                    prompt_ids: list[int], records: list[dict[str, Any]], independent: list[dict[str, Any]], backend) -> None:
+    """Appends one problem's rollouts to its shard, then marks the problem done (see module doc).
+    Only training problems are excluded for having no passing fork rollout: evaluation keeps
+    every problem and reports with and without the unsolved ones (docs/EVALUATION.md)."""
+    passes = sum(r["label"] for r in records)
+    records = records + independent
     for r in records:
         r.update({"split": name, "difficulty": problem.difficulty, "kind": problem.kind,
                   "prompt_text": prompt_text, "prompt_token_ids": prompt_ids,
                   "generator": {"id": backend.generator_id, "revision": backend.revision},
                   "sampling": {"temperature": cfg.temperature, "top_p": cfg.top_p, "max_new_tokens": cfg.max_new_tokens}})
-    passes = sum(r["label"] for r in records)
-    kept = passes > 0 or not cfg.exclude_no_pass
+    kept = passes > 0 or not cfg.exclude_no_pass or name != "train"
     shard = out / "shards" / shard_name("rollouts" if kept else "excluded", name, position // cfg.problems_per_shard)
     append_jsonl(shard, records)
     append_jsonl(out / "progress.jsonl", [{"problem_id": problem.problem_id, "split": name, "kept": kept,
-                                           "rollouts": len(records), "passes": passes}])
+                                           "rollouts": len(records), "passes": passes, "independent": len(independent),
+                                           "independent_passes": sum(r["label"] for r in independent)}])
 
 
 def _generator_path(generator: str) -> str:
@@ -232,9 +246,14 @@ def write_stats(out: Path, data: DataConfig, cfg: RolloutsConfig, report: LoadRe
         return {"rollouts": len(rows), "pass": pos, "fail": len(rows) - pos,
                 "pass_rate": pos / len(rows) if rows else None}
 
+    def independent(r):
+        return (r.get("branch") or {}).get("role") == "independent"
+
     per_split: dict[str, Any] = {}
     for name in data.splits:
-        rows = [r for r in kept if r["split"] == name]
+        split_rows = [r for r in kept if r["split"] == name]
+        rows = [r for r in split_rows if not independent(r)]  # trunks and forks
+        samples = [r for r in split_rows if independent(r)]
         problems = {r["problem_id"]: r for r in rows}
         figure6 = Counter((r["kind"], r["difficulty"]) for r in problems.values())
         per_split[name] = {
@@ -245,6 +264,8 @@ def write_stats(out: Path, data: DataConfig, cfg: RolloutsConfig, report: LoadRe
             "by_difficulty": {d: class_balance([r for r in rows if r["difficulty"] == d])
                               for d in sorted({r["difficulty"] for r in rows})},
             "kinds_by_difficulty": {f"{k}/{d}": n for (k, d), n in sorted(figure6.items())},
+            "independent_samples": {**class_balance(samples),
+                                    "problems_with_a_pass": len({r["problem_id"] for r in samples if r["label"]})},
         }
     stats = {"output_dir": str(out), "skipped_no_tests": report.skipped_no_tests,
              "rollouts_kept": len(kept), "rollouts_excluded": len(excluded), **class_balance(kept),
