@@ -2,21 +2,28 @@
 
     python -m passlens_training.rollouts --config configs/tiny-cpu.yaml [--limit N]
 
-Output dir: `split.json`, `run.json` (the config of the run), `shards/rollouts-SPLIT-NNNNN.jsonl`
+Output dir: `split.json`, `run.json` (the settings of the run), `shards/rollouts-SPLIT-NNNNN.jsonl`
 (kept problems), `shards/excluded-SPLIT-NNNNN.jsonl` (problems with no passing rollout, when
-excluded), `progress.jsonl` (one line per finished problem), `balanced-train.jsonl`,
-`stats.json`, `plots/*.png`.
+excluded), `progress.jsonl` (one line per finished problem), `throughput.json` (rates per
+worker and session: throughput.py), `balanced-train.jsonl`, `stats.json`, `plots/*.png`.
+
+Engines (`rollouts.engine`): `local` runs the backend and the judge in this process; `ray`
+shards the problems over generation workers on a Ray cluster, judging in a separate CPU pool
+(distributed.py). Either way this process alone writes the output, problem by problem.
 
 Resumable: a problem's rollouts are appended to its shard, then the problem is marked done in
 progress.jsonl (both flushed and fsynced). On restart, lines of problems not marked done (a
 kill between the two writes, or a torn last line: records.py) are dropped, so nothing is lost
-or doubled.
+or doubled. A run may be resumed on the other engine.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
+import os
+import socket
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -30,6 +37,7 @@ from .balance import balance
 from .forking import ForkingConfig, generate_rollouts
 from .generation import SamplingConfig, make_backend
 from .judging import Judge
+from .throughput import MeteredBackend, MeteredJudge, WorkCounts, WorkerReport, record_session, session_summary
 
 
 TINY_PREFIX = "tiny-random:"
@@ -49,11 +57,13 @@ class DataConfig:
 @dataclasses.dataclass
 class RolloutsConfig:
     output_dir: str = "runs/dataset"
+    engine: str = "local"  # local | ray (settings: the config's `ray` section, distributed.RayConfig)
     backend: str = "hf"  # hf | vllm | openai
     generator: str = ""  # model path / hub id (served model name for openai)
     revision: str | None = None
     device: str = "cpu"
     dtype: str = "auto"
+    torch_threads: int = 0  # hf on CPU: torch threads (0 = torch's default); its last bits depend on it
     server_url: str = ""
     vllm: dict[str, Any] = dataclasses.field(default_factory=dict)  # extra vllm.LLM(...) arguments
     prompt_templates: str = ""  # default: contracts/prompt_templates.json
@@ -103,13 +113,15 @@ def _check_same_run(out: Path, run: dict[str, Any]) -> None:
         run_file.write_text(json.dumps(run, indent=1))
 
 
-def build(data: DataConfig, cfg: RolloutsConfig, *, progress_bar: bool = True) -> dict[str, Any]:
-    from tqdm import tqdm
-
+def build(data: DataConfig, cfg: RolloutsConfig, *, progress_bar: bool = True, ray_cfg=None) -> dict[str, Any]:
+    """`ray_cfg`: distributed.RayConfig for engine `ray` (defaults when None)."""
+    if cfg.engine not in ("local", "ray"):
+        raise SystemExit(f"rollouts.engine must be 'local' or 'ray', got {cfg.engine!r}")
     out = Path(resolve_path(cfg.output_dir))
     (out / "shards").mkdir(parents=True, exist_ok=True)
-    # Settings that change no rollout may differ on resume.
-    result_settings = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("judge_workers", "problems_per_batch")}
+    # Settings that change no rollout may differ on resume (torch_threads: only in the last bits of CPU floats).
+    result_settings = {k: v for k, v in dataclasses.asdict(cfg).items()
+                       if k not in ("engine", "judge_workers", "problems_per_batch", "torch_threads")}
     _check_same_run(out, {"data": dataclasses.asdict(data), "rollouts": result_settings})
 
     report = LoadReport()
@@ -132,45 +144,107 @@ def build(data: DataConfig, cfg: RolloutsConfig, *, progress_bar: bool = True) -
     done = _recover(out)
     todo = [(name, p) for name, p in work if p.problem_id not in done]
 
-    sampling = SamplingConfig(cfg.temperature, cfg.top_p)
-    fork_cfg = ForkingConfig(cfg.num_forks, cfg.samples_per_fork, cfg.max_new_tokens, cfg.min_fork_distance,
-                             cfg.trunk_policy, cfg.trunk_retries)
-    templates = load_templates(resolve_path(cfg.prompt_templates) if cfg.prompt_templates else None)
     if todo:
-        from transformers import AutoTokenizer
-
-        generator = _generator_path(cfg.generator)
-        tokenizer = AutoTokenizer.from_pretrained(generator, revision=cfg.revision)
-        backend = make_backend(cfg.backend, generator, sampling, revision=cfg.revision, device=cfg.device,
-                               dtype=cfg.dtype, server_url=cfg.server_url, tokenizer=tokenizer, vllm_options=cfg.vllm)
-        judge = Judge(resolve_path(cfg.judge_path) if cfg.judge_path else None, workers=cfg.judge_workers,
-                      timeout_s=cfg.judge_timeout_s, memory_mb=cfg.judge_memory_mb)
-        index = {(name, p.problem_id): i for name in data.splits
-                 for i, p in enumerate(p for n, p in work if n == name)}
-        bar = tqdm(total=len(todo), desc="problems", unit="problem", disable=not progress_bar)
         step = max(cfg.problems_per_batch, 1)
-        for b in range(0, len(todo), step):
-            chunk = todo[b:b + step]
-            prompts = [build_prompt(problem, tokenizer, templates) for _, problem in chunk]
-            batch = [(problem, ids) for (_, problem), (_, ids) in zip(chunk, prompts)]
-            for (name, problem), (prompt_text, prompt_ids), records in zip(
-                    chunk, prompts, generate_rollouts(batch, backend, judge, tokenizer, fork_cfg, cfg.seed)):
-                _commit_problem(out, cfg, name, problem, index[(name, problem.problem_id)], prompt_text, prompt_ids,
-                                records, backend)
-                bar.update(1)
-        bar.close()
+        chunks = [todo[b:b + step] for b in range(0, len(todo), step)]
+        position = {(name, p.problem_id): i for name in data.splits
+                    for i, p in enumerate(p for n, p in work if n == name)}
+        session = Session(out, cfg, position, len(todo), progress_bar)
+        generator = _generator_path(cfg.generator)
+        templates = load_templates(resolve_path(cfg.prompt_templates) if cfg.prompt_templates else None)
+        try:
+            if cfg.engine == "ray":
+                from .distributed import RayConfig, run_on_ray
+
+                run_on_ray(chunks, cfg, ray_cfg or RayConfig(), generator, templates, session)
+            else:
+                _run_local(chunks, cfg, generator, templates, session)
+        finally:
+            session.close()
 
     stats = write_stats(out, data, cfg, report)
     return stats
 
 
-def _commit_problem(out: Path, cfg: RolloutsConfig, name: str, problem, position: int, prompt_text: str,
-                    prompt_ids: list[int], records: list[dict[str, Any]], backend) -> None:
+def _run_local(chunks, cfg: RolloutsConfig, generator: str, templates: dict[str, str], session: "Session") -> None:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(generator, revision=cfg.revision)
+    backend = make_backend(cfg.backend, generator, SamplingConfig(cfg.temperature, cfg.top_p), revision=cfg.revision,
+                           device=cfg.device, dtype=cfg.dtype, server_url=cfg.server_url, tokenizer=tokenizer,
+                           vllm_options=cfg.vllm, threads=cfg.torch_threads)
+    judge = Judge(resolve_path(cfg.judge_path) if cfg.judge_path else None, workers=cfg.judge_workers,
+                  timeout_s=cfg.judge_timeout_s, memory_mb=cfg.judge_memory_mb)
+    for chunk in chunks:
+        counts = WorkCounts()
+        results = chunk_rollouts(chunk, MeteredBackend(backend, counts), MeteredJudge(judge, counts), tokenizer, templates, cfg)
+        session.commit("local", chunk, results, counts, os.getpid(), socket.gethostname())
+
+
+def chunk_rollouts(chunk: list[tuple[str, Any]], backend, judge, tokenizer, templates: dict[str, str],
+                   cfg: RolloutsConfig) -> list[dict[str, Any]]:
+    """The rollouts of a chunk of (split, problem), whichever engine runs it: per problem its
+    prompt and records (all but the dataset-level fields `commit_problem` adds)."""
+    fork_cfg = ForkingConfig(cfg.num_forks, cfg.samples_per_fork, cfg.max_new_tokens, cfg.min_fork_distance,
+                             cfg.trunk_policy, cfg.trunk_retries)
+    prompts = [build_prompt(problem, tokenizer, templates) for _, problem in chunk]
+    batch = [(problem, ids) for (_, problem), (_, ids) in zip(chunk, prompts)]
+    records = generate_rollouts(batch, backend, judge, tokenizer, fork_cfg, cfg.seed)
+    return [{"prompt_text": text, "prompt_ids": ids, "records": recs,
+             "generator": {"id": backend.generator_id, "revision": backend.revision}}
+            for (text, ids), recs in zip(prompts, records)]
+
+
+class Session:
+    """This process's part of a build, whichever engine: commits each finished problem, counts
+    the work per worker, moves the progress bar and keeps throughput.json current."""
+
+    WRITE_EVERY_S = 30.0
+
+    def __init__(self, out: Path, cfg: RolloutsConfig, position: dict[tuple[str, str], int], total: int, progress_bar: bool):
+        from tqdm import tqdm
+
+        self.out, self.cfg, self.position = out, cfg, position
+        self.workers: dict[str, WorkerReport] = {}
+        self.started, self.t0 = time.time(), time.perf_counter()
+        self.written_at: float | None = None
+        self.bar = tqdm(total=total, desc=f"problems ({cfg.engine})", unit="problem", disable=not progress_bar)
+
+    def commit(self, worker: str, chunk: list[tuple[str, Any]], results: list[dict[str, Any]], counts: WorkCounts,
+               pid: int, node: str) -> None:
+        for (name, problem), result in zip(chunk, results):
+            commit_problem(self.out, self.cfg, name, problem, self.position[(name, problem.problem_id)], result)
+        counts.problems += len(chunk)
+        counts.rollouts += sum(len(r["records"]) for r in results)
+        report = self.workers.setdefault(worker, WorkerReport(worker, node=node))
+        report.counts.add(counts)
+        if pid not in report.pids:
+            report.pids.append(pid)
+        self.bar.update(len(chunk))
+        wall = time.perf_counter() - self.t0
+        self.bar.set_postfix(rollouts_per_s=f"{sum(w.counts.rollouts for w in self.workers.values()) / wall:.2f}")
+        if self.written_at is None or wall - self.written_at >= self.WRITE_EVERY_S:
+            self._write(wall)
+
+    def _write(self, wall: float) -> None:
+        workers = [self.workers[k] for k in sorted(self.workers)]
+        record_session(self.out, session_summary(self.cfg.engine, workers, wall, self.started),
+                       replace_last=self.written_at is not None)
+        self.written_at = wall
+
+    def close(self) -> None:
+        self.bar.close()
+        if self.workers:
+            self._write(time.perf_counter() - self.t0)
+
+
+def commit_problem(out: Path, cfg: RolloutsConfig, name: str, problem, position: int, result: dict[str, Any]) -> None:
     """Appends one problem's rollouts to its shard, then marks the problem done (see module doc)."""
+    records = result["records"]
     for r in records:
         r.update({"split": name, "difficulty": problem.difficulty, "kind": problem.kind,
-                  "prompt_text": prompt_text, "prompt_token_ids": prompt_ids,
-                  "generator": {"id": backend.generator_id, "revision": backend.revision},
+                  "prompt_text": result["prompt_text"], "prompt_token_ids": result["prompt_ids"],
+                  "generator": result["generator"],
                   "sampling": {"temperature": cfg.temperature, "top_p": cfg.top_p, "max_new_tokens": cfg.max_new_tokens}})
     passes = sum(r["label"] for r in records)
     kept = passes > 0 or not cfg.exclude_no_pass
@@ -273,7 +347,12 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_section(args.config, "rollouts", RolloutsConfig)
     if args.limit is not None:
         data.limit = args.limit
-    stats = build(data, cfg, progress_bar=not args.no_progress)
+    ray_cfg = None
+    if cfg.engine == "ray":
+        from .distributed import RayConfig
+
+        ray_cfg = load_section(args.config, "ray", RayConfig)
+    stats = build(data, cfg, progress_bar=not args.no_progress, ray_cfg=ray_cfg)
     print(f"build-dataset: {stats['rollouts_kept']} rollouts kept ({stats['pass']} pass / {stats['fail']} fail), "
           f"{stats['rollouts_excluded']} in excluded problems; balanced train: {stats['balanced_train']['rollouts_out']} "
           f"rollouts, {stats['balanced_train']['problems_left_out']} one-class problems left out; see {stats['output_dir']}/stats.json")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,11 @@ class Judge:
 
         Identical (code, tests) items run once: rollouts sampled from one fork often end in the
         same program (on the micro problems ~5 in 6 do), and a verdict is a function of both."""
+        return self.judge_counted(items)[0]
+
+    def judge_counted(self, items: list[tuple[str, str, dict[str, Any]]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """`judge`, and what the sandbox ran: {programs, tests (test cases), seconds}."""
+        start = time.perf_counter()
         requests, responses = [], {}
         first_of: dict[tuple[str, str], str] = {}
         same_as: dict[str, str] = {}
@@ -60,6 +66,8 @@ class Judge:
                 if "error" in resp:
                     raise RuntimeError(f"judge rejected request {resp.get('id')}: {resp['error']}")
                 responses[resp["id"]] = resp
+        run = {"programs": len(requests), "tests": sum(len(responses[r["id"]].get("results", [])) for r in requests),
+               "seconds": time.perf_counter() - start if requests else 0.0}
         for rid, first in same_as.items():
             responses[rid] = {**responses[first], "id": rid}
-        return [responses[rid] for rid, _, _ in items]
+        return [responses[rid] for rid, _, _ in items], run

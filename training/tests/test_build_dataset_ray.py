@@ -1,0 +1,177 @@
+"""build-dataset on a local Ray cluster (2 CPU generation workers, a judge pool): the same records
+as the single-process engine, and nothing lost or doubled when a worker or the driver is killed."""
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import yaml
+
+from passlens_training.data.apps import load_problems
+from passlens_training.records import read_jsonl
+from passlens_training.rollouts.build import main
+from passlens_training.rollouts.distributed import _PoolJudge
+from passlens_training.rollouts.judging import Judge
+from passlens_training.testing.tiny import save_tiny_causal_lm
+
+SAMPLE = Path(__file__).resolve().parents[2] / ".." / "shared" / "apps-sample" / "problems.jsonl"
+PROBLEMS = 6  # 3 train + 3 test
+
+
+def write_config(path: Path, generator: Path, out: Path, engine: str, **rollouts) -> Path:
+    config = {
+        "data": {"source": str(SAMPLE), "test_fraction": 0.25, "split_seed": 0, "limit": PROBLEMS // 2},
+        "rollouts": {"output_dir": str(out), "engine": engine, "generator": str(generator), "max_new_tokens": 12,
+                     "num_forks": 2, "samples_per_fork": 2, "judge_workers": 1, "problems_per_shard": 2,
+                     "exclude_no_pass": True, "torch_threads": 1, **rollouts},
+        # Logical CPUs: 2 workers x 1 + a judge task of 1 on this 2-core machine.
+        "ray": {"workers": 2, "worker_cpus": 1, "judge_cpus": 1, "num_cpus": 3, "object_store_memory_mb": 100},
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def shard_lines(out: Path) -> list[str]:
+    """Every record of the dataset as the exact line written, sorted (a shard's order follows completion)."""
+    return sorted(line for f in (out / "shards").glob("*.jsonl") for line in f.read_text().splitlines())
+
+
+def progress_ids(out: Path) -> list[str]:
+    return sorted(r["problem_id"] for r in read_jsonl(out / "progress.jsonl"))
+
+
+@pytest.fixture(scope="module")
+def generator(tmp_path_factory):
+    return save_tiny_causal_lm(tmp_path_factory.mktemp("gen"), seed=1)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, generator):
+    """The single-process (local engine) run of the same config."""
+    tmp = tmp_path_factory.mktemp("local")
+    assert main(["--config", str(write_config(tmp / "c.yaml", generator, tmp / "out", "local")), "--no-progress"]) == 0
+    return tmp / "out"
+
+
+def start_driver(config: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "passlens_training.rollouts", "--config", str(config), "--no-progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
+def wait_for_progress(proc: subprocess.Popen, out: Path, lines: int, timeout_s: float = 240) -> int:
+    progress, deadline = out / "progress.jsonl", time.time() + timeout_s
+    while proc.poll() is None and time.time() < deadline:
+        if progress.is_file() and progress.read_text().count("\n") >= lines:
+            return progress.read_text().count("\n")
+        time.sleep(0.05)
+    raise AssertionError(f"no {lines} finished problems in time; driver exit {proc.poll()}: "
+                         f"{proc.communicate(timeout=5)[0][-3000:] if proc.poll() is not None else ''}")
+
+
+def finish(proc: subprocess.Popen) -> str:
+    output = proc.communicate(timeout=300)[0]
+    assert proc.returncode == 0, output[-5000:]
+    return output
+
+
+@pytest.fixture(scope="class")
+def ray_instance():
+    """A local Ray instance in this process, as `ray.init` starts one; a build finding Ray running uses it."""
+    import ray
+
+    ray.init(num_cpus=3, object_store_memory=100 * 2**20, include_dashboard=False, logging_level=logging.WARNING)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.mark.usefixtures("ray_instance")
+class TestOnALocalRayInstance:
+    def test_ray_run_gives_the_local_records(self, tmp_path, generator, reference):
+        out = tmp_path / "ray"
+        assert main(["--config", str(write_config(tmp_path / "c.yaml", generator, out, "ray")), "--no-progress"]) == 0
+        expected = shard_lines(reference)
+        assert len(expected) == PROBLEMS * (1 + 2 * 2)
+        assert shard_lines(out) == expected  # byte-identical records: seeds per problem, same torch threads
+        assert progress_ids(out) == progress_ids(reference) and len(set(progress_ids(out))) == PROBLEMS
+        stats, ref_stats = (json.loads((d / "stats.json").read_text()) for d in (out, reference))
+        assert {**stats, "output_dir": ""} == {**ref_stats, "output_dir": ""}
+        [session] = json.loads((out / "throughput.json").read_text())["sessions"]
+        assert session["engine"] == "ray" and session["problems"] == PROBLEMS and session["rollouts"] == len(expected)
+        assert sorted(w["worker"] for w in session["workers"]) == ["worker-0", "worker-1"]
+        assert sum(w["rollouts"] for w in session["workers"]) == len(expected)
+        assert all(w["problems"] > 0 and w["tokens_per_s"] > 0 and len(w["pids"]) == 1 for w in session["workers"])
+        assert os.getpid() not in {w["pids"][0] for w in session["workers"]}  # generated in the workers
+        # Generated tokens: a trunk's, and each branch's after its fork position.
+        records = [json.loads(line) for line in expected]
+        assert session["generated_tokens"] == sum(len(r["token_ids"]) - (r["branch"]["fork_position"] or 0) for r in records)
+
+    def test_the_judge_pool_gives_the_local_verdicts(self):
+        """The random generator writes no code, so the builds above run no program: the pool is
+        checked here on real ones (reference solutions, a wrong program, a repeat, no code)."""
+        problems = load_problems(str(SAMPLE))[:3]
+        items = [(f"{p.problem_id}/{k}", code, p.tests) for p in problems
+                 for k, code in enumerate([p.solutions[0], "print(0)", p.solutions[0], ""])]
+        pool = _PoolJudge({"workers": 1, "timeout_s": 10.0}, {"num_cpus": 1})
+        pooled, run = pool.judge_counted(items)
+        local, local_run = Judge(workers=1, timeout_s=10.0).judge_counted(items)
+        assert [(v["id"], v["passed"], v["verdicts"]) for v in pooled] == [(v["id"], v["passed"], v["verdicts"]) for v in local]
+        assert sum(v["passed"] for v in pooled) >= 3  # the reference solutions pass
+        assert run["programs"] == local_run["programs"] == 2 * len(problems)  # repeats and empty code are not run
+        assert run["tests"] == local_run["tests"] > run["programs"] and run["seconds"] > 0
+
+
+def ray_workers_of(driver: int) -> list[psutil.Process]:
+    return [p for p in psutil.Process(driver).children(recursive=True)
+            if p.cmdline() and p.cmdline()[0].startswith("ray::RolloutWorker")]
+
+
+def test_a_killed_worker_loses_and_doubles_nothing(tmp_path, generator, reference):
+    out = tmp_path / "ray"
+    proc = start_driver(write_config(tmp_path / "c.yaml", generator, out, "ray"))
+    try:
+        wait_for_progress(proc, out, 1)
+        workers = ray_workers_of(proc.pid)
+        assert len(workers) == 2, [p.cmdline() for p in workers]
+        originals = {p.pid for p in workers}
+        os.kill(workers[0].pid, signal.SIGKILL)  # it holds chunks in flight: 5 of 6 problems are left
+        finish(proc)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert shard_lines(out) == shard_lines(reference)
+    assert progress_ids(out) == progress_ids(reference)  # each problem once
+    [session] = json.loads((out / "throughput.json").read_text())["sessions"]
+    assert session["problems"] == PROBLEMS
+    # The killed worker's chunks were done again by its restarted process.
+    assert {pid for w in session["workers"] for pid in w["pids"]} - originals
+
+
+def test_a_killed_driver_resumes(tmp_path, generator, reference):
+    out = tmp_path / "ray"
+    config = write_config(tmp_path / "c.yaml", generator, out, "ray")
+    proc = start_driver(config)
+    family = [proc.pid]
+    try:
+        wait_for_progress(proc, out, 1)
+        family += [p.pid for p in psutil.Process(proc.pid).children(recursive=True)]  # its local Ray instance
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        done = (out / "progress.jsonl").read_text().count("\n")
+    finally:
+        for pid in family:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    assert 1 <= done < PROBLEMS
+    finish(start_driver(config))
+    assert shard_lines(out) == shard_lines(reference)
+    assert progress_ids(out) == progress_ids(reference)
+    sessions = json.loads((out / "throughput.json").read_text())["sessions"]
+    assert sessions[-1]["problems"] == PROBLEMS - done  # the resumed session did only what was left
