@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from passlens_training.data.apps import load_problems
-from passlens_training.records import read_jsonl
+from passlens_training.records import read_jsonl, read_throughput
 from passlens_training.rollouts.build import main
 from passlens_training.rollouts.distributed import _PoolJudge
 from passlens_training.rollouts.judging import Judge
@@ -101,7 +101,10 @@ class TestOnALocalRayInstance:
         assert progress_ids(out) == progress_ids(reference) and len(set(progress_ids(out))) == PROBLEMS
         stats, ref_stats = (json.loads((d / "stats.json").read_text()) for d in (out, reference))
         assert {**stats, "output_dir": ""} == {**ref_stats, "output_dir": ""}
-        [session] = json.loads((out / "throughput.json").read_text())["sessions"]
+        [local] = read_throughput(reference)
+        assert local["engine"] == "local" and [w["worker"] for w in local["workers"]] == ["local"]
+        assert local["rollouts"] == local["workers"][0]["rollouts"] == len(expected) and local["rollouts_per_s"] > 0
+        [session] = read_throughput(out)
         assert session["engine"] == "ray" and session["problems"] == PROBLEMS and session["rollouts"] == len(expected)
         assert sorted(w["worker"] for w in session["workers"]) == ["worker-0", "worker-1"]
         assert sum(w["rollouts"] for w in session["workers"]) == len(expected)
@@ -146,7 +149,7 @@ def test_a_killed_worker_loses_and_doubles_nothing(tmp_path, generator, referenc
             os.killpg(proc.pid, signal.SIGKILL)
     assert shard_lines(out) == shard_lines(reference)
     assert progress_ids(out) == progress_ids(reference)  # each problem once
-    [session] = json.loads((out / "throughput.json").read_text())["sessions"]
+    [session] = read_throughput(out)
     assert session["problems"] == PROBLEMS
     # The killed worker's chunks were done again by its restarted process.
     assert {pid for w in session["workers"] for pid in w["pids"]} - originals
@@ -173,5 +176,5 @@ def test_a_killed_driver_resumes(tmp_path, generator, reference):
     finish(start_driver(config))
     assert shard_lines(out) == shard_lines(reference)
     assert progress_ids(out) == progress_ids(reference)
-    sessions = json.loads((out / "throughput.json").read_text())["sessions"]
+    sessions = read_throughput(out)
     assert sessions[-1]["problems"] == PROBLEMS - done  # the resumed session did only what was left

@@ -32,12 +32,13 @@ from ..config import REPO_PLACEHOLDER, load_section, read_config, resolve_path
 from ..contracts import load_templates
 from ..data.apps import LoadReport, load_or_make_split, load_problems
 from ..data.prompts import build_prompt
-from ..records import append_jsonl, read_dataset_shards, read_jsonl, shard_name, write_jsonl, write_split
+from ..records import (append_jsonl, read_dataset_shards, read_jsonl, shard_name, write_jsonl, write_split,
+                       write_throughput_session)
 from .balance import balance
 from .forking import ForkingConfig, generate_rollouts
 from .generation import SamplingConfig, make_backend
 from .judging import Judge
-from .throughput import MeteredBackend, MeteredJudge, WorkCounts, WorkerReport, record_session, session_summary
+from .throughput import MeteredBackend, MeteredJudge, WorkCounts, WorkerReport, session_summary
 
 
 TINY_PREFIX = "tiny-random:"
@@ -228,8 +229,8 @@ class Session:
 
     def _write(self, wall: float) -> None:
         workers = [self.workers[k] for k in sorted(self.workers)]
-        record_session(self.out, session_summary(self.cfg.engine, workers, wall, self.started),
-                       replace_last=self.written_at is not None)
+        write_throughput_session(self.out, session_summary(self.cfg.engine, workers, wall, self.started),
+                                 replace_last=self.written_at is not None)
         self.written_at = wall
 
     def close(self) -> None:

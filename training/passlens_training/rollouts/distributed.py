@@ -40,8 +40,8 @@ from .throughput import MeteredBackend, MeteredJudge, WorkCounts
 class RayConfig:
     """The config's `ray` section."""
 
-    # "" = start a Ray instance on this machine for the run; "auto" = join the cluster this node
-    # is part of (`ray start`, `ray job submit`); "ray://HOST:10001" = Ray Client.
+    # "" = start a Ray instance on this machine for the run (inside `ray job submit`: that job's
+    # cluster); "auto" = the cluster this node joined with `ray start`; "ray://HOST:10001" = Ray Client.
     address: str = ""
     workers: int = 0  # generation workers; 0 = one per GPU of the cluster (worker_gpus each)
     worker_gpus: float | None = None  # per worker; None = 1 for vllm or a cuda device, else 0
@@ -139,7 +139,8 @@ def run_on_ray(chunks: list[list[tuple[str, Any]]], cfg: RolloutsConfig, rc: Ray
 
     started_here = not ray.is_initialized()
     if started_here:
-        local = not rc.address
+        # A driver run by `ray job submit` finds its cluster in RAY_ADDRESS, as ray.init does.
+        local = not rc.address and not os.environ.get("RAY_ADDRESS")
         ray.init(address=rc.address or None, logging_level=logging.WARNING,
                  runtime_env={"env_vars": dict(rc.env)} if rc.env else None,
                  **({"num_cpus": rc.num_cpus or None, "include_dashboard": False,

@@ -162,8 +162,8 @@ class OpenAIBackend:
     """Client of an OpenAI-compatible completions server, in the formats real servers answer:
 
     - vLLM: token-id prompts, `return_tokens_as_token_ids` gives `token_id:N` strings, `n`
-      honoured; its logprobs follow `--logprobs-mode` (processed_logprobs: after temperature,
-      like `hf`).
+      honoured; its logprobs follow `--logprobs-mode` (like `hf` with the mode
+      `vllm_logprobs_mode` names: raw_logprobs at temperature 1, processed_logprobs at top_p 1).
     - llama.cpp's llama-cpp-python server: text prompts only (the prefix is decoded and must
       re-tokenise to the same ids, or the request is refused here), tokens as the text they
       decode to (mapped back through the byte-level vocabulary), `n` ignored (the backend

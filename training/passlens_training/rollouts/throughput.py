@@ -10,9 +10,7 @@ against. Per worker: rollouts, generated tokens and judged tests, with
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
-from pathlib import Path
 from typing import Any
 
 from .generation import Backend, Request, Sample
@@ -52,14 +50,15 @@ class MeteredBackend:
 
 
 class MeteredJudge:
-    """A judge whose runs are counted into `counts` (the judge reports what it ran: `last_run`)."""
+    """A judge (local, or the Ray judge pool) whose runs are counted into `counts`: what the
+    sandbox ran as the judge reports it (`judge_counted`), and how long this worker waited."""
 
     def __init__(self, judge, counts: WorkCounts):
-        self.judge_, self.counts = judge, counts
+        self.inner, self.counts = judge, counts
 
     def judge(self, items):
         start = time.perf_counter()
-        verdicts, run = self.judge_.judge_counted(items)
+        verdicts, run = self.inner.judge_counted(items)
         self.counts.judge_wait_s += time.perf_counter() - start
         self.counts.judge_programs += run["programs"]
         self.counts.judge_tests += run["tests"]
@@ -95,16 +94,3 @@ def session_summary(engine: str, workers: list[WorkerReport], wall_s: float, sta
             "rollouts_per_s": _rate(total.rollouts, wall_s), "tokens_per_s": _rate(total.generated_tokens, wall_s),
             "judge_tests_per_s": _rate(total.judge_tests, wall_s),
             "workers": [w.summary(wall_s) for w in workers]}
-
-
-def record_session(out: Path, session: dict[str, Any], replace_last: bool) -> None:
-    """Writes `session` into throughput.json: as a new entry, or over the entry this session wrote before."""
-    path = out / "throughput.json"
-    sessions = json.loads(path.read_text())["sessions"] if path.is_file() else []
-    if replace_last and sessions:
-        sessions[-1] = session
-    else:
-        sessions.append(session)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps({"sessions": sessions}, indent=1))
-    tmp.replace(path)
