@@ -26,7 +26,7 @@ import socket
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import REPO_PLACEHOLDER, load_section, read_config, resolve_path
 from ..contracts import load_templates
@@ -39,6 +39,9 @@ from .forking import ForkingConfig, generate_rollouts
 from .generation import SamplingConfig, make_backend
 from .judging import Judge
 from .throughput import MeteredBackend, MeteredJudge, WorkCounts, WorkerReport, session_summary
+
+if TYPE_CHECKING:
+    from .distributed import RayConfig
 
 
 TINY_PREFIX = "tiny-random:"
@@ -114,8 +117,9 @@ def _check_same_run(out: Path, run: dict[str, Any]) -> None:
         run_file.write_text(json.dumps(run, indent=1))
 
 
-def build(data: DataConfig, cfg: RolloutsConfig, *, progress_bar: bool = True, ray_cfg=None) -> dict[str, Any]:
-    """`ray_cfg`: distributed.RayConfig for engine `ray` (defaults when None)."""
+def build(data: DataConfig, cfg: RolloutsConfig, *, progress_bar: bool = True,
+          ray_cfg: RayConfig | None = None) -> dict[str, Any]:
+    """`ray_cfg`: the `ray` section, for engine `ray` (its defaults when None)."""
     if cfg.engine not in ("local", "ray"):
         raise SystemExit(f"rollouts.engine must be 'local' or 'ray', got {cfg.engine!r}")
     out = Path(resolve_path(cfg.output_dir))
@@ -167,7 +171,7 @@ def build(data: DataConfig, cfg: RolloutsConfig, *, progress_bar: bool = True, r
     return stats
 
 
-def _run_local(chunks, cfg: RolloutsConfig, generator: str, templates: dict[str, str], session: "Session") -> None:
+def _run_local(chunks, cfg: RolloutsConfig, generator: str, templates: dict[str, str], session: Session) -> None:
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(generator, revision=cfg.revision)

@@ -40,7 +40,7 @@ from .throughput import MeteredBackend, MeteredJudge, WorkCounts
 class RayConfig:
     """The config's `ray` section."""
 
-    # "" = start a Ray instance on this machine for the run (inside `ray job submit`: that job's
+    # "" = a new Ray instance on this machine for the run (inside `ray job submit`: that job's
     # cluster); "auto" = the cluster this node joined with `ray start`; "ray://HOST:10001" = Ray Client.
     address: str = ""
     workers: int = 0  # generation workers; 0 = one per GPU of the cluster (worker_gpus each)
@@ -139,12 +139,13 @@ def run_on_ray(chunks: list[list[tuple[str, Any]]], cfg: RolloutsConfig, rc: Ray
 
     started_here = not ray.is_initialized()
     if started_here:
-        # A driver run by `ray job submit` finds its cluster in RAY_ADDRESS, as ray.init does.
-        local = not rc.address and not os.environ.get("RAY_ADDRESS")
-        ray.init(address=rc.address or None, logging_level=logging.WARNING,
-                 runtime_env={"env_vars": dict(rc.env)} if rc.env else None,
-                 **({"num_cpus": rc.num_cpus or None, "include_dashboard": False,
-                     "object_store_memory": rc.object_store_memory_mb * 2**20 or None} if local else {}))
+        options: dict[str, Any] = {"logging_level": logging.WARNING,
+                                   "runtime_env": {"env_vars": dict(rc.env)} if rc.env else None}
+        if rc.address or os.environ.get("RAY_ADDRESS"):  # a cluster; a `ray job submit` driver finds its own
+            ray.init(address=rc.address or None, **options)
+        else:  # a new instance for this run, even beside a `ray start` one
+            ray.init(address="local", num_cpus=rc.num_cpus or None, include_dashboard=False,
+                     object_store_memory=rc.object_store_memory_mb * 2**20 or None, **options)
     try:
         gpus_each = worker_gpus(cfg, rc)
         cluster = ray.cluster_resources()
