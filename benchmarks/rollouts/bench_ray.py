@@ -5,8 +5,9 @@ Ray instance, 2 CPU generation workers, a judge pool), same config, side by side
 
 Each engine runs as its own `build-dataset` command on a tiny random Phi-3 (built once) and the
 APPS sample. Printed per engine: the command's wall time (model loading and, for Ray, starting
-the instance and its workers included), the build session's rollouts/s, tokens/s and judge
-tests/s from throughput.json, per worker; then the ratio and whether both wrote the same records.
+the instance and its workers included), the build session's rollouts/s (and after start-up: once
+every engine is loaded), tokens/s and judge tests/s from throughput.json, per worker; then the
+ratios and whether the runs wrote the same records.
 The local engine runs twice: with torch's default threads (all cores) and with 1 thread, as a
 Ray worker given one CPU runs; on a loaded machine the first can be far slower than the second
 (threads spinning for cores others hold). Records agree with the 1-thread run bit for bit; with
@@ -71,7 +72,8 @@ def main() -> None:
         print(f"build-dataset ({shape}):")
         for label, (wall, session, _) in results.items():
             print(f"  {label:32s}: command {wall:6.1f} s; session {session['wall_s']:6.1f} s, {session['rollouts']} rollouts, "
-                  f"{session['rollouts_per_s']:.2f} rollouts/s, {session['tokens_per_s']:.1f} tokens/s")
+                  f"{session['rollouts_per_s']:.2f} rollouts/s, {session['tokens_per_s']:.1f} tokens/s; after "
+                  f"{session['startup_s']:.1f} s of start-up {session['rollouts_per_s_after_startup']:.2f} rollouts/s")
             for w in session["workers"]:
                 print(f"         {w['worker']}: {w['problems']} problems, {w['rollouts_per_s']:.2f} rollouts/s, "
                       f"engine {w['tokens_per_s']} tokens/s, judge {w['judge_tests_per_s']} tests/s "
@@ -79,6 +81,7 @@ def main() -> None:
         *locals_, ray = results.values()
         for label, local in zip(results, locals_):
             print(f"  ray / {label}: {ray[1]['rollouts_per_s'] / local[1]['rollouts_per_s']:.2f}x rollouts/s (session), "
+                  f"{ray[1]['rollouts_per_s_after_startup'] / local[1]['rollouts_per_s_after_startup']:.2f}x after start-up, "
                   f"{local[0] / ray[0]:.2f}x by command time")
 
         def key(out):

@@ -104,6 +104,8 @@ class TestOnALocalRayInstance:
         [local] = read_throughput(reference)
         assert local["engine"] == "local" and [w["worker"] for w in local["workers"]] == ["local"]
         assert local["rollouts"] == local["workers"][0]["rollouts"] == len(expected) and local["rollouts_per_s"] > 0
+        for run in (local, session := read_throughput(out)[0]):
+            assert 0 < run["startup_s"] < run["wall_s"] and run["rollouts_per_s_after_startup"] > run["rollouts_per_s"]
         [session] = read_throughput(out)
         assert session["engine"] == "ray" and session["problems"] == PROBLEMS and session["rollouts"] == len(expected)
         assert sorted(w["worker"] for w in session["workers"]) == ["worker-0", "worker-1"]

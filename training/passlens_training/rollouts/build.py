@@ -175,15 +175,26 @@ def _run_local(chunks, cfg: RolloutsConfig, generator: str, templates: dict[str,
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(generator, revision=cfg.revision)
-    backend = make_backend(cfg.backend, generator, SamplingConfig(cfg.temperature, cfg.top_p), revision=cfg.revision,
-                           device=cfg.device, dtype=cfg.dtype, server_url=cfg.server_url, tokenizer=tokenizer,
-                           vllm_options=cfg.vllm, threads=cfg.torch_threads)
-    judge = Judge(resolve_path(cfg.judge_path) if cfg.judge_path else None, workers=cfg.judge_workers,
-                  timeout_s=cfg.judge_timeout_s, memory_mb=cfg.judge_memory_mb)
+    backend = engine_backend(cfg, generator, tokenizer)
+    judge = Judge(**judge_settings(cfg))
+    session.engines_ready()
     for chunk in chunks:
         counts = WorkCounts()
         results = chunk_rollouts(chunk, MeteredBackend(backend, counts), MeteredJudge(judge, counts), tokenizer, templates, cfg)
         session.commit("local", chunk, results, counts, os.getpid(), socket.gethostname())
+
+
+def engine_backend(cfg: RolloutsConfig, generator: str, tokenizer):
+    """The generation backend the config names, as every engine (and Ray worker) builds it."""
+    return make_backend(cfg.backend, generator, SamplingConfig(cfg.temperature, cfg.top_p), revision=cfg.revision,
+                        device=cfg.device, dtype=cfg.dtype, server_url=cfg.server_url, tokenizer=tokenizer,
+                        vllm_options=cfg.vllm, threads=cfg.torch_threads)
+
+
+def judge_settings(cfg: RolloutsConfig) -> dict[str, Any]:
+    """`Judge(...)` arguments from the config (the judge path resolved where the judge runs)."""
+    return {"judge_path": resolve_path(cfg.judge_path) if cfg.judge_path else None, "workers": cfg.judge_workers,
+            "timeout_s": cfg.judge_timeout_s, "memory_mb": cfg.judge_memory_mb}
 
 
 def chunk_rollouts(chunk: list[tuple[str, Any]], backend, judge, tokenizer, templates: dict[str, str],
@@ -213,7 +224,12 @@ class Session:
         self.workers: dict[str, WorkerReport] = {}
         self.started, self.t0 = time.time(), time.perf_counter()
         self.written_at: float | None = None
+        self.startup_s: float | None = None
         self.bar = tqdm(total=total, desc=f"problems ({cfg.engine})", unit="problem", disable=not progress_bar)
+
+    def engines_ready(self) -> None:
+        """Called by the engine once every generation engine is loaded."""
+        self.startup_s = time.perf_counter() - self.t0
 
     def commit(self, worker: str, chunk: list[tuple[str, Any]], results: list[dict[str, Any]], counts: WorkCounts,
                pid: int, node: str) -> None:
@@ -233,7 +249,7 @@ class Session:
 
     def _write(self, wall: float) -> None:
         workers = [self.workers[k] for k in sorted(self.workers)]
-        write_throughput_session(self.out, session_summary(self.cfg.engine, workers, wall, self.started),
+        write_throughput_session(self.out, session_summary(self.cfg.engine, workers, wall, self.started, self.startup_s),
                                  replace_last=self.written_at is not None)
         self.written_at = wall
 

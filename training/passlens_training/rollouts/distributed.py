@@ -29,9 +29,7 @@ import threading
 from collections import deque
 from typing import Any
 
-from ..config import resolve_path
-from .build import RolloutsConfig, Session, chunk_rollouts
-from .generation import SamplingConfig, make_backend
+from .build import RolloutsConfig, Session, chunk_rollouts, engine_backend, judge_settings
 from .judging import Judge
 from .throughput import MeteredBackend, MeteredJudge, WorkCounts
 
@@ -97,13 +95,8 @@ class RolloutWorker:
         self.cfg, self.templates = cfg, templates
         self.node = ray.util.get_node_ip_address()
         self.tokenizer = AutoTokenizer.from_pretrained(generator, revision=cfg.revision)
-        self.backend = _OneCallAtATime(make_backend(
-            cfg.backend, generator, SamplingConfig(cfg.temperature, cfg.top_p), revision=cfg.revision, device=cfg.device,
-            dtype=cfg.dtype, server_url=cfg.server_url, tokenizer=self.tokenizer, vllm_options=cfg.vllm,
-            threads=cfg.torch_threads))
-        judge_kwargs = {"judge_path": resolve_path(cfg.judge_path) if cfg.judge_path else None, "workers": cfg.judge_workers,
-                        "timeout_s": cfg.judge_timeout_s, "memory_mb": cfg.judge_memory_mb}
-        self.judge = _PoolJudge(judge_kwargs, judge_options)
+        self.backend = _OneCallAtATime(engine_backend(cfg, generator, self.tokenizer))
+        self.judge = _PoolJudge(judge_settings(cfg), judge_options)
 
     def rollouts(self, chunk: list[tuple[str, Any]]) -> tuple[list[dict[str, Any]], WorkCounts, int, str]:
         counts = WorkCounts()
@@ -149,7 +142,7 @@ def run_on_ray(chunks: list[list[tuple[str, Any]]], cfg: RolloutsConfig, rc: Ray
     try:
         gpus_each = worker_gpus(cfg, rc)
         cluster = ray.cluster_resources()
-        count = worker_count(rc, gpus_each, cluster)
+        count = min(worker_count(rc, gpus_each, cluster), len(chunks))  # no engine loaded for no work
         judge_cpus = rc.judge_cpus or cfg.judge_workers
         need = count * rc.worker_cpus + judge_cpus
         if cluster.get("CPU", 0) < need:
@@ -161,6 +154,8 @@ def run_on_ray(chunks: list[list[tuple[str, Any]]], cfg: RolloutsConfig, rc: Ray
             num_cpus=rc.worker_cpus, num_gpus=gpus_each, max_concurrency=max(rc.chunks_in_flight, 1),
             max_restarts=rc.max_restarts, max_task_retries=-1)
         workers = [actor.remote(cfg, generator, templates, judge_options) for _ in range(count)]
+        ray.get([w.__ray_ready__.remote() for w in workers])  # engines loaded (or the error that stopped one)
+        session.engines_ready()
         queue = deque(chunks)
         in_flight: dict[Any, tuple[int, list]] = {}
 

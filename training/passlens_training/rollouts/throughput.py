@@ -84,13 +84,18 @@ def _rate(count: float, seconds: float) -> float | None:
     return round(count / seconds, 3) if seconds > 0 else None
 
 
-def session_summary(engine: str, workers: list[WorkerReport], wall_s: float, started: float) -> dict[str, Any]:
+def session_summary(engine: str, workers: list[WorkerReport], wall_s: float, started: float,
+                    startup_s: float | None) -> dict[str, Any]:
+    """`startup_s`: until every engine was loaded (Ray: the instance or connection, and the
+    workers); `rollouts_per_s_after_startup` leaves it out, as a long build amortises it."""
     total = WorkCounts()
     for w in workers:
         total.add(w.counts)
     return {"engine": engine, "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
-            "wall_s": round(wall_s, 3), "problems": total.problems, "rollouts": total.rollouts,
+            "wall_s": round(wall_s, 3), "startup_s": None if startup_s is None else round(startup_s, 3),
+            "problems": total.problems, "rollouts": total.rollouts,
             "generated_tokens": total.generated_tokens, "judge_tests": total.judge_tests,
             "rollouts_per_s": _rate(total.rollouts, wall_s), "tokens_per_s": _rate(total.generated_tokens, wall_s),
             "judge_tests_per_s": _rate(total.judge_tests, wall_s),
+            "rollouts_per_s_after_startup": _rate(total.rollouts, wall_s - startup_s) if startup_s is not None else None,
             "workers": [w.summary(wall_s) for w in workers]}
