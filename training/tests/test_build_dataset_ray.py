@@ -15,12 +15,13 @@ import yaml
 
 from passlens_training.data.apps import load_problems
 from passlens_training.records import read_jsonl, read_throughput
-from passlens_training.rollouts.build import main
-from passlens_training.rollouts.distributed import _PoolJudge
+from passlens_training.rollouts.build import RolloutsConfig, main
+from passlens_training.rollouts.distributed import RayConfig, _PoolJudge, worker_count, worker_gpus
 from passlens_training.rollouts.judging import Judge
 from passlens_training.testing.tiny import save_tiny_causal_lm
 
 SAMPLE = Path(__file__).resolve().parents[2] / ".." / "shared" / "apps-sample" / "problems.jsonl"
+TINY_CONFIG = Path(__file__).resolve().parents[1] / "passlens_training" / "configs" / "tiny-cpu.yaml"
 PROBLEMS = 6  # 3 train + 3 test
 
 
@@ -30,8 +31,7 @@ def write_config(path: Path, generator: Path, out: Path, engine: str, **rollouts
         "rollouts": {"output_dir": str(out), "engine": engine, "generator": str(generator), "max_new_tokens": 12,
                      "num_forks": 2, "samples_per_fork": 2, "judge_workers": 1, "problems_per_shard": 2,
                      "exclude_no_pass": True, "torch_threads": 1, **rollouts},
-        # Logical CPUs: 2 workers x 1 + a judge task of 1 on this 2-core machine.
-        "ray": {"workers": 2, "worker_cpus": 1, "judge_cpus": 1, "num_cpus": 3, "object_store_memory_mb": 100},
+        "ray": yaml.safe_load(TINY_CONFIG.read_text())["ray"],  # 2 CPU workers, a judge pool
     }
     path.write_text(yaml.safe_dump(config))
     return path
@@ -180,3 +180,17 @@ def test_a_killed_driver_resumes(tmp_path, generator, reference):
     assert progress_ids(out) == progress_ids(reference)
     sessions = read_throughput(out)
     assert sessions[-1]["problems"] == PROBLEMS - done  # the resumed session did only what was left
+
+
+def test_one_worker_per_gpu_unless_counted():
+    assert worker_gpus(RolloutsConfig(backend="vllm"), RayConfig()) == 1.0
+    assert worker_gpus(RolloutsConfig(backend="hf", device="cuda:0"), RayConfig()) == 1.0
+    assert worker_gpus(RolloutsConfig(backend="hf"), RayConfig()) == 0.0
+    assert worker_gpus(RolloutsConfig(backend="vllm"), RayConfig(worker_gpus=2)) == 2
+    assert worker_count(RayConfig(), 1.0, {"GPU": 8.0, "CPU": 64.0}) == 8
+    assert worker_count(RayConfig(), 2.0, {"GPU": 7.0}) == 3
+    assert worker_count(RayConfig(workers=3), 0.0, {"CPU": 4.0}) == 3
+    with pytest.raises(SystemExit, match="set ray.workers for CPU workers"):
+        worker_count(RayConfig(), 0.0, {"CPU": 4.0})
+    with pytest.raises(SystemExit, match="0 GPUs, fewer than one worker's 1"):
+        worker_count(RayConfig(), 1.0, {"CPU": 4.0})

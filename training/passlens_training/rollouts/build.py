@@ -1,6 +1,6 @@
 """`build-dataset` stage: APPS problems → labelled forking rollouts (JSONL shards) + stats.
 
-    python -m passlens_training.rollouts --config configs/tiny-cpu.yaml [--limit N]
+    python -m passlens_training.rollouts --config configs/tiny-cpu.yaml [--limit N] [--engine local|ray]
 
 Output dir: `split.json`, `run.json` (the settings of the run), `shards/rollouts-SPLIT-NNNNN.jsonl`
 (kept problems), `shards/excluded-SPLIT-NNNNN.jsonl` (problems with no passing rollout, when
@@ -361,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="passlens-train build-dataset", description=__doc__.split("\n")[0])
     parser.add_argument("--config", required=True)
     parser.add_argument("--limit", type=int, default=None, help="problems per split (overrides data.limit)")
+    parser.add_argument("--engine", choices=["local", "ray"], help="overrides rollouts.engine")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     read_config(args.config)
@@ -368,6 +369,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_section(args.config, "rollouts", RolloutsConfig)
     if args.limit is not None:
         data.limit = args.limit
+    if args.engine:
+        cfg.engine = args.engine
     ray_cfg = None
     if cfg.engine == "ray":
         from .distributed import RayConfig
