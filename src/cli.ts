@@ -3,7 +3,9 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { generateAndRank, judgeCandidates, rankGiven, verdictLabel, type RankedCandidate } from './core/generateAndRank/bestOfN';
+import { judgeCandidates, rankGiven, verdictLabel, type RankedCandidate } from './core/generateAndRank/bestOfN';
+import { DEFAULT_GUIDED, SEARCH_STRATEGIES, search, type SearchOptions } from './core/generateAndRank/search';
+import { validatePolicy } from './core/generateAndRank/guided';
 import { createRemoteCritic, loadCritic } from './core/critic';
 import type { Critic } from './core/critic/types';
 import { LocalGenerator } from './core/generation/local';
@@ -29,6 +31,12 @@ rank options:
   -n N                    candidates to generate (default 6); --temperature T (0.8); --max-new-tokens M (1024)
   --top-p P --top-k K     nucleus and top-k sampling (default 1 and 0: every token, as training samples)
   --seed S                sampling seed
+  --strategy S            best-of-n (default): write n candidates, then rank; guided: the critic stops weak
+                          candidates while they are written and re-branches from the best one
+  --token-budget N        most tokens generated in all (default n × max-new-tokens)
+  --time-budget SECONDS   candidates still running then stop
+  guided knobs            --interval T (${DEFAULT_GUIDED.interval}), --prune-fraction Q (${DEFAULT_GUIDED.pruneFraction}), --threshold P (${DEFAULT_GUIDED.threshold}),
+                          --warmup-tokens W (${DEFAULT_GUIDED.warmupTokens}), --window W (${DEFAULT_GUIDED.window}), --no-rebranch
   --sandbox               run each candidate on the examples in the problem (python-sandbox/judge.py)
   --python PATH           interpreter for the sandbox (default python3)
   --json                  print JSON instead of a table
@@ -63,13 +71,20 @@ export function readCandidates(path: string): string[] {
   return value;
 }
 
-function formatTable(candidates: readonly RankedCandidate[], judged: boolean): string {
+/** How a candidate's generation ended, for the table: tokens spent and why it stopped early. */
+function generationLabel(c: RankedCandidate): string {
+  const stopped = c.pruned !== false ? `pruned at ${c.pruned}` : c.finishReason === 'budget' ? 'budget' : c.finishReason === 'length' ? 'max tokens' : '';
+  return `${String(c.tokens).padStart(5)}  ${stopped.padEnd(14)}`;
+}
+
+function formatTable(candidates: readonly RankedCandidate[], judged: boolean, generated: boolean): string {
   const rows = candidates.map((c, rank) => {
     const score = Number.isNaN(c.final) ? '   —  ' : (c.final * 100).toFixed(1).padStart(5) + '%';
     const first = (c.code.split('\n').find((l) => l.trim()) ?? '').trim().slice(0, 40);
-    return `${String(rank + 1).padStart(3)}  ${score}  ${sparkline(c.values, 24).padEnd(24)}  ${judged ? verdictLabel(c.judged).padEnd(24) + '  ' : ''}#${c.index}  ${first}`;
+    const from = c.branch ? ` (from #${c.branch.from} at ${c.branch.at})` : '';
+    return `${String(rank + 1).padStart(3)}  ${score}  ${sparkline(c.values, 24).padEnd(24)}  ${generated ? generationLabel(c) + '  ' : ''}${judged ? verdictLabel(c.judged).padEnd(24) + '  ' : ''}#${c.index}${from}  ${first}`;
   });
-  const header = `rank  p(pass)  ${'confidence'.padEnd(24)}  ${judged ? 'examples'.padEnd(24) + '  ' : ''}candidate`;
+  const header = `rank  p(pass)  ${'confidence'.padEnd(24)}  ${generated ? 'tokens  ' + 'stopped'.padEnd(14) + '  ' : ''}${judged ? 'examples'.padEnd(24) + '  ' : ''}candidate`;
   return [header, ...rows].join('\n');
 }
 
@@ -93,6 +108,15 @@ async function rank(argv: string[]): Promise<number> {
       'top-k': { type: 'string', default: '0' },
       'max-new-tokens': { type: 'string', default: '1024' },
       seed: { type: 'string' },
+      strategy: { type: 'string', default: 'best-of-n' },
+      'token-budget': { type: 'string' },
+      'time-budget': { type: 'string' },
+      interval: { type: 'string' },
+      'prune-fraction': { type: 'string' },
+      threshold: { type: 'string' },
+      'warmup-tokens': { type: 'string' },
+      window: { type: 'string' },
+      'no-rebranch': { type: 'boolean', default: false },
       sandbox: { type: 'boolean', default: false },
       python: { type: 'string', default: 'python3' },
       json: { type: 'boolean', default: false },
@@ -109,10 +133,53 @@ async function rank(argv: string[]): Promise<number> {
     if (!Number.isFinite(value)) throw new UsageError(`--${name} must be a number, not ${text}`);
     return value;
   };
+  const count = (name: string, text: string | undefined) => {
+    if (text === undefined) return undefined;
+    const value = number(name, text);
+    if (!Number.isInteger(value) || value < 1) throw new UsageError(`--${name} must be a whole number >= 1, not ${text}`);
+    return value;
+  };
   if (o.api !== 'chat' && o.api !== 'completions') throw new UsageError('--api is chat or completions');
+  const strategy = SEARCH_STRATEGIES.find((s) => s === o.strategy);
+  if (!strategy) throw new UsageError(`--strategy is one of ${SEARCH_STRATEGIES.join(', ')}`);
+  const knobs = ['interval', 'prune-fraction', 'threshold', 'warmup-tokens', 'window', 'no-rebranch'] as const;
+  const given = knobs.filter((k) => (k === 'no-rebranch' ? o[k] : o[k] !== undefined));
+  if (given.length && strategy !== 'guided') throw new UsageError(`--${given[0]} is a guided-search knob: add --strategy guided`);
+  if (o.candidates && (strategy !== 'best-of-n' || o['token-budget'] || o['time-budget'])) {
+    throw new UsageError('--strategy, --token-budget and --time-budget apply to generated candidates, not --candidates');
+  }
   const dtypes = ['fp32', 'fp16', 'q8', 'q4', 'q4f16'] as const;
   const dtype = dtypes.find((d) => d === o.dtype);
   if (!dtype) throw new UsageError(`--dtype is one of ${dtypes.join(', ')}`);
+  const timeBudget = o['time-budget'] === undefined ? undefined : number('time-budget', o['time-budget']);
+  const guided = {
+    interval: count('interval', o.interval),
+    pruneFraction: o['prune-fraction'] === undefined ? undefined : number('prune-fraction', o['prune-fraction']),
+    threshold: o.threshold === undefined ? undefined : number('threshold', o.threshold),
+    warmupTokens: o['warmup-tokens'] === undefined ? undefined : number('warmup-tokens', o['warmup-tokens']),
+    window: count('window', o.window),
+    rebranch: o['no-rebranch'] ? false : undefined,
+  };
+  const searchOptions: SearchOptions = {
+    strategy,
+    n: count('n', o.n!)!,
+    temperature: number('temperature', o.temperature!),
+    topP: number('top-p', o['top-p']!),
+    topK: number('top-k', o['top-k']!),
+    maxNewTokens: count('max-new-tokens', o['max-new-tokens']!)!,
+    seed: o.seed === undefined ? undefined : number('seed', o.seed),
+    tokenBudget: count('token-budget', o['token-budget']),
+    wallClockMs: timeBudget === undefined ? undefined : timeBudget * 1000,
+    guided: Object.fromEntries(Object.entries(guided).filter(([, v]) => v !== undefined)),
+  };
+  if (strategy === 'guided') {
+    try {
+      validatePolicy({ ...DEFAULT_GUIDED, ...searchOptions.guided, width: searchOptions.n });
+    } catch (error) {
+      const flags: Record<string, string> = { pruneFraction: '--prune-fraction', warmupTokens: '--warmup-tokens', interval: '--interval', threshold: '--threshold', window: '--window' };
+      throw new UsageError((error as Error).message.replace(/^guided search: (\w+)/, (_, knob: string) => flags[knob] ?? knob));
+    }
+  }
 
   const problem = problemFromMarkdown(readFileSync(problemPath, 'utf8'));
   const critic: Critic = o.critic ? await loadCritic({ bundlePath: resolve(o.critic), executionProvider: 'cpu' }) : await createRemoteCritic({ url: o['critic-url']! });
@@ -127,18 +194,11 @@ async function rank(argv: string[]): Promise<number> {
       generator = o.server
         ? new OpenAIGenerator({ baseUrl: o.server, model: o.model!, api: o.api, apiKey: process.env.PASSLENS_API_KEY })
         : new LocalGenerator({ model: o.generator!, dtype, offlineOnly: o.offline! });
-      ranked = await generateAndRank(
+      ranked = await search(
         generator,
         critic,
         problem,
-        {
-          n: number('n', o.n!),
-          temperature: number('temperature', o.temperature!),
-          topP: number('top-p', o['top-p']!),
-          topK: number('top-k', o['top-k']!),
-          maxNewTokens: number('max-new-tokens', o['max-new-tokens']!),
-          seed: o.seed === undefined ? undefined : number('seed', o.seed),
-        },
+        searchOptions,
         controller.signal,
       );
     }
@@ -154,8 +214,20 @@ async function rank(argv: string[]): Promise<number> {
       }
     }
     if (o.json) {
-      console.log(JSON.stringify(ranked.map((c, i) => ({ rank: i + 1, index: c.index, p_pass: c.final, values: c.values, code: c.code, judged: c.judged ?? null })), null, 1));
-    } else console.log(formatTable(ranked, Boolean(judge)));
+      const rows = ranked.map((c, i) => ({
+        rank: i + 1,
+        index: c.index,
+        p_pass: c.final,
+        values: c.values,
+        code: c.code,
+        finish_reason: c.finishReason,
+        tokens: c.tokens,
+        pruned: c.pruned,
+        branch: c.branch ?? null,
+        judged: c.judged ?? null,
+      }));
+      console.log(JSON.stringify(rows, null, 1));
+    } else console.log(formatTable(ranked, Boolean(judge), !o.candidates));
     return 0;
   } finally {
     await generator?.dispose();

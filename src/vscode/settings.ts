@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { DEFAULT_GUIDED, type GuidedKnobs, type SearchStrategy } from '../core/generateAndRank/search';
 
 /** Every PassLens setting, read in one place (declared in package.json contributes.configuration). */
 export interface PassLensSettings {
@@ -14,6 +15,12 @@ export interface PassLensSettings {
     topP: number;
     topK: number;
     maxNewTokens: number;
+  };
+  search: {
+    strategy: SearchStrategy;
+    /** 0: candidates × max new tokens. */
+    tokenBudget: number;
+    guided: GuidedKnobs;
   };
   critic: {
     backend: 'local' | 'vllm';
@@ -40,6 +47,18 @@ export function readSettings(): PassLensSettings {
       topP: c.get('generator.topP', 1),
       topK: c.get('generator.topK', 0),
       maxNewTokens: c.get('generator.maxNewTokens', 1024),
+    },
+    search: {
+      strategy: c.get('search.strategy', 'best-of-n'),
+      tokenBudget: c.get('search.tokenBudget', 0),
+      guided: {
+        interval: c.get('search.guided.interval', DEFAULT_GUIDED.interval),
+        pruneFraction: c.get('search.guided.pruneFraction', DEFAULT_GUIDED.pruneFraction),
+        threshold: c.get('search.guided.threshold', DEFAULT_GUIDED.threshold),
+        warmupTokens: c.get('search.guided.warmupTokens', DEFAULT_GUIDED.warmupTokens),
+        rebranch: c.get('search.guided.rebranch', DEFAULT_GUIDED.rebranch),
+        window: c.get('search.guided.window', DEFAULT_GUIDED.window),
+      },
     },
     critic: {
       backend: c.get('critic.backend', 'local'),

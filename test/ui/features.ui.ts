@@ -7,31 +7,11 @@
 import * as assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { QUOTES, heldOutProblemDocstring } from './problems';
 import { openFile, runCommand, screenshot, workbench } from './workbench';
 
-const QUOTES = '"' + '"' + '"';
 // A held-out micro problem (as the demo workspace has it), in the file's docstring.
-const SOURCE = [
-  QUOTES,
-  'You are given a positive integer n and a digit d. Count the digits of n that are at least d.',
-  '',
-  '-----Input-----',
-  '',
-  'The only line contains the integers n and d.',
-  '',
-  '-----Output-----',
-  '',
-  'Print the answer.',
-  '',
-  '-----Example-----',
-  'Input',
-  '1319537 1',
-  'Output',
-  '7',
-  QUOTES,
-  '',
-  '',
-].join('\n');
+const SOURCE = heldOutProblemDocstring;
 const CANDIDATES = 4; // passlens.generator.candidates in runner.ts
 
 suite('generate, rank and the curve', () => {

@@ -97,7 +97,7 @@ export async function openPalette(text: string): Promise<void> {
   await page.keyboard.press('Escape');
   await page.keyboard.press('F1');
   const input = page.locator('.quick-input-widget input');
-  await input.waitFor();
+  await input.waitFor({ timeout: 15_000 });
   await input.fill(`>${text}`);
 }
 
@@ -116,8 +116,10 @@ export async function runCommand(title: string): Promise<void> {
   // hidden, right after a file opened). A click that fails its actionability checks has not
   // run the command, so opening the palette again is safe.
   for (let attempt = 1; ; attempt++) {
-    await openPalette(title);
     try {
+      // Opening the palette is retried too: under load F1 can land while focus moves (a file
+      // just opened) and the input never shows.
+      await openPalette(title);
       await row.waitFor({ timeout: 15_000 });
       await row.click({ timeout: 10_000 });
       return;

@@ -13,7 +13,10 @@ import { readManifest } from '../../src/core/critic/manifest';
 import type { Problem } from '../../src/core/problem/types';
 import { SandboxClient, defaultJudgePath } from '../../src/core/sandbox';
 import type { JudgeRequest } from '../../src/core/sandbox/types';
+import { guidedSearch } from '../../src/core/generateAndRank/guided';
+import { problemFromStatement } from '../../src/core/problem/extraction';
 import { repoRoot, tinyCriticBundle } from '../fixtures/models';
+import { CharCritic, ScriptedGenerator, type ScriptedText } from '../fixtures/scripted';
 
 type Transformers = typeof import('@huggingface/transformers', { with: { 'resolution-mode': 'import' } });
 
@@ -28,6 +31,16 @@ interface PromptCase {
   messages: Array<{ role: string; content: string }>;
   chat_template: string;
   rendered: string;
+}
+
+interface GuidedCase {
+  name: string;
+  policy: { width: number; interval: number; prune_fraction: number; threshold: number; warmup_tokens: number; rebranch: boolean; window: number };
+  max_new_tokens: number;
+  token_budget: number | null;
+  roots: ScriptedText[];
+  continuations: Record<string, string[]>;
+  expect: Array<{ index: number; text: string; finish: string; tokens: number; pruned: number | false; branch: { from: number; at: number } | null }>;
 }
 
 /** A UTF-16 offset as the contract counts it: Unicode code points. */
@@ -52,6 +65,20 @@ const runners: Record<string, () => Promise<void>> = {
       assert.deepEqual(messages, c.messages, c.name);
       const rendered = tokenizer.apply_chat_template(messages, { chat_template: c.chat_template, add_generation_prompt: true, tokenize: false });
       assert.equal(rendered, c.rendered, c.name);
+    }
+  },
+  'guided-search.json': async () => {
+    for (const c of load<{ cases: GuidedCase[] }>('cases/guided-search.json').cases) {
+      const continuations = Object.fromEntries(Object.entries(c.continuations).map(([prefix, texts]) => [prefix, texts.map((text) => ({ text }))]));
+      const p = c.policy;
+      const ranked = await guidedSearch(new ScriptedGenerator(c.roots, continuations), new CharCritic(), problemFromStatement('Print 1.'), {
+        policy: { width: p.width, interval: p.interval, pruneFraction: p.prune_fraction, threshold: p.threshold, warmupTokens: p.warmup_tokens, rebranch: p.rebranch, window: p.window },
+        temperature: 1,
+        maxNewTokens: c.max_new_tokens,
+        tokenBudget: c.token_budget ?? undefined,
+      });
+      const got = ranked.map((r) => ({ index: r.index, text: r.text, finish: r.finishReason, tokens: r.tokens, pruned: r.pruned, branch: r.branch ?? null }));
+      assert.deepEqual(got, c.expect, c.name);
     }
   },
 };

@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { LocalGenerator } from '../../src/core/generation/local';
-import { collectCandidates } from '../../src/core/generation/types';
+import { collectCandidates, type GenerationEvent } from '../../src/core/generation/types';
 import { buildMessages } from '../../src/core/contracts/prompt';
 import { tinyGenerator } from '../fixtures/models';
 
@@ -79,4 +79,57 @@ test('an uncached hub id with offline-only says so', async () => {
   const offline = new LocalGenerator({ model: 'nobody/not-a-model-ONNX', dtype: 'q4', offlineOnly: true });
   await assert.rejects(offline.load(), /not on this machine and offline-only is on/);
   await offline.dispose();
+});
+
+/** Reads a single-candidate stream to its end. */
+async function readStream(events: AsyncIterable<GenerationEvent>, onToken?: (count: number) => void) {
+  const out = { text: '', tokenIds: [] as number[], tokenTexts: [] as string[], finishReason: '' };
+  for await (const e of events) {
+    if (e.type === 'done') out.finishReason = e.finishReason;
+    else {
+      out.text += e.text;
+      if (e.tokenId !== undefined) {
+        out.tokenIds.push(e.tokenId);
+        out.tokenTexts.push(e.text);
+      } else out.tokenTexts[out.tokenTexts.length - 1] += e.text;
+      onToken?.(out.tokenIds.length);
+    }
+  }
+  return out;
+}
+
+test('streams continue a prefix of token ids: greedy, in turns of a few tokens, they write what one greedy run writes', async () => {
+  const [whole] = await collectCandidates(generator, { messages, n: 1, temperature: 0, maxNewTokens: 12 });
+  assert.equal(whole.tokenIds.length, 12, 'the tiny model does not stop within 12 tokens');
+  const streams = generator.streaming;
+  assert.equal(streams.continuesPrefix, true);
+  const inTurns = await readStream(streams.start({ messages, prefix: { text: '' }, temperature: 0, maxNewTokens: 12, roundTokens: 5 }, new AbortController().signal));
+  assert.deepEqual(inTurns.tokenIds, whole.tokenIds);
+  assert.equal(inTurns.text, whole.text);
+  assert.equal(inTurns.finishReason, 'length');
+  // The prefix as a search takes it: the text streamed with the first five tokens.
+  const prefixText = inTurns.tokenTexts.slice(0, 5).join('');
+  const rest = await readStream(
+    streams.start({ messages, prefix: { text: prefixText, tokenIds: whole.tokenIds.slice(0, 5) }, temperature: 0, maxNewTokens: 7, roundTokens: 3 }, new AbortController().signal),
+  );
+  assert.deepEqual(rest.tokenIds, whole.tokenIds.slice(5), 'the continuation of the first five tokens');
+  assert.equal(prefixText + rest.text, whole.text, 'a character split across the prefix\'s end comes out once');
+});
+
+test('a stream generates one turn ahead of its reader at most: stopped after its first turn, it generated nothing more', async () => {
+  const streams = generator.streaming;
+  const controller = new AbortController();
+  const iterator = streams.start({ messages, prefix: { text: '' }, temperature: 1, seed: 1, maxNewTokens: 40, roundTokens: 4 }, controller.signal)[Symbol.asyncIterator]();
+  let read = 0;
+  while (read < 4) {
+    const next = await iterator.next();
+    if (!next.done && next.value.type === 'token' && next.value.tokenId !== undefined) read++;
+  }
+  // The worker is idle now; another stream runs to its end meanwhile.
+  const other = await readStream(streams.start({ messages, prefix: { text: '' }, temperature: 1, seed: 2, maxNewTokens: 12, roundTokens: 12 }, new AbortController().signal));
+  assert.ok(other.tokenIds.length > 0);
+  controller.abort();
+  const after: GenerationEvent[] = [];
+  for (let next = await iterator.next(); !next.done; next = await iterator.next()) after.push(next.value);
+  assert.deepEqual(after, [{ type: 'done', candidate: 0, finishReason: 'cancelled' }], 'no token was generated past the turn it read');
 });

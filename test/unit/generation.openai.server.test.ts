@@ -114,3 +114,21 @@ test('a server that dies mid-stream is a clear error', { skip }, async () => {
   );
   assert.ok(killed, 'the server streamed a token before it was killed');
 });
+
+test('completions streams continue a prefix: greedy from the first four tokens\' text, the server writes the rest of its own greedy answer', { skip }, async () => {
+  const generator = new OpenAIGenerator({ baseUrl: url, model: 'tiny', api: 'completions', candidates: 'parallel' });
+  const tokenTexts: string[] = [];
+  const [whole] = await collectCandidates(generator, { messages, n: 1, temperature: 0, maxNewTokens: 16 }, undefined, (e) => {
+    if (e.type === 'token') tokenTexts.push(e.text);
+  });
+  assert.equal(tokenTexts.length, 16, 'one event per token');
+  const prefix = tokenTexts.slice(0, 4).join('');
+  let rest = '';
+  let finish = '';
+  for await (const e of generator.streaming.start({ messages, prefix: { text: prefix }, temperature: 0, maxNewTokens: 12 }, new AbortController().signal)) {
+    if (e.type === 'token') rest += e.text;
+    else finish = e.finishReason;
+  }
+  assert.equal(prefix + rest, whole.text);
+  assert.equal(finish, whole.finishReason);
+});

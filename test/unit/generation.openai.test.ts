@@ -118,6 +118,23 @@ test('completions API sends a Phi-formatted prompt and reads text choices', asyn
   assert.deepEqual(candidates.map((c) => c.logprobs), [[-0.25, -0.25], [-0.25, -0.25]]);
 });
 
+test('streams through the completions API continue a prefix: the rendered prompt plus the prefix text; chat streams cannot', async () => {
+  requests.length = 0;
+  honourN = true;
+  mode = 'ok';
+  const completions = new OpenAIGenerator({ baseUrl, model: 'tiny', api: 'completions', apiKey: 'good-key' }).streaming;
+  assert.equal(completions.continuesPrefix, true);
+  const events: GenerationEvent[] = [];
+  for await (const e of completions.start({ messages: request.messages, prefix: { text: 'def f():\n' }, temperature: 1, maxNewTokens: 9, seed: 4 }, new AbortController().signal)) events.push(e);
+  assert.equal(requests.length, 1);
+  assert.ok(String(requests[0].body.prompt).endsWith('<|assistant|>def f():\n'), String(requests[0].body.prompt));
+  assert.deepEqual([requests[0].body.n, requests[0].body.max_tokens, requests[0].body.seed], [1, 9, 4]);
+  assert.deepEqual(events.map((e) => (e.type === 'token' ? e.text : e.finishReason)), ['cand0-1', ' print(1)', 'stop']);
+  const chat = new OpenAIGenerator({ baseUrl, model: 'tiny', api: 'chat', apiKey: 'good-key' }).streaming;
+  assert.equal(chat.continuesPrefix, false);
+  assert.throws(() => chat.start({ messages: request.messages, prefix: { text: 'x' }, temperature: 1, maxNewTokens: 4 }, new AbortController().signal), /use the completions API/);
+});
+
 test('listModels validates URL and key', async () => {
   assert.deepEqual(await new OpenAIGenerator({ baseUrl, model: 'tiny', api: 'chat', apiKey: 'good-key' }).listModels(), ['tiny']);
 });

@@ -7,6 +7,7 @@ import jsonschema
 import pytest
 
 from passlens_training import contracts
+from passlens_training.evaluate import guided_simulation as gs
 from passlens_training.testing.tiny import train_tokenizer
 
 
@@ -43,8 +44,34 @@ def test_prompt_case(case, tokenizer):
     assert rendered == case["rendered"]
 
 
+def char_values(text):
+    """The scripted critic of the case file: digit/10 + 0.05 after a digit, the previous value otherwise (0.5 at first)."""
+    values, value = [], 0.5
+    for ch in text:
+        value = int(ch) / 10 + 0.05 if ch.isdigit() else value
+        values.append(value)
+    return values
+
+
+def scripted_rollout(text, logprobs=None):
+    return gs.Rollout(tuple(map(ord, text)), tuple(char_values(text)), tuple(logprobs or [0.0] * len(text)), True)
+
+
+@pytest.mark.parametrize("case", load("guided-search.json")["cases"], ids=lambda c: c["name"])
+def test_guided_search_case(case):
+    pool = gs.Pool("case", [scripted_rollout(r["text"], r.get("logprobs")) for r in case["roots"]],
+                   {tuple(map(ord, prefix)): [scripted_rollout(prefix + t) for t in texts]
+                    for prefix, texts in case["continuations"].items()})
+    outcome = gs.simulate(pool, gs.Policy(**case["policy"]), case["max_new_tokens"], case["token_budget"])
+    got = [{"index": c.index, "text": "".join(map(chr, c.token_ids)), "finish": c.finish, "tokens": c.tokens,
+            "pruned": c.pruned, "branch": None if c.branch is None else {"from": c.branch[0], "at": c.branch[1]}}
+           for c in outcome.candidates]
+    assert got == case["expect"]
+    assert outcome.tokens == sum(c.tokens for c in outcome.candidates)
+
+
 RUNNERS = {"code-extraction.json": test_code_extraction_case, "ranking-index.json": test_ranking_index_case,
-           "prompts.json": test_prompt_case}
+           "prompts.json": test_prompt_case, "guided-search.json": test_guided_search_case}
 
 
 @pytest.mark.parametrize("name", [p.name.removesuffix(".schema.json") for p in (contracts.contracts_dir() / "schemas").glob("*.json")])

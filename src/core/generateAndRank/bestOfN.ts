@@ -7,7 +7,9 @@ import type { Critic, CriticStream, TokenScores } from '../critic/types';
 import type { GenerationRequest, Generator } from '../generation/types';
 import type { Problem } from '../problem/types';
 import { buildMessages, extractCode } from '../contracts';
-import { finalScore, rankCandidates } from './ranking';
+import { throwIfAborted } from '../shared/abort';
+import { finalScore, rankCandidates, rankSearchResult } from './ranking';
+import { isTokenEvent } from './streams';
 import type { JudgeRequest, JudgeResponse } from '../sandbox/types';
 
 export interface RankedCandidate {
@@ -21,7 +23,14 @@ export interface RankedCandidate {
   /** Per-token values (= scores.values); `rankCandidates` reads this. */
   values: number[];
   final: number;
-  finishReason: 'stop' | 'length' | 'cancelled' | 'given';
+  /** 'pruned': stopped by guided search's critic; 'budget': stopped by the token or wall-clock budget. */
+  finishReason: 'stop' | 'length' | 'cancelled' | 'given' | 'pruned' | 'budget';
+  /** Tokens generated for this candidate; a prefix inherited from another candidate is counted there, once. */
+  tokens: number;
+  /** False, or the candidate's length in tokens when guided search stopped it. */
+  pruned: false | number;
+  /** A guided re-branch: the candidate it continues and the token position where it forked. */
+  branch?: { from: number; at: number };
   /** Sandbox verdict on the problem's examples, when they were run. */
   judged?: JudgeResponse;
 }
@@ -33,7 +42,7 @@ export interface Judge {
 
 export interface BestOfNCallbacks {
   /** A candidate's text and scores grew (called from the scoring loop, at most once per append). */
-  onUpdate?: (candidate: { index: number; text: string; values: readonly number[] }) => void;
+  onUpdate?: (candidate: { index: number; text: string; values: readonly number[]; tokens?: number; pruned?: false | number }) => void;
 }
 
 const EMPTY_SCORES: TokenScores = { tokens: [], tokenIds: [], charOffsets: [], values: [] };
@@ -90,6 +99,10 @@ export interface GenerateOptions {
   topK?: number;
   maxNewTokens: number;
   seed?: number;
+  /** Most tokens generated in all; candidates still running then end 'budget'. */
+  tokenBudget?: number;
+  /** Milliseconds after which candidates still running end 'budget'. */
+  wallClockMs?: number;
 }
 
 /** Generates, scores while streaming, and returns the candidates best first. */
@@ -101,6 +114,7 @@ export async function generateAndRank(
   signal?: AbortSignal,
   callbacks: BestOfNCallbacks = {},
 ): Promise<RankedCandidate[]> {
+  throwIfAborted(signal);
   const request: GenerationRequest = {
     messages: buildMessages(problem, critic.info.templates),
     n: options.n,
@@ -112,48 +126,83 @@ export async function generateAndRank(
   };
   const scorers = new Map<number, StreamingScore>();
   const finishes = new Map<number, RankedCandidate['finishReason']>();
+  const tokens = new Map<number, { count: number; sawTokenIds: boolean }>();
+  // The generator stops on the caller's signal or on a budget; the critic only on the caller's.
+  const generation = new AbortController();
+  let overBudget = false;
+  const stopForBudget = () => {
+    overBudget = true;
+    generation.abort();
+  };
+  const onAbort = () => generation.abort();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  const timer = options.wallClockMs === undefined ? undefined : setTimeout(stopForBudget, options.wallClockMs);
+  let spent = 0;
   const scorerFor = (index: number) => {
     let scorer = scorers.get(index);
     if (!scorer) {
       scorer = new StreamingScore(critic, problem, signal, () => {
-        void scorer!.current().then((scores) => callbacks.onUpdate?.({ index, text: scorer!.text, values: scores.values }));
+        void scorer!.current().then((scores) => callbacks.onUpdate?.({ index, text: scorer!.text, values: scores.values, tokens: tokens.get(index)?.count ?? 0, pruned: false }));
       });
       scorers.set(index, scorer);
     }
     return scorer;
   };
   try {
-    for await (const event of generator.stream(request, signal)) {
+    for await (const event of generator.stream(request, generation.signal)) {
       if (event.type === 'token') {
+        const count = tokens.get(event.candidate) ?? { count: 0, sawTokenIds: false };
+        tokens.set(event.candidate, count);
+        if (isTokenEvent(event, count.sawTokenIds)) {
+          count.count++;
+          if (++spent >= (options.tokenBudget ?? Infinity)) stopForBudget();
+        }
+        if (event.tokenId !== undefined) count.sawTokenIds = true;
         if (event.text) scorerFor(event.candidate).push(event.text);
-      } else finishes.set(event.candidate, event.finishReason);
+      } else finishes.set(event.candidate, event.finishReason === 'cancelled' && overBudget ? 'budget' : event.finishReason);
     }
   } catch (error) {
     // Streams are closed even when generation failed, so their KV caches are freed.
     await Promise.allSettled([...scorers.values()].map((s) => s.finish()));
     throw error;
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
   }
   const candidates: RankedCandidate[] = [];
   for (let index = 0; index < options.n; index++) {
     const scorer = scorers.get(index);
     const scores = scorer ? await scorer.finish() : EMPTY_SCORES;
-    candidates.push(toCandidate(index, scorer?.text ?? '', scores, finishes.get(index) ?? 'cancelled', critic.info.specialIds));
+    const finishReason = finishes.get(index) ?? (overBudget ? 'budget' : 'cancelled');
+    candidates.push(toCandidate(index, scorer?.text ?? '', scores, finishReason, critic.info.specialIds, tokens.get(index)?.count ?? 0, false));
   }
-  return rankCandidates(candidates);
+  return rankSearchResult(candidates);
 }
 
-function toCandidate(index: number, text: string, scores: TokenScores, finishReason: RankedCandidate['finishReason'], specialIds: readonly number[]): RankedCandidate {
+/** A candidate of a search or a given response, with its final score by the contract's ranking index. */
+export function toCandidate(
+  index: number,
+  text: string,
+  scores: TokenScores,
+  finishReason: RankedCandidate['finishReason'],
+  specialIds: readonly number[],
+  tokens: number,
+  pruned: false | number,
+): RankedCandidate {
   const { code, start } = extractCode(text);
-  return { index, text, code, codeStart: start, scores, values: scores.values, final: finalScore(scores, specialIds), finishReason };
+  return { index, text, code, codeStart: start, scores, values: scores.values, final: finalScore(scores, specialIds), finishReason, tokens, pruned };
 }
 
 /** Ranks responses that already exist (files, a JSON list), scoring them together. */
 export async function rankGiven(critic: Critic, problem: Problem, texts: readonly string[], signal?: AbortSignal): Promise<RankedCandidate[]> {
   const scores = await critic.scoreMany(problem, texts, signal);
-  return rankCandidates(texts.map((text, index) => toCandidate(index, text, scores[index], 'given', critic.info.specialIds)));
+  return rankCandidates(texts.map((text, index) => toCandidate(index, text, scores[index], 'given', critic.info.specialIds, 0, false)));
 }
 
-/** Runs every candidate's code on the problem's examples; leaves `judged` unset when there are none. */
+/**
+ * Runs every finished candidate's code on the problem's examples; leaves `judged` unset when
+ * there are none, and for candidates a search stopped (their code is cut off).
+ */
 export async function judgeCandidates(
   judge: Judge,
   problem: Problem,
@@ -164,7 +213,7 @@ export async function judgeCandidates(
   const tests = problem.tests;
   if (!tests || tests.inputs.length === 0) return;
   await Promise.all(
-    candidates.map(async (candidate) => {
+    candidates.filter((c) => c.finishReason !== 'pruned' && c.finishReason !== 'budget').map(async (candidate) => {
       candidate.judged = await judge.judge(
         { id: `candidate-${candidate.index}`, code: candidate.code, tests, timeout_s: limits.timeoutSeconds, memory_mb: limits.memoryMb },
         signal,

@@ -28,3 +28,13 @@ export function rankCandidates<T extends Scored>(candidates: readonly T[]): T[] 
     })
     .map(({ candidate }) => candidate);
 }
+
+/**
+ * A search's candidates best first: those that finished by `rankCandidates`, then those a
+ * search stopped (guided pruning, a budget): unfinished code is shown, never chosen over
+ * finished code. Without stopped candidates this is `rankCandidates`.
+ */
+export function rankSearchResult<T extends Scored & { finishReason: string }>(candidates: readonly T[]): T[] {
+  const stopped = (c: T) => c.finishReason === 'pruned' || c.finishReason === 'budget';
+  return [...rankCandidates(candidates.filter((c) => !stopped(c))), ...rankCandidates(candidates.filter(stopped))];
+}

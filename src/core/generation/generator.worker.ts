@@ -69,6 +69,15 @@ async function load(options: LoadOptions): Promise<void> {
   }
 }
 
+/** Model inputs for the prompt's ids followed by a prefix's. */
+function withPrefix(lib: Transformers, promptIds: number[], prefix: number[]) {
+  const ids = [...promptIds, ...prefix];
+  return {
+    input_ids: new lib.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [1, ids.length]),
+    attention_mask: new lib.Tensor('int64', new BigInt64Array(ids.length).fill(1n), [1, ids.length]),
+  };
+}
+
 async function generate(message: Extract<ToWorker, { type: 'generate' }>): Promise<void> {
   if (!loaded) throw new Error('generator model not loaded');
   const { tokenizer, model, lib, chatTemplate } = loaded;
@@ -78,7 +87,8 @@ async function generate(message: Extract<ToWorker, { type: 'generate' }>): Promi
     tokenize: false,
     ...(chatTemplate ? { chat_template: chatTemplate } : {}),
   }) as string;
-  const inputs = tokenizer(prompt, { add_special_tokens: false });
+  const prefix = [...(message.prefixText ? tokenizer.encode(message.prefixText, { add_special_tokens: false }) : []), ...(message.prefixIds ?? [])];
+  const inputs = prefix.length ? withPrefix(lib, tokenizer.encode(prompt, { add_special_tokens: false }), prefix) : tokenizer(prompt, { add_special_tokens: false });
   const doSample = message.temperature > 0;
   const configured = (model.generation_config as { eos_token_id?: number | number[] | null } | undefined)?.eos_token_id;
   const eos = new Set<number>([configured ?? tokenizer.eos_token_id].flat().filter((t): t is number => typeof t === 'number'));
@@ -108,8 +118,9 @@ async function generate(message: Extract<ToWorker, { type: 'generate' }>): Promi
     processors.push(recorder);
     const stopping = new lib.StoppingCriteriaList();
     stopping.push(new StopWhenCancelled());
-    let generated: number[] = [];
-    let emittedText = '';
+    // A continued response is decoded whole, so a character split across the boundary comes out once.
+    let generated: number[] = prefix;
+    let emittedText = prefix.length ? tokenizer.decode(prefix, { skip_special_tokens: true }).replace(/\uFFFD+$/, '') : '';
     let sawEos = false;
     // Streams by re-decoding the generated ids: the text a step adds is the difference,
     // which keeps multi-byte characters split across tokens intact.
@@ -148,11 +159,11 @@ async function generate(message: Extract<ToWorker, { type: 'generate' }>): Promi
       // The declared type wants a TextStreamer; generate() only calls put() and end().
       streamer: streamer as unknown as InstanceType<Transformers['TextStreamer']>,
     });
+    const finishReason = cancelled.has(id) ? 'cancelled' : sawEos ? 'stop' : 'length';
     const finalText = tokenizer.decode(generated, { skip_special_tokens: true });
-    if (finalText.length > emittedText.length) {
+    if (finalText.length > emittedText.length && !(message.holdPartial && finishReason === 'length')) {
       post({ type: 'token', id, candidate, text: finalText.slice(emittedText.length), tokenId: -1, logprob: Number.NaN });
     }
-    const finishReason = cancelled.has(id) ? 'cancelled' : sawEos ? 'stop' : 'length';
     post({ type: 'done', id, candidate, finishReason });
   }
   for (let candidate = 0; candidate < message.n; candidate++) {

@@ -6,7 +6,7 @@
 import type { Worker } from 'node:worker_threads';
 import { AbortError } from '../shared/abort';
 import { startWorker } from '../shared/worker';
-import { EventQueue, type GenerationEvent, type GenerationRequest, type Generator } from './types';
+import { EventQueue, type GenerationEvent, type GenerationRequest, type Generator, type StreamRequest, type StreamingCapable, type StreamingGenerator } from './types';
 import type { FromWorker, LoadOptions, ToWorker } from './protocol';
 import { checkSampling } from './sampling';
 
@@ -18,7 +18,10 @@ export interface DownloadProgress {
 
 export type LocalGeneratorOptions = LoadOptions;
 
-export class LocalGenerator implements Generator {
+/** Apart enough that a stream's turns never share a seed with another stream's (streams' seeds differ by 1). */
+const TURN_SEED_STRIDE = 100_003;
+
+export class LocalGenerator implements Generator, StreamingCapable {
   readonly name: string;
   private worker: Worker | undefined;
   private ready: Promise<void> | undefined;
@@ -90,6 +93,56 @@ export class LocalGenerator implements Generator {
   }
 
   stream(request: GenerationRequest, signal?: AbortSignal): AsyncIterable<GenerationEvent> {
+    return this.generation(request, {}, signal);
+  }
+
+  /**
+   * Single candidates that continue a prefix (the prompt's ids, then the prefix's). The worker
+   * runs one generation at a time, so a stream is generated `roundTokens` at a time, each turn
+   * asked for only when the reader has taken the last: streams advance side by side, and one
+   * a search stops has generated no more than its reader saw. Each turn re-reads the prompt
+   * and the response so far (the worker keeps no cache between generations).
+   */
+  get streaming(): StreamingGenerator {
+    return { name: this.name, continuesPrefix: true, start: (request, signal) => this.turns(request, signal) };
+  }
+
+  private async *turns(request: StreamRequest, signal: AbortSignal): AsyncGenerator<GenerationEvent> {
+    const ids = [...(request.prefix.tokenIds ?? [])];
+    const prefixText = request.prefix.tokenIds ? undefined : request.prefix.text || undefined;
+    const perTurn = request.roundTokens ?? request.maxNewTokens;
+    let produced = 0;
+    for (let turn = 0; ; turn++) {
+      const maxNewTokens = Math.min(perTurn, request.maxNewTokens - produced);
+      const last = produced + maxNewTokens >= request.maxNewTokens;
+      let finish: GenerationEvent & { type: 'done' } = { type: 'done', candidate: 0, finishReason: 'cancelled' };
+      const events = this.generation(
+        { ...request, n: 1, maxNewTokens, seed: request.seed === undefined ? undefined : request.seed + TURN_SEED_STRIDE * turn },
+        { prefixText, prefixIds: ids.slice(), holdPartial: !last },
+        signal,
+      );
+      for await (const event of events) {
+        if (event.type === 'done') finish = event;
+        else {
+          if (event.tokenId !== undefined) {
+            ids.push(event.tokenId);
+            produced++;
+          }
+          yield event;
+        }
+      }
+      if (finish.finishReason !== 'length' || last || signal.aborted) {
+        yield signal.aborted ? { ...finish, finishReason: 'cancelled' } : finish;
+        return;
+      }
+    }
+  }
+
+  private generation(
+    request: GenerationRequest,
+    continued: { prefixText?: string; prefixIds?: number[]; holdPartial?: boolean },
+    signal?: AbortSignal,
+  ): AsyncIterable<GenerationEvent> {
     const queue = new EventQueue<GenerationEvent>();
     try {
       checkSampling(request);
@@ -130,6 +183,7 @@ export class LocalGenerator implements Generator {
           topP: request.topP ?? 1,
           maxNewTokens: request.maxNewTokens,
           seed: request.seed,
+          ...continued,
         });
         if (signal?.aborted) abort();
       },

@@ -6,7 +6,7 @@
 import type { ChatMessage } from '../contracts/prompt';
 import { AbortError } from '../shared/abort';
 import { checkSampling } from './sampling';
-import { EventQueue, type GenerationEvent, type GenerationRequest, type Generator } from './types';
+import { EventQueue, type GenerationEvent, type GenerationRequest, type Generator, type StreamingCapable, type StreamingGenerator } from './types';
 
 /**
  * Phi-4's chat format as plain text, for servers reached through the raw completions API
@@ -52,7 +52,7 @@ interface StreamChoice {
   } | null;
 }
 
-export class OpenAIGenerator implements Generator {
+export class OpenAIGenerator implements Generator, StreamingCapable {
   readonly name: string;
   private readonly baseUrl: string;
 
@@ -74,6 +74,38 @@ export class OpenAIGenerator implements Generator {
       (error: unknown) => queue.fail(error),
     );
     return queue;
+  }
+
+  /**
+   * Single candidates, one request each. Through the completions API a stream continues a
+   * prefix: the prompt is the rendered chat plus the prefix text, which the server tokenises
+   * (vLLM, llama.cpp's server, llama-cpp-python, LM Studio and Ollama's /v1/completions take a
+   * raw prompt). Chat APIs have no reliable way to continue an assistant turn, so there
+   * streams start from the prompt only.
+   */
+  get streaming(): StreamingGenerator {
+    const continuesPrefix = this.options.api === 'completions';
+    return {
+      name: this.name,
+      continuesPrefix,
+      start: (request, signal) => {
+        if (request.prefix.text && !continuesPrefix) throw new Error(`${this.name} cannot continue a prefix: use the completions API`);
+        const { messages, temperature, topP, topK, maxNewTokens, seed } = request;
+        const generation: GenerationRequest = { messages, n: 1, temperature, topP, topK, maxNewTokens, seed };
+        const queue = new EventQueue<GenerationEvent>();
+        try {
+          checkSampling(generation);
+        } catch (error) {
+          queue.fail(error);
+          return queue;
+        }
+        this.requestStream(generation, 1, () => 0, (event) => queue.push(event), signal, request.prefix.text).then(
+          () => queue.end(),
+          (error: unknown) => queue.fail(error),
+        );
+        return queue;
+      },
+    };
   }
 
   /** Lists the server's models: a cheap check that the URL and key work. */
@@ -126,7 +158,7 @@ export class OpenAIGenerator implements Generator {
     if (failure) throw failure.reason;
   }
 
-  private body(request: GenerationRequest, n: number): Record<string, unknown> {
+  private body(request: GenerationRequest, n: number, prefix = ''): Record<string, unknown> {
     const common = {
       model: this.options.model,
       n,
@@ -141,7 +173,7 @@ export class OpenAIGenerator implements Generator {
     };
     const logprobs = this.options.logprobs ?? true;
     if (this.options.api === 'chat') return { ...common, messages: request.messages, ...(logprobs ? { logprobs: true } : {}) };
-    return { ...common, prompt: renderPhiChat(request.messages), ...(logprobs ? { logprobs: 1 } : {}) };
+    return { ...common, prompt: renderPhiChat(request.messages) + prefix, ...(logprobs ? { logprobs: 1 } : {}) };
   }
 
   /** One streaming request; `candidateOf` maps the server's choice index to our candidate index. */
@@ -151,9 +183,10 @@ export class OpenAIGenerator implements Generator {
     candidateOf: (choiceIndex: number) => number,
     emit: (event: GenerationEvent) => void,
     signal?: AbortSignal,
+    prefix?: string,
   ): Promise<void> {
     const path = this.options.api === 'chat' ? '/chat/completions' : '/completions';
-    const response = await this.fetch(path, { method: 'POST', body: JSON.stringify(this.body(request, n)) }, signal);
+    const response = await this.fetch(path, { method: 'POST', body: JSON.stringify(this.body(request, n, prefix)) }, signal);
     if (!response.body) throw this.malformed(`POST ${path} returned no body`);
     const done = new Set<number>();
     let finished = false;

@@ -22,6 +22,11 @@ export type ToWorker =
       topP: number;
       maxNewTokens: number;
       seed?: number;
+      /** The response so far, which this generation continues: text (tokenised here) followed by token ids. */
+      prefixText?: string;
+      prefixIds?: number[];
+      /** More of this response may follow: at a length stop, a character split across tokens is held back. */
+      holdPartial?: boolean;
     }
   | { type: 'cancel'; id: number };
 

@@ -51,6 +51,49 @@ export interface Generator {
   dispose(): Promise<void>;
 }
 
+/** Text an earlier stream generated, which a new stream continues. */
+export interface StreamPrefix {
+  text: string;
+  /** The generator's own token ids for `text`, when known: continuing from ids avoids re-tokenising. */
+  tokenIds?: number[];
+}
+
+/** One candidate, started from the prompt plus a prefix (guided search's re-branches). */
+export interface StreamRequest {
+  messages: ChatMessage[];
+  /** Empty text for a stream that starts at the beginning of the response. */
+  prefix: StreamPrefix;
+  temperature: number;
+  topP?: number;
+  topK?: number;
+  /** New tokens this stream may generate (the prefix not counted). */
+  maxNewTokens: number;
+  seed?: number;
+  /**
+   * Tokens the reader takes from this stream before it may stop it. A generator that runs
+   * its streams one after another generates this many per turn, so that no stream runs far
+   * ahead of a search that is about to stop it.
+   */
+  roundTokens?: number;
+}
+
+/** Single candidate streams, each cancellable on its own (guided search). Events have `candidate` 0. */
+export interface StreamingGenerator {
+  readonly name: string;
+  /** Whether `start` honours a non-empty prefix; when false, searches restart from the prompt instead. */
+  readonly continuesPrefix: boolean;
+  /**
+   * Starts one candidate. Aborting `signal` stops this stream only (it then ends 'cancelled').
+   * Streams run concurrently: one stream's progress must not wait for another being read.
+   */
+  start(request: StreamRequest, signal: AbortSignal): AsyncIterable<GenerationEvent>;
+}
+
+/** A generator that offers single candidate streams of its own. */
+export interface StreamingCapable {
+  readonly streaming: StreamingGenerator;
+}
+
 /** Runs a generation to the end and returns the candidates in index order. */
 export async function collectCandidates(
   generator: Generator,

@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
-import { generateAndRank, judgeCandidates, type RankedCandidate } from '../../core/generateAndRank/bestOfN';
+import { judgeCandidates, type RankedCandidate } from '../../core/generateAndRank/bestOfN';
+import { search } from '../../core/generateAndRank/search';
 import type { Problem } from '../../core/problem/types';
 import { docstringEndingAt, problemFromStatement, statementAboveLine } from '../../core/problem/extraction';
 import { offerCriticFix } from '../critic/selectCritic';
@@ -79,32 +80,45 @@ export async function generateAndRankCommand(deps: GenerateAndRankDeps): Promise
   const settings = readSettings();
   let candidates: RankedCandidate[] | undefined;
   try {
-    candidates = await withProgress(deps.log, `PassLens: generating ${settings.generator.candidates} candidates`, async (progress, signal) => {
+    const { strategy, tokenBudget, guided } = settings.search;
+    const n = settings.generator.candidates;
+    const title = strategy === 'guided' ? `PassLens: guided search, ${n} candidates at a time` : `PassLens: generating ${n} candidates`;
+    candidates = await withProgress(deps.log, title, async (progress, signal) => {
       const critic = await deps.critics.get(signal);
       const generator = await deps.generators.get(signal);
       progress.report({ message: `${generator.name}` });
       try {
-        const ranked = await timed(deps.log, `generate and score ${settings.generator.candidates} with ${generator.name}`, () =>
-          generateAndRank(
+        let stopped = 0;
+        const ranked = await timed(deps.log, `${strategy} over ${n} with ${generator.name}`, () =>
+          search(
             generator,
             critic,
             problem,
             {
-              n: settings.generator.candidates,
+              strategy,
+              n,
               temperature: settings.generator.temperature,
               topP: settings.generator.topP,
               topK: settings.generator.topK,
               maxNewTokens: settings.generator.maxNewTokens,
+              tokenBudget: tokenBudget || undefined,
+              guided,
             },
             signal,
             {
-              onUpdate: ({ index, values }) => {
+              onUpdate: ({ index, values, tokens, pruned }) => {
                 const last = values[values.length - 1];
-                progress.report({ message: `candidate ${index + 1}: ${values.length} tokens, p(pass) ${last === undefined ? '—' : (last * 100).toFixed(0) + '%'}` });
+                const score = `p(pass) ${last === undefined ? '—' : (last * 100).toFixed(0) + '%'}`;
+                if (pruned !== undefined && pruned !== false) {
+                  stopped++;
+                  progress.report({ message: `candidate ${index + 1} pruned at ${pruned} tokens (${score}); ${stopped} pruned so far` });
+                } else progress.report({ message: `candidate ${index + 1}: ${tokens ?? values.length} tokens, ${score}` });
               },
             },
           ),
         );
+        const pruned = ranked.filter((c) => c.pruned !== false);
+        if (pruned.length) deps.log.info(`guided search pruned ${pruned.length} of ${ranked.length} candidates; ${ranked.reduce((sum, c) => sum + c.tokens, 0)} tokens generated`);
         if (problem.tests && vscode.workspace.isTrusted) {
           progress.report({ message: `running ${problem.tests.inputs.length} example(s) in the sandbox` });
           await timed(deps.log, 'judge candidates on the examples', () => judgeCandidates(deps.sandbox.get(), problem, ranked, deps.sandbox.limits, signal)).catch(

@@ -6,7 +6,20 @@ export interface CandidateItem extends vscode.QuickPickItem {
   candidate: RankedCandidate;
 }
 
-/** Picker rows: rank, p(pass), confidence sparkline, example verdict, first line of code. */
+/** How a candidate was written: tokens spent, and where a search stopped it or re-branched it from. */
+function generation(candidate: RankedCandidate, all: readonly RankedCandidate[]): string {
+  const parts = [`${candidate.tokens} tokens`];
+  if (candidate.pruned !== false) parts.push(`pruned at ${candidate.pruned} tokens`);
+  else if (candidate.finishReason === 'budget') parts.push('stopped by the token budget');
+  else if (candidate.finishReason === 'length') parts.push('cut off at max tokens');
+  if (candidate.branch) {
+    const from = all.findIndex((c) => c.index === candidate.branch!.from);
+    parts.push(`continues #${from + 1} from token ${candidate.branch.at}`);
+  }
+  return parts.join('  ·  ');
+}
+
+/** Picker rows: rank, p(pass), confidence sparkline, example verdict, first line of code, how it was written. */
 export function candidateItems(candidates: readonly RankedCandidate[]): CandidateItem[] {
   return candidates.map((candidate, rank) => {
     const judged = candidate.judged;
@@ -16,7 +29,7 @@ export function candidateItems(candidates: readonly RankedCandidate[]): Candidat
     return {
       label: `${icon} #${rank + 1}  p(pass) ${score}  ${sparkline(candidate.values, 20)}`,
       description: verdictLabel(judged),
-      detail: `${firstLine.trim()}  ·  ${candidate.code.split('\n').length} lines${candidate.finishReason === 'length' ? '  ·  cut off at max tokens' : ''}`,
+      detail: `${firstLine.trim()}  ·  ${candidate.code.split('\n').length} lines  ·  ${generation(candidate, candidates)}`,
       candidate,
     };
   });

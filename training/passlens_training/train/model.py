@@ -8,6 +8,7 @@ token-classification loss is cross-entropy, wrong for one label: use `value_loss
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 from transformers import AutoConfig, Phi3Config, Phi3ForTokenClassification, Phi3Model
+from transformers.integrations import is_deepspeed_zero3_enabled
 
 VALUE_ARCHITECTURE = "Phi3ForTokenClassification"
 # A fresh head starts near p=0.5 for every token: large random logits would make the
@@ -60,7 +62,14 @@ def is_value_checkpoint(config) -> bool:
 
 
 def _init_new_head(model: Phi3ForTokenClassification) -> None:
-    with torch.no_grad():
+    gathered = contextlib.nullcontext()
+    if is_deepspeed_zero3_enabled():
+        # Loaded under ZeRO-3's zero.Init, each rank holds an empty placeholder of the head:
+        # gather it, initialise on rank 0, and let DeepSpeed re-partition rank 0's values.
+        import deepspeed
+
+        gathered = deepspeed.zero.GatheredParameters(list(model.score.parameters()), modifier_rank=0)
+    with gathered, torch.no_grad():
         model.score.weight.normal_(mean=0.0, std=NEW_HEAD_STD)
         if model.score.bias is not None:
             model.score.bias.zero_()
@@ -120,10 +129,13 @@ def freeze_all_but_last(model: Phi3ForTokenClassification, n_layers: int) -> dic
 
 
 def value_loss(logits: torch.Tensor, labels: torch.Tensor, token_mask: torch.Tensor,
-               weights: torch.Tensor | None = None) -> torch.Tensor:
+               weights: torch.Tensor | None = None, token_count: float | None = None) -> torch.Tensor:
     """BCE-with-logits between every masked token's logit and its sequence's 0/1 label,
     averaged over masked tokens. logits [B,T] or [B,T,1], labels [B], token_mask [B,T].
-    `weights` [B] counts each sequence that many times (merged duplicates)."""
+    `weights` [B] counts each sequence that many times (merged duplicates). `token_count`
+    replaces the batch's own (weighted) count of masked tokens as the divisor: the count of a
+    whole optimizer step whose micro-batches are spread over processes, so that the step's
+    gradient is the same however it is split."""
     if logits.dim() == 3:
         logits = logits.squeeze(-1)
     if logits.shape != token_mask.shape:
@@ -137,10 +149,11 @@ def value_loss(logits: torch.Tensor, labels: torch.Tensor, token_mask: torch.Ten
         mask = mask * weights.to(mask)[:, None]
     targets = labels.to(torch.float32)[:, None].expand_as(mask)
     per_token = F.binary_cross_entropy_with_logits(logits.float(), targets, reduction="none")
-    count = mask.sum()
-    if count == 0:
-        raise ValueError("token_mask selects no tokens: nothing to train on")
-    return (per_token * mask).sum() / count
+    if token_count is None:
+        token_count = mask.sum()
+        if token_count == 0:
+            raise ValueError("token_mask selects no tokens: nothing to train on")
+    return (per_token * mask).sum() / token_count
 
 
 def positions_from_mask(attention_mask: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,51 @@
+/**
+ * One entry point for every search strategy, used by the editor, the CLI and evaluation:
+ * best-of-n (generate n, rank) or guided (the critic prunes and re-branches while the
+ * candidates are written; guided.ts). Both return candidates ranked the same way, each with
+ * the tokens spent on it and whether it was pruned.
+ */
+import type { Critic } from '../critic/types';
+import type { Generator } from '../generation/types';
+import type { Problem } from '../problem/types';
+import { generateAndRank, type BestOfNCallbacks, type GenerateOptions, type RankedCandidate } from './bestOfN';
+import { guidedSearch, type GuidedPolicy } from './guided';
+import { streamingOf } from './streams';
+
+export type SearchStrategy = 'best-of-n' | 'guided';
+export const SEARCH_STRATEGIES: readonly SearchStrategy[] = ['best-of-n', 'guided'];
+
+/** Guided search's knobs besides its width (which is `n`). */
+export type GuidedKnobs = Omit<GuidedPolicy, 'width'>;
+
+/**
+ * Provisional defaults, to be replaced by those chosen on validation problems
+ * (docs/guided-generation.md): judge every 32 tokens, stop the lowest quarter, re-branch.
+ */
+export const DEFAULT_GUIDED: GuidedKnobs = {
+  interval: 32,
+  pruneFraction: 0.25,
+  threshold: 0,
+  warmupTokens: 32,
+  rebranch: true,
+  window: 32,
+};
+
+export interface SearchOptions extends GenerateOptions {
+  strategy: SearchStrategy;
+  /** Guided knobs; missing ones take DEFAULT_GUIDED. */
+  guided?: Partial<GuidedKnobs>;
+}
+
+/** Generates candidates with the chosen strategy and returns them best first. */
+export function search(
+  generator: Generator,
+  critic: Critic,
+  problem: Problem,
+  options: SearchOptions,
+  signal?: AbortSignal,
+  callbacks: BestOfNCallbacks = {},
+): Promise<RankedCandidate[]> {
+  if (options.strategy === 'best-of-n') return generateAndRank(generator, critic, problem, options, signal, callbacks);
+  const policy: GuidedPolicy = { ...DEFAULT_GUIDED, ...options.guided, width: options.n };
+  return guidedSearch(streamingOf(generator), critic, problem, { ...options, policy }, signal, callbacks);
+}
