@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** `passlens`: the command-line face of src/core (no VS Code needed). */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { judgeCandidates, rankGiven, verdictLabel, type RankedCandidate } from './core/generateAndRank/bestOfN';
@@ -13,7 +14,14 @@ import { OpenAIGenerator } from './core/generation/openai';
 import type { Generator } from './core/generation/types';
 import { sparkline } from './core/confidence/lineConfidence';
 import { problemFromMarkdown } from './core/problem/extraction';
-import { SandboxClient, defaultJudgePath } from './core/sandbox';
+import {
+  SandboxClient,
+  SandboxUnavailableError,
+  WEAK_ISOLATION_WARNING,
+  allowWeakHint,
+  defaultJudgePath,
+  isWeakIsolation,
+} from './core/sandbox';
 
 const USAGE = `usage: passlens <command> [options]
 
@@ -23,11 +31,12 @@ commands:
   help               show this help
 
 rank options:
-  --critic DIR            critic bundle folder (or --critic-url URL for a vLLM critic server)
+  --critic DIR            critic bundle folder (or --critic-url URL for a vLLM critic server;
+                          its API key from PASSLENS_CRITIC_API_KEY)
   --candidates PATH       rank existing responses: a JSON list of strings, or a folder of .py/.md/.txt files
   --generator MODEL       generate with a local ONNX model (folder or hub id; --dtype, --offline)
   --server URL            generate with an OpenAI-compatible server (--model, --api chat|completions;
-                          API key from the PASSLENS_API_KEY environment variable)
+                          API key from PASSLENS_API_KEY)
   -n N                    candidates to generate (default 6); --temperature T (0.8); --max-new-tokens M (1024)
   --top-p P --top-k K     nucleus and top-k sampling (default 1 and 0: every token, as training samples)
   --seed S                sampling seed
@@ -38,8 +47,13 @@ rank options:
   guided knobs            --interval T (${DEFAULT_GUIDED.interval}), --prune-fraction Q (${DEFAULT_GUIDED.pruneFraction}), --threshold P (${DEFAULT_GUIDED.threshold}),
                           --warmup-tokens W (${DEFAULT_GUIDED.warmupTokens}), --window W (${DEFAULT_GUIDED.window}), --no-rebranch
   --sandbox               run each candidate on the examples in the problem (python-sandbox/judge.py)
+  --allow-weak-isolation  where no real sandbox exists, run them under the judge's weak, escapable
+                          isolation (verdicts are labelled "weak isolation")
   --python PATH           interpreter for the sandbox (default python3)
   --json                  print JSON instead of a table
+
+API keys are sent only to the origin (scheme, host, port) of the URL given on the command
+line; a redirect to another origin is refused, so neither key nor code goes elsewhere.
 `;
 
 function version(): string {
@@ -48,6 +62,11 @@ function version(): string {
 }
 
 class UsageError extends Error {}
+
+/** Where the CLI keeps verified model-file hashes: $PASSLENS_CACHE_DIR, else the user's cache folder. */
+function cacheDir(): string {
+  return process.env.PASSLENS_CACHE_DIR || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'passlens');
+}
 
 /** Responses to rank from a JSON list of strings or a folder of files (sorted by name). */
 export function readCandidates(path: string): string[] {
@@ -82,9 +101,9 @@ function formatTable(candidates: readonly RankedCandidate[], judged: boolean, ge
     const score = Number.isNaN(c.final) ? '   —  ' : (c.final * 100).toFixed(1).padStart(5) + '%';
     const first = (c.code.split('\n').find((l) => l.trim()) ?? '').trim().slice(0, 40);
     const from = c.branch ? ` (from #${c.branch.from} at ${c.branch.at})` : '';
-    return `${String(rank + 1).padStart(3)}  ${score}  ${sparkline(c.values, 24).padEnd(24)}  ${generated ? generationLabel(c) + '  ' : ''}${judged ? verdictLabel(c.judged).padEnd(24) + '  ' : ''}#${c.index}${from}  ${first}`;
+    return `${String(rank + 1).padStart(3)}  ${score}  ${sparkline(c.values, 24).padEnd(24)}  ${generated ? generationLabel(c) + '  ' : ''}${judged ? verdictLabel(c.judged).padEnd(36) + '  ' : ''}#${c.index}${from}  ${first}`;
   });
-  const header = `rank  p(pass)  ${'confidence'.padEnd(24)}  ${generated ? 'tokens  ' + 'stopped'.padEnd(14) + '  ' : ''}${judged ? 'examples'.padEnd(24) + '  ' : ''}candidate`;
+  const header = `rank  p(pass)  ${'confidence'.padEnd(24)}  ${generated ? 'tokens  ' + 'stopped'.padEnd(14) + '  ' : ''}${judged ? 'examples'.padEnd(36) + '  ' : ''}candidate`;
   return [header, ...rows].join('\n');
 }
 
@@ -118,6 +137,7 @@ async function rank(argv: string[]): Promise<number> {
       window: { type: 'string' },
       'no-rebranch': { type: 'boolean', default: false },
       sandbox: { type: 'boolean', default: false },
+      'allow-weak-isolation': { type: 'boolean', default: false },
       python: { type: 'string', default: 'python3' },
       json: { type: 'boolean', default: false },
     },
@@ -182,7 +202,9 @@ async function rank(argv: string[]): Promise<number> {
   }
 
   const problem = problemFromMarkdown(readFileSync(problemPath, 'utf8'));
-  const critic: Critic = o.critic ? await loadCritic({ bundlePath: resolve(o.critic), executionProvider: 'cpu' }) : await createRemoteCritic({ url: o['critic-url']! });
+  const critic: Critic = o.critic
+    ? await loadCritic({ bundlePath: resolve(o.critic), executionProvider: 'cpu', hashCacheDir: cacheDir() })
+    : await createRemoteCritic({ url: o['critic-url']!, apiKey: process.env.PASSLENS_CRITIC_API_KEY || undefined });
   let generator: Generator | undefined;
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
@@ -192,7 +214,7 @@ async function rank(argv: string[]): Promise<number> {
       ranked = await rankGiven(critic, problem, readCandidates(o.candidates), controller.signal);
     } else {
       generator = o.server
-        ? new OpenAIGenerator({ baseUrl: o.server, model: o.model!, api: o.api, apiKey: process.env.PASSLENS_API_KEY })
+        ? new OpenAIGenerator({ baseUrl: o.server, model: o.model!, api: o.api, apiKey: process.env.PASSLENS_API_KEY || undefined })
         : new LocalGenerator({ model: o.generator!, dtype, offlineOnly: o.offline! });
       ranked = await search(
         generator,
@@ -206,12 +228,17 @@ async function rank(argv: string[]): Promise<number> {
     if (o.sandbox && !problem.tests) console.error('passlens: the problem has no examples to run (--sandbox ignored)');
     if (judge) {
       // The CLI runs only when a person asks for --sandbox on their own machine: that is the trust decision.
-      const sandbox = new SandboxClient({ pythonPath: o.python!, judgePath: defaultJudgePath(), trusted: true });
+      const sandbox = new SandboxClient({ pythonPath: o.python!, judgePath: defaultJudgePath(), trusted: true, allowWeakIsolation: o['allow-weak-isolation'] });
       try {
         await judgeCandidates(sandbox, problem, ranked, { timeoutSeconds: 4, memoryMb: 1024 }, controller.signal);
+      } catch (error) {
+        if (!(error instanceof SandboxUnavailableError)) throw error;
+        // The ranking stands; the verdicts read "not run".
+        console.error(`passlens: the sandbox cannot run here: ${error.message} ${allowWeakHint('pass --allow-weak-isolation')}`);
       } finally {
         await sandbox.dispose();
       }
+      if (ranked.some((c) => isWeakIsolation(c.judged))) console.error(`passlens: ${WEAK_ISOLATION_WARNING}`);
     }
     if (o.json) {
       const rows = ranked.map((c, i) => ({
@@ -225,6 +252,7 @@ async function rank(argv: string[]): Promise<number> {
         pruned: c.pruned,
         branch: c.branch ?? null,
         judged: c.judged ?? null,
+        weak_isolation: isWeakIsolation(c.judged),
       }));
       console.log(JSON.stringify(rows, null, 1));
     } else console.log(formatTable(ranked, Boolean(judge), !o.candidates));

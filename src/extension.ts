@@ -8,6 +8,7 @@ import { registerGenerateAndRank } from './vscode/generateAndRank/feature';
 import { registerGeneration } from './vscode/generation/feature';
 import { registerProblem } from './vscode/problem/feature';
 import { registerRunCandidate, registerSandbox } from './vscode/sandbox/feature';
+import { registerOriginAccess } from './vscode/trust/feature';
 
 /** What the editor tests reach through the extension's exports. */
 export interface PassLensApi {
@@ -23,8 +24,9 @@ export interface PassLensApi {
 export function activate(context: vscode.ExtensionContext): PassLensApi {
   const log = vscode.window.createOutputChannel('PassLens', { log: true });
   context.subscriptions.push(log, vscode.commands.registerCommand('passlens.showLog', () => log.show()));
-  const critics = registerCritic(context, log);
-  const generators = registerGeneration(context, log);
+  const access = registerOriginAccess(context, log);
+  const critics = registerCritic(context, access, log);
+  const generators = registerGeneration(context, access, log);
   const problems = registerProblem(context);
   const sandbox = registerSandbox(context, log);
   const { scores, decorations } = registerConfidence(context, { critics, problems, log });

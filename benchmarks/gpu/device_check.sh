@@ -37,7 +37,9 @@ import sys, yaml
 cfg = yaml.safe_load(open("training/passlens_training/configs/micro-ci.yaml"))
 cfg["micro"]["work_dir"] = sys.argv[1]
 cfg["micro"]["generator"].update(device="cuda", threads=8)
-cfg["rollouts"].update(device="cuda", judge_workers=8)
+# The lent GPU machine has no bubblewrap or firejail: its labels come from the judge's weak
+# isolation, allowed explicitly (a throw-away machine that reaches nothing outside).
+cfg["rollouts"].update(device="cuda", judge_workers=8, allow_weak_isolation=True)
 yaml.safe_dump(cfg, open(sys.argv[1] + ".yaml", "w"))
 EOF
 step micro-ci-cuda 240 python3 -m passlens_training.micro.build --config "$work.yaml" --check --no-progress

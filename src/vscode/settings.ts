@@ -29,7 +29,7 @@ export interface PassLensSettings {
     executionProvider: 'cpu' | 'cuda' | 'dml' | 'coreml';
   };
   liveConfidence: { enabled: boolean; debounceMs: number };
-  sandbox: { pythonPath: string; timeoutSeconds: number; memoryMb: number };
+  sandbox: { pythonPath: string; timeoutSeconds: number; memoryMb: number; allowWeakIsolation: boolean };
 }
 
 export function readSettings(): PassLensSettings {
@@ -74,6 +74,7 @@ export function readSettings(): PassLensSettings {
       pythonPath: c.get('sandbox.pythonPath', 'python3'),
       timeoutSeconds: c.get('sandbox.timeoutSeconds', 4),
       memoryMb: c.get('sandbox.memoryMb', 1024),
+      allowWeakIsolation: c.get('sandbox.allowWeakIsolation', false),
     },
   };
 }

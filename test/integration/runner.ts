@@ -9,13 +9,17 @@
  * deliberately broken build, to see the suite fail).
  * --vsix FILE: instead of the development folder, install FILE with
  * `code-server --install-extension` and run only the tests tagged @vsix against it.
+ * --untrusted: workspace trust on, the workspace untrusted and its settings naming another
+ * server, bundle and interpreter (harness/untrusted.ts); runs only the tests tagged
+ * @untrusted (the other passes leave them out).
  */
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { format } from 'node:util';
 import { launchChromium } from './harness/browser';
-import { codeServerCli, startCodeServer } from './harness/codeServer';
+import { codeServerCli, freePort, startCodeServer } from './harness/codeServer';
+import { hostileSettings } from './harness/untrusted';
 import { baseSettings, makeWorkspace, repoRoot } from './harness/workspace';
 import type { SuiteResults } from './suite/index';
 
@@ -24,6 +28,7 @@ const TIMEOUT_MS = Number(process.env.PASSLENS_EDITOR_TEST_TIMEOUT_MS ?? 300_000
 async function main(): Promise<number> {
   const vsixIndex = process.argv.indexOf('--vsix');
   const vsix = vsixIndex > 0 ? process.argv[vsixIndex + 1] : undefined;
+  const untrusted = process.argv.includes('--untrusted');
   const suiteIndex = join(repoRoot, 'out', 'test', 'integration', 'suite', 'index.js');
   if (!existsSync(suiteIndex)) throw new Error(`${suiteIndex} is missing: run node test/integration/build.mjs`);
 
@@ -31,8 +36,16 @@ async function main(): Promise<number> {
   const resultsPath = join(stateDir, 'results.json');
   const keep = process.env.PASSLENS_KEEP_STATE === '1';
   try {
-    const workspace = makeWorkspace(stateDir, baseSettings(stateDir));
     const env: Record<string, string> = { PASSLENS_TEST_RESULTS: resultsPath };
+    let settings = baseSettings(stateDir);
+    if (untrusted) {
+      // The suite listens on this port and counts what reaches it.
+      const port = await freePort();
+      env.PASSLENS_HOSTILE_PORT = String(port);
+      env.PASSLENS_TEST_PASS = 'untrusted';
+      settings = { ...settings, ...hostileSettings(port) };
+    }
+    const workspace = makeWorkspace(stateDir, settings);
     if (vsix) {
       console.log(await codeServerCli(stateDir, ['--install-extension', vsix]));
       env.PASSLENS_TEST_GREP = '@vsix';
@@ -43,7 +56,7 @@ async function main(): Promise<number> {
     // PassLens is the one the tests see.
     const developmentPath = vsix ? placeholderExtension(stateDir) : (process.env.PASSLENS_EXTENSION_DIR ?? repoRoot);
     env.PASSLENS_EXPECTED_EXTENSION_PATH = developmentPath;
-    const server = await startCodeServer({ stateDir, smokeTestDriver: true, env });
+    const server = await startCodeServer({ stateDir, smokeTestDriver: true, env, workspaceTrust: untrusted });
     const remote = (path: string) => `vscode-remote://127.0.0.1:${server.port}${path}`;
     const payload = [
       ['extensionDevelopmentPath', remote(developmentPath)],
@@ -61,7 +74,7 @@ async function main(): Promise<number> {
       // it goes to a file, the console gets the per-test lines and failures.
       const logDir = join(repoRoot, 'test-results', 'editor-logs');
       mkdirSync(logDir, { recursive: true });
-      const workbenchLog = join(logDir, vsix ? 'integration-vsix-workbench.log' : 'integration-workbench.log');
+      const workbenchLog = join(logDir, `integration${vsix ? '-vsix' : untrusted ? '-untrusted' : ''}-workbench.log`);
       writeFileSync(workbenchLog, '');
       await page.exposeFunction('codeAutomationLog', (type: string, args: unknown[]) => {
         appendFileSync(workbenchLog, `[${type}] ${format(...(Array.isArray(args) ? args : [args]))}\n`);

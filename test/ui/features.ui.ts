@@ -7,7 +7,7 @@
 import * as assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { QUOTES, heldOutProblemDocstring } from './problems';
+import { QUOTES, heldOutProblemDocstring } from '../fixtures/problems';
 import { openFile, runCommand, screenshot, workbench } from './workbench';
 
 // A held-out micro problem (as the demo workspace has it), in the file's docstring.

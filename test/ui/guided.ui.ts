@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { microModels } from '../fixtures/models';
 import { baseSettings, makeWorkspace } from '../integration/harness/workspace';
-import { heldOutProblemDocstring } from './problems';
+import { heldOutProblemDocstring } from '../fixtures/problems';
 import { closeWorkspacePage, openFile, openWorkspacePage, runCommand, screenshot, workbench } from './workbench';
 
 const SOURCE = heldOutProblemDocstring;

@@ -2,11 +2,11 @@
 # UI checks on the VS Code web workbench (code-server + headless Chromium), offline:
 # Playwright drives the palette and editor and reads what a user sees; screenshots go
 # to test-results/screenshots/. Last line: "N passed, N failed".
-# Hard limit: PASSLENS_EDITOR_RUN_LIMIT_S (default 600).
+# Hard limit: PASSLENS_EDITOR_RUN_LIMIT_S (default 900).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/editor/runner-lib.sh
-LIMIT_S=${PASSLENS_EDITOR_RUN_LIMIT_S:-600}
+LIMIT_S=${PASSLENS_EDITOR_RUN_LIMIT_S:-900}
 
 editor_prepare
 rm -rf test-results/screenshots

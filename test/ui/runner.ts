@@ -10,7 +10,7 @@ import Mocha from 'mocha';
 import { microModels } from '../fixtures/models';
 import { screenshot, screenshotsDir, startWorkbench, stopWorkbench } from './workbench';
 
-const TIMEOUT_MS = Number(process.env.PASSLENS_EDITOR_TEST_TIMEOUT_MS ?? 300_000);
+const TIMEOUT_MS = Number(process.env.PASSLENS_EDITOR_TEST_TIMEOUT_MS ?? 720_000);
 
 async function main(): Promise<number> {
   const mocha = new Mocha({ ui: 'tdd', timeout: 60_000, reporter: 'spec', color: false });

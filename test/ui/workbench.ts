@@ -52,18 +52,35 @@ async function loadWorkbench(page: Page, folder: string): Promise<void> {
   await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ timeout: 60_000 });
 }
 
-let mainWindow: Workbench | undefined;
+let mainWindow: (Workbench & { server: CodeServer }) | undefined;
+let ownServer: { server: CodeServer; stateDir: string } | undefined;
+
+export interface WorkspacePageOptions {
+  /**
+   * Workspace trust on: the folder opens untrusted (Restricted Mode) until trusted in the
+   * Workspace Trust editor. Needs a server of its own (the main one runs with trust off).
+   */
+  workspaceTrust?: boolean;
+  /** User settings of that server (only with workspaceTrust). */
+  userSettings?: Record<string, unknown>;
+}
 
 /**
  * Opens another workspace folder (its own .vscode/settings.json applies from the start)
- * in a second workbench page of the same server and browser; workbench() and the helpers
- * below drive it until closeWorkspacePage().
+ * in a second workbench page of the same browser (and server, unless `options` asks for
+ * workspace trust); workbench() and the helpers below drive it until closeWorkspacePage().
  */
-export async function openWorkspacePage(folder: string): Promise<void> {
-  const main = workbench();
-  const page = await current!.browser.newPage({ viewport: { width: 1600, height: 1000 } });
-  mainWindow = { page: main.page, workspace: main.workspace };
-  Object.assign(current!, { page, workspace: folder });
+export async function openWorkspacePage(folder: string, options: WorkspacePageOptions = {}): Promise<void> {
+  const main = current!;
+  mainWindow = { page: main.page, workspace: main.workspace, server: main.server };
+  let server = main.server;
+  if (options.workspaceTrust) {
+    const stateDir = mkdtempSync(join(tmpdir(), 'passlens-ui-trust-'));
+    server = await startCodeServer({ stateDir, smokeTestDriver: true, workspaceTrust: true, userSettings: options.userSettings });
+    ownServer = { server, stateDir };
+  }
+  const page = await main.browser.newPage({ viewport: { width: 1600, height: 1000 } });
+  Object.assign(main, { page, workspace: folder, server });
   await loadWorkbench(page, folder);
 }
 
@@ -73,6 +90,23 @@ export async function closeWorkspacePage(): Promise<void> {
   Object.assign(current, mainWindow);
   mainWindow = undefined;
   await page.close();
+  if (ownServer) {
+    ownServer.server.stop();
+    if (process.env.PASSLENS_KEEP_STATE !== '1') rmSync(ownServer.stateDir, { recursive: true, force: true });
+    ownServer = undefined;
+  }
+}
+
+/** The texts of the notifications in the notification center (toasts are off under the smoke-test driver). */
+export async function notifications(): Promise<string[]> {
+  const { page } = workbench();
+  await runCommand('Notifications: Show Notifications');
+  const center = page.locator('.notifications-center');
+  await center.waitFor();
+  const rows = center.locator('.notifications-list-container .monaco-list-row');
+  const texts = (await rows.count()) ? await rows.evaluateAll((elements) => elements.map((e) => e.textContent ?? '')) : [];
+  await page.keyboard.press('Escape');
+  return texts;
 }
 
 export async function stopWorkbench(): Promise<void> {
@@ -98,7 +132,7 @@ export async function openPalette(text: string): Promise<void> {
   await page.keyboard.press('F1');
   const input = page.locator('.quick-input-widget input');
   await input.waitFor({ timeout: 15_000 });
-  await input.fill(`>${text}`);
+  await input.fill(`>${text}`, { timeout: 10_000 });
 }
 
 /** The labels of the quick-input rows shown now. */
@@ -115,6 +149,8 @@ export async function runCommand(title: string): Promise<void> {
   // Under load the palette can close under the pointer (in CI the row went inert, then
   // hidden, right after a file opened). A click that fails its actionability checks has not
   // run the command, so opening the palette again is safe.
+  // A command that just ended can also move the focus (an editor shown again) and close the
+  // palette as it opens: opening it is part of the attempt.
   for (let attempt = 1; ; attempt++) {
     try {
       // Opening the palette is retried too: under load F1 can land while focus moves (a file

@@ -1,10 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main, readCandidates } from '../../src/cli';
 import { microModels, repoRoot, tinyCriticBundle, tinyGenerator } from '../fixtures/models';
+import { withoutStrongIsolation } from '../fixtures/sandbox';
+
+// The CLI keeps verified model hashes in a cache folder: a scratch one, not the user's.
+process.env.PASSLENS_CACHE_DIR = mkdtempSync(join(tmpdir(), 'passlens-cli-cache-'));
 
 /** Runs the CLI in-process, capturing what it prints. */
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -119,4 +125,119 @@ test('readCandidates accepts a JSON list of strings and rejects anything else cl
   assert.throws(() => readCandidates(join(dir, 'bad.json')), /expected a JSON list of strings/);
   assert.throws(() => readCandidates(join(dir, 'missing.json')), /no such file or folder/);
   assert.ok(readCandidates(join(dir, 'candidates'))[0].startsWith('```python\n'));
+});
+
+// ---------------------------------------------------------------- keys and redirects
+
+interface Seen {
+  path: string;
+  auth: string | undefined;
+  body: string;
+}
+
+/** A loopback server recording each request; `answer` replies. */
+async function loopback(answer: (req: IncomingMessage, res: ServerResponse) => void) {
+  const seen: Seen[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => (body += chunk));
+    req.on('end', () => {
+      seen.push({ path: req.url!, auth: req.headers.authorization, body });
+      answer(req, res);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { seen, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => server.close() };
+}
+
+/** One streamed chat choice per request, in the OpenAI SSE format. */
+function chatStream(_req: IncomingMessage, res: ServerResponse): void {
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  res.write(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: '```python\nprint(5)\n```' }, finish_reason: 'stop' }] })}\n\n`);
+  res.end('data: [DONE]\n\n');
+}
+
+async function withEnv<T>(values: Record<string, string>, work: () => Promise<T>): Promise<T> {
+  const saved = Object.fromEntries(Object.keys(values).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, values);
+  try {
+    return await work();
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
+
+test('rank --server: PASSLENS_API_KEY goes to the --server origin, and nowhere else on a redirect', async () => {
+  const { problem } = workspace();
+  const server = await loopback(chatStream);
+  const elsewhere = await loopback(chatStream);
+  // Redirects every request to the other server (another port: another origin).
+  const redirector = await loopback((req, res) => res.writeHead(307, { location: `${elsewhere.url}${req.url}` }).end());
+  try {
+    await withEnv({ PASSLENS_API_KEY: 'cli-key' }, async () => {
+      const ok = await run(['rank', problem, '--critic', tinyCriticBundle(), '--server', `${server.url}/v1`, '--model', 'm', '-n', '2', '--json']);
+      assert.equal(ok.code, 0, ok.err);
+      assert.equal((JSON.parse(ok.out) as unknown[]).length, 2);
+      assert.ok(server.seen.length > 0 && server.seen.every((r) => r.auth === 'Bearer cli-key'));
+
+      const redirected = await run(['rank', problem, '--critic', tinyCriticBundle(), '--server', `${redirector.url}/v1`, '--model', 'm', '-n', '2']);
+      assert.equal(redirected.code, 1);
+      assert.ok(redirected.err.includes(`redirected to ${elsewhere.url}`), redirected.err);
+      assert.ok(redirector.seen.length > 0 && redirector.seen.every((r) => r.auth === 'Bearer cli-key'));
+      assert.equal(elsewhere.seen.length, 0, 'neither the key nor the prompt reached the other origin');
+    });
+  } finally {
+    for (const s of [server, elsewhere, redirector]) s.close();
+  }
+});
+
+test('rank --critic-url: PASSLENS_CRITIC_API_KEY goes to the --critic-url origin only; a redirect elsewhere is refused', async () => {
+  const { problem, candidates } = workspace();
+  const elsewhere = await loopback((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"data":[{"id":"x"}]}'));
+  const redirector = await loopback((req, res) => res.writeHead(308, { location: `${elsewhere.url}${req.url}` }).end());
+  try {
+    await withEnv({ PASSLENS_CRITIC_API_KEY: 'critic-key', PASSLENS_API_KEY: 'generator-key' }, async () => {
+      const result = await run(['rank', problem, '--critic-url', redirector.url, '--candidates', candidates]);
+      assert.equal(result.code, 1);
+      assert.ok(result.err.includes(`redirected to ${elsewhere.url}`), result.err);
+      assert.deepEqual(redirector.seen.map((r) => r.auth), ['Bearer critic-key'], 'the critic key, not the generator key');
+      assert.equal(elsewhere.seen.length, 0);
+    });
+  } finally {
+    elsewhere.close();
+    redirector.close();
+  }
+});
+
+// ---------------------------------------------------------------- weak isolation
+
+// An absolute interpreter: the PATH below has no python either.
+const python = join(repoRoot, '.venv', 'bin', 'python');
+
+test('rank --sandbox where nothing isolates: verdicts "not run" and the judge\'s reason, unless --allow-weak-isolation, which labels them', async () => {
+  const { problem, candidates } = workspace();
+  await withoutStrongIsolation(async () => {
+    const refused = await run(['rank', problem, '--critic', tinyCriticBundle(), '--candidates', candidates, '--sandbox', '--python', python]);
+    assert.equal(refused.code, 0, refused.err);
+    const rows = refused.out.split('\n').slice(1);
+    assert.equal(rows.length, 3);
+    assert.ok(rows.every((r) => r.includes('not run')), refused.out);
+    assert.match(refused.err, /the sandbox cannot run here: .*bubblewrap.*pass --allow-weak-isolation/);
+
+    const table = await run(['rank', problem, '--critic', tinyCriticBundle(), '--candidates', candidates, '--sandbox', '--python', python, '--allow-weak-isolation']);
+    assert.equal(table.code, 0, table.err);
+    assert.match(table.out, /passes 2 examples \[weak isolation\]/);
+    assert.match(table.out, /wrong answer \(0\/2\) \[weak isolation\]/);
+    assert.match(table.err, /weak isolation .* can escape it/);
+
+    const json = await run(['rank', problem, '--critic', tinyCriticBundle(), '--candidates', candidates, '--sandbox', '--python', python, '--allow-weak-isolation', '--json']);
+    const ranked = JSON.parse(json.out) as Array<{ weak_isolation: boolean; judged: { isolation: string } }>;
+    assert.ok(ranked.every((r) => r.weak_isolation === true && r.judged.isolation === 'weak'));
+  });
+  // With a real sandbox the same rows carry no such label.
+  const strong = await run(['rank', problem, '--critic', tinyCriticBundle(), '--candidates', candidates, '--sandbox', '--json']);
+  assert.ok((JSON.parse(strong.out) as Array<{ weak_isolation: boolean }>).every((r) => r.weak_isolation === false));
 });

@@ -5,15 +5,17 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CriticError, loadCritic } from '../../src/core/critic';
-import type { Critic, CriticManifest, TokenScores } from '../../src/core/critic';
+import type { Critic, TokenScores } from '../../src/core/critic';
 import { ByteLevelVocabulary, charOffsets } from '../../src/core/critic/offsets';
 import type { Problem } from '../../src/core/problem/types';
 import { buildMessages } from '../../src/core/contracts/prompt';
 import { isAbortError } from '../../src/core/shared/abort';
+import { copyBundle as copyFixture, editManifest, loadError } from '../fixtures/criticBundles';
 import { repoRoot, tinyCriticBundle } from '../fixtures/models';
 
 const STDIN_PROBLEM: Problem = { question: 'Read n numbers and print their sum.', kind: 'standard_input' };
@@ -195,27 +197,7 @@ describe('offsets', () => {
 });
 
 describe('bad bundles and options', () => {
-  function copyBundle(name: string): string {
-    const dir = join(scratch, name);
-    cpSync(bundle, dir, { recursive: true });
-    return dir;
-  }
-  function editManifest(dir: string, edit: (m: CriticManifest) => void): void {
-    const path = join(dir, 'passlens-critic.json');
-    const manifest = JSON.parse(readFileSync(path, 'utf8'));
-    edit(manifest);
-    writeFileSync(path, JSON.stringify(manifest));
-  }
-  async function loadError(bundlePath: string): Promise<CriticError> {
-    try {
-      const loaded = await loadCritic({ bundlePath, executionProvider: 'cpu' });
-      await loaded.dispose();
-    } catch (error) {
-      assert.ok(error instanceof CriticError, String(error));
-      return error;
-    }
-    assert.fail(`${bundlePath} loaded`);
-  }
+  const copyBundle = (name: string) => copyFixture(bundle, join(scratch, name));
 
   test('missing folder, not a bundle, unknown format_version', async () => {
     let e = await loadError(join(scratch, 'nowhere'));
@@ -233,8 +215,13 @@ describe('bad bundles and options', () => {
 
   test('corrupt or mismatched ONNX', async () => {
     const corrupt = copyBundle('corrupt');
-    writeFileSync(join(corrupt, 'model.onnx'), readFileSync(join(corrupt, 'model.onnx')).subarray(0, 5000));
+    const truncated = readFileSync(join(corrupt, 'model.onnx')).subarray(0, 5000);
+    writeFileSync(join(corrupt, 'model.onnx'), truncated);
     let e = await loadError(corrupt);
+    assert.equal(e.code, 'file_corrupt', 'a cut file differs from the manifest (critic.integrity.test.ts)');
+    // A manifest that vouches for the broken graph: onnxruntime itself refuses it.
+    editManifest(corrupt, (m) => (m.files.fp32 = { path: 'model.onnx', bytes: truncated.length, sha256: createHash('sha256').update(truncated).digest('hex') }));
+    e = await loadError(corrupt);
     assert.equal(e.code, 'onnx_invalid');
     assert.match(e.message, /damaged or incomplete/);
     const otherHeads = copyBundle('other-heads');

@@ -5,20 +5,25 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
   SandboxClient,
+  SandboxUnavailableError,
   defaultJudgePath,
+  isWeakIsolation,
   type JudgeRequest,
   type JudgeVerdict,
   type JudgeResponse,
 } from '../../src/core/sandbox';
+import { verdictLabel } from '../../src/core/generateAndRank/bestOfN';
 import { UntrustedWorkspaceError } from '../../src/core/shared/trust';
+import { withoutStrongIsolation } from '../fixtures/sandbox';
 
 const repo = resolve(__dirname, '..', '..');
 const judgePath = join(repo, 'python-sandbox', 'judge.py');
 const venvPython = join(repo, '.venv', 'bin', 'python');
 const pythonPath = existsSync(venvPython) ? venvPython : 'python3';
 
+/** A client for the protocol tests; the isolation tests below say what they allow. */
 function client(extra: Partial<ConstructorParameters<typeof SandboxClient>[0]> = {}): SandboxClient {
-  return new SandboxClient({ pythonPath, judgePath, workers: 2, trusted: true, defaultTimeoutS: 2, ...extra });
+  return new SandboxClient({ pythonPath, judgePath, workers: 2, trusted: true, defaultTimeoutS: 2, allowWeakIsolation: true, ...extra });
 }
 
 function verdict(response: JudgeResponse): JudgeVerdict {
@@ -156,4 +161,104 @@ test('defaultJudgePath finds the judge from the source tree and from a bundle fo
   } finally {
     rmSync(elsewhere, { recursive: true, force: true });
   }
+});
+
+// ---------------------------------------------------------------- isolation
+
+test('weak isolation asked for without the opt-in is refused before the judge starts', async () => {
+  const sandbox = client({ isolation: 'weak', allowWeakIsolation: false });
+  await assert.rejects(sandbox.judge(echo('x')), (e: unknown) => e instanceof SandboxUnavailableError && /not allowed/.test(e.message));
+  assert.equal(sandbox.starts, 0);
+});
+
+test('with the opt-in, weak verdicts are marked weak wherever they are labelled', async () => {
+  const sandbox = client({ isolation: 'weak', allowWeakIsolation: true });
+  try {
+    const response = await sandbox.judge(echo('weak'));
+    assert.equal(verdict(response).passed, true);
+    assert.equal(isWeakIsolation(response), true);
+    assert.equal(verdictLabel(response), 'passes 1 example [weak isolation]');
+  } finally {
+    await sandbox.dispose();
+  }
+  const strong = client({ allowWeakIsolation: false });
+  try {
+    const response = await strong.judge(echo('strong'));
+    assert.equal(isWeakIsolation(response), false, `this machine has a real sandbox (${verdict(response).isolation})`);
+    assert.equal(verdictLabel(response), 'passes 1 example');
+  } finally {
+    await strong.dispose();
+  }
+});
+
+test('without bwrap or firejail and without the opt-in, no verdict comes back: every request rejects with the judge\'s reason', async () => {
+  await withoutStrongIsolation(async () => {
+    const sandbox = client({ allowWeakIsolation: false });
+    try {
+      const settled = await Promise.allSettled([echo('a'), echo('b'), echo('c')].map((r) => sandbox.judge(r)));
+      settled.push(...(await Promise.allSettled([sandbox.judge(echo('later'))])));
+      for (const result of settled) {
+        assert.equal(result.status, 'rejected');
+        const reason = (result as PromiseRejectedResult).reason;
+        assert.ok(reason instanceof SandboxUnavailableError, String(reason));
+        assert.match(reason.message, /bubblewrap|bwrap/);
+      }
+      assert.equal(sandbox.pid, undefined, 'the judge was stopped');
+      assert.equal(sandbox.starts, 1, 'and not restarted');
+    } finally {
+      await sandbox.dispose();
+    }
+  });
+});
+
+test('without bwrap or firejail and with the opt-in, candidates run under weak isolation and say so', async () => {
+  await withoutStrongIsolation(async () => {
+    const sandbox = client({ allowWeakIsolation: true });
+    try {
+      const [a, b] = await sandbox.judgeMany([echo('a'), { ...echo('b'), tests: { inputs: ['b'], outputs: ['c'] } }]);
+      assert.equal(verdict(a).passed, true);
+      assert.equal(verdict(b).passed, false);
+      assert.ok(isWeakIsolation(a) && isWeakIsolation(b));
+      assert.match(verdictLabel(b), /wrong answer \(0\/1\) \[weak isolation\]/);
+    } finally {
+      await sandbox.dispose();
+    }
+  });
+});
+
+test('a judge that cannot isolate exits at start: its own message is the refusal, and it is not restarted', async () => {
+  await withoutStrongIsolation(async () => {
+    // An explicit strong mode is never swapped for the weak one, opt-in or not.
+    for (const allowWeakIsolation of [false, true]) {
+      const sandbox = client({ isolation: 'bwrap', allowWeakIsolation });
+      try {
+        await assert.rejects(sandbox.judge(echo('x')), (e: unknown) => e instanceof SandboxUnavailableError && /bwrap: not installed.*apt-get install bubblewrap/.test(e.message));
+        await assert.rejects(sandbox.judge(echo('y')), SandboxUnavailableError);
+        assert.equal(sandbox.starts, 1);
+      } finally {
+        await sandbox.dispose();
+      }
+    }
+  });
+});
+
+test('auto refused at start, with the opt-in: the judge is started again in weak mode', async () => {
+  await withoutStrongIsolation(async () => {
+    const refused = new SandboxClient({ pythonPath, judgePath, trusted: true, workers: 1 });
+    try {
+      await assert.rejects(refused.judge(echo('x')), (e: unknown) => e instanceof SandboxUnavailableError && /bubblewrap|bwrap/.test(e.message));
+    } finally {
+      await refused.dispose();
+    }
+    const allowed = new SandboxClient({ pythonPath, judgePath, trusted: true, workers: 1, allowWeakIsolation: true });
+    try {
+      const response = await allowed.judge(echo('x'));
+      assert.equal(verdict(response).passed, true);
+      assert.equal(isWeakIsolation(response), true);
+      assert.equal(allowed.starts, 2);
+      assert.match(allowed.weakFallbackReason ?? '', /bubblewrap|bwrap/);
+    } finally {
+      await allowed.dispose();
+    }
+  });
 });

@@ -1,6 +1,7 @@
 """The build-dataset stage end to end: shards, resume after a real kill, stats, balanced file."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -28,7 +29,9 @@ def write_config(path: Path, generator: Path, out: Path, **rollouts) -> Path:
         "data": {"source": str(SAMPLE), "test_fraction": 0.25, "split_seed": 0, "limit": 3},
         "rollouts": {"output_dir": str(out), "generator": str(generator), "max_new_tokens": 16,
                      "num_forks": 2, "samples_per_fork": 3, "judge_workers": 2, "problems_per_shard": 2,
-                     "exclude_no_pass": True, **rollouts},
+                     # Resume and stats do not depend on the isolation (the last test is about it):
+                     # they run on machines without bubblewrap too.
+                     "exclude_no_pass": True, "allow_weak_isolation": True, **rollouts},
     }
     path.write_text(yaml.safe_dump(config))
     return path
@@ -90,8 +93,11 @@ def test_kept_problems_stats_and_balanced_file(tmp_path, generator):
     assert main(["--config", str(config), "--limit", "2", "--no-progress"]) == 0
     rows = read_shards(out, "rollouts")
     assert len(rows) == 4 * 7 and not read_shards(out, "excluded")
+    run = json.loads((out / "run.json").read_text())
+    assert run["weak_isolation"] == (run["isolation"] in ("weak", "rlimits"))
     for r in rows:
         contracts.validate(r, "rollout-record")
+        assert r["isolation"] == run["isolation"]
         assert r["prompt_text"].endswith("<|assistant|>") and r["generator"]["id"] == str(generator)
         assert r["sampling"] == {"temperature": 1.0, "top_p": 1.0, "max_new_tokens": 16}
         assert r["kind"] in ("standard_input", "call_based") and r["split"] in ("train", "test")
@@ -105,3 +111,35 @@ def test_kept_problems_stats_and_balanced_file(tmp_path, generator):
     changed = write_config(tmp_path / "c.yaml", generator, out, exclude_no_pass=False, num_forks=3)
     with pytest.raises(SystemExit, match="different settings"):
         main(["--config", str(changed), "--limit", "2", "--no-progress"])
+
+
+def test_weak_isolation_labels_only_with_the_opt_in_and_is_recorded(tmp_path, generator, monkeypatch):
+    out = tmp_path / "weak"
+    def config(name, **extra):
+        return write_config(tmp_path / name, generator, out, exclude_no_pass=False, **{"allow_weak_isolation": False, **extra})
+
+    # Asking for the weak mode by name is refused before anything runs.
+    with pytest.raises(SystemExit, match=r"'rlimits'.*escape.*allow_weak_isolation: true"):
+        main(["--config", str(config("named.yaml", judge_isolation="rlimits")), "--limit", "1", "--no-progress"])
+    # A machine without bubblewrap or firejail (PATH without them): auto does not fall back silently.
+    monkeypatch.setenv("PATH", "/nonexistent-passlens-no-sandbox-tools")
+    with pytest.raises(SystemExit, match=r"(?s)could only isolate weakly here|cannot run here.*bubblewrap.*allow_weak_isolation: true"):
+        main(["--config", str(config("auto.yaml")), "--limit", "1", "--no-progress"])
+    assert not read_shards(out, "rollouts"), "nothing was labelled"
+    # With the opt-in it labels, and says under which isolation, per record and in run.json.
+    assert main(["--config", str(config("allowed.yaml", allow_weak_isolation=True)), "--limit", "1", "--no-progress"]) == 0
+    rows = read_shards(out, "rollouts")
+    assert len(rows) == 2 * 7
+    for r in rows:
+        contracts.validate(r, "rollout-record")
+        assert r["isolation"] in ("weak", "rlimits")
+    run = json.loads((out / "run.json").read_text())
+    assert run["isolation"] == rows[0]["isolation"] and run["weak_isolation"] is True
+    # Resuming (one problem left to do) where the judge isolates another way would mix labels: refused.
+    monkeypatch.undo()
+    if not (shutil.which("bwrap") or shutil.which("firejail")):
+        pytest.skip("no strong isolation on this machine to resume under")
+    progress = out / "progress.jsonl"
+    progress.write_text(progress.read_text().splitlines(keepends=True)[0])
+    with pytest.raises(SystemExit, match="labelled under .* isolation.*would mix"):
+        main(["--config", str(config("allowed.yaml", allow_weak_isolation=True)), "--limit", "1", "--no-progress"])

@@ -15,9 +15,10 @@ import yaml
 
 from passlens_training.data.apps import load_problems
 from passlens_training.records import read_jsonl, read_throughput
-from passlens_training.rollouts.build import RolloutsConfig, main
+from passlens_training.rollouts.build import RolloutsConfig, Session, main
 from passlens_training.rollouts.distributed import RayConfig, _PoolJudge, worker_count, worker_gpus
-from passlens_training.rollouts.judging import Judge
+from passlens_training.rollouts.judging import Judge, default_judge
+from passlens_training.rollouts.throughput import WorkCounts
 from passlens_training.testing.tiny import save_tiny_causal_lm
 
 SAMPLE = Path(__file__).resolve().parents[2] / ".." / "shared" / "apps-sample" / "problems.jsonl"
@@ -25,13 +26,14 @@ TINY_CONFIG = Path(__file__).resolve().parents[1] / "passlens_training" / "confi
 PROBLEMS = 6  # 3 train + 3 test
 
 
-def write_config(path: Path, generator: Path, out: Path, engine: str, **rollouts) -> Path:
+def write_config(path: Path, generator: Path, out: Path, engine: str, ray: dict | None = None, **rollouts) -> Path:
     config = {
         "data": {"source": str(SAMPLE), "test_fraction": 0.25, "split_seed": 0, "limit": PROBLEMS // 2},
         "rollouts": {"output_dir": str(out), "engine": engine, "generator": str(generator), "max_new_tokens": 12,
                      "num_forks": 2, "samples_per_fork": 2, "judge_workers": 1, "problems_per_shard": 2,
-                     "exclude_no_pass": True, "torch_threads": 1, **rollouts},
-        "ray": yaml.safe_load(TINY_CONFIG.read_text())["ray"],  # 2 CPU workers, a judge pool
+                     # Isolation is tested on its own (the last test): these run without bubblewrap too.
+                     "exclude_no_pass": True, "torch_threads": 1, "allow_weak_isolation": True, **rollouts},
+        "ray": {**yaml.safe_load(TINY_CONFIG.read_text())["ray"], **(ray or {})},  # 2 CPU workers, a judge pool
     }
     path.write_text(yaml.safe_dump(config))
     return path
@@ -99,6 +101,9 @@ class TestOnALocalRayInstance:
         assert len(expected) == PROBLEMS * (1 + 2 * 2)
         assert shard_lines(out) == expected  # byte-identical records: seeds per problem, same torch threads
         assert progress_ids(out) == progress_ids(reference) and len(set(progress_ids(out))) == PROBLEMS
+        # One isolation mode, the one the judge pool was probed under, as the local judge was.
+        run, ref_run = (json.loads((d / "run.json").read_text()) for d in (out, reference))
+        assert run["isolation"] == ref_run["isolation"] and {json.loads(line)["isolation"] for line in expected} == {run["isolation"]}
         stats, ref_stats = (json.loads((d / "stats.json").read_text()) for d in (out, reference))
         assert {**stats, "output_dir": ""} == {**ref_stats, "output_dir": ""}
         [local] = read_throughput(reference)
@@ -122,13 +127,37 @@ class TestOnALocalRayInstance:
         problems = load_problems(str(SAMPLE))[:3]
         items = [(f"{p.problem_id}/{k}", code, p.tests) for p in problems
                  for k, code in enumerate([p.solutions[0], "print(0)", p.solutions[0], ""])]
-        pool = _PoolJudge({"workers": 1, "timeout_s": 10.0}, {"num_cpus": 1})
+        settings = {"workers": 1, "timeout_s": 10.0, "allow_weak_isolation": True}
+        local, local_run = Judge(**settings).judge_counted(items)
+        pool = _PoolJudge({**settings, "isolation": local[0]["isolation"]}, {"num_cpus": 1})  # asked by name, as in a build
         pooled, run = pool.judge_counted(items)
-        local, local_run = Judge(workers=1, timeout_s=10.0).judge_counted(items)
-        assert [(v["id"], v["passed"], v["verdicts"]) for v in pooled] == [(v["id"], v["passed"], v["verdicts"]) for v in local]
+        verdict = ("id", "passed", "verdicts", "isolation")
+        assert [[v[k] for k in verdict] for v in pooled] == [[v[k] for k in verdict] for v in local]
         assert sum(v["passed"] for v in pooled) >= 3  # the reference solutions pass
         assert run["programs"] == local_run["programs"] == 2 * len(problems)  # repeats and empty code are not run
         assert run["tests"] == local_run["tests"] > run["programs"] and run["seconds"] > 0
+
+    def test_the_judge_pool_is_probed_before_any_engine_loads(self, tmp_path, generator):
+        """A judge that finds no bubblewrap or firejail where it runs (the real judge, its PATH
+        emptied): without the opt-in the build stops with the judge's reason before anything is
+        generated; with it, every record and run.json say weak."""
+        wrapper = tmp_path / "judge_without_sandbox_tools.py"
+        wrapper.write_text("import os, subprocess, sys\n"
+                           "env = dict(os.environ, PATH='/nonexistent-passlens-no-sandbox-tools')\n"
+                           f"sys.exit(subprocess.run([sys.executable, {str(default_judge())!r}, *sys.argv[1:]], env=env).returncode)\n")
+        out = tmp_path / "ray"
+        def config(name: str, allow_weak: bool) -> str:
+            return str(write_config(tmp_path / name, generator, out, "ray", ray={"workers": 1}, judge_path=str(wrapper),
+                                    allow_weak_isolation=allow_weak))
+
+        with pytest.raises(SystemExit, match=r"(?s)could only isolate weakly here|cannot run here.*bubblewrap.*allow_weak_isolation: true"):
+            main(["--config", config("refused.yaml", False), "--limit", "1", "--no-progress"])
+        assert not shard_lines(out) and not (out / "progress.jsonl").exists() and not (out / "throughput.json").exists()
+        assert main(["--config", config("allowed.yaml", True), "--limit", "1", "--no-progress"]) == 0
+        run = json.loads((out / "run.json").read_text())
+        assert run["isolation"] == "weak" and run["weak_isolation"] is True
+        lines = shard_lines(out)
+        assert len(lines) == 2 * (1 + 2 * 2) and {json.loads(line)["isolation"] for line in lines} == {"weak"}
 
 
 def ray_workers_of(driver: int) -> list[psutil.Process]:
@@ -194,3 +223,21 @@ def test_one_worker_per_gpu_unless_counted():
         worker_count(RayConfig(), 0.0, {"CPU": 4.0})
     with pytest.raises(SystemExit, match="0 GPUs, fewer than one worker's 1"):
         worker_count(RayConfig(), 1.0, {"CPU": 4.0})
+
+
+
+def test_the_driver_writes_no_problem_judged_under_another_mode(tmp_path):
+    """Judge tasks on a node that isolates differently (or a judge that fell back to weak mid-run):
+    the problem is refused whole, nothing of it written."""
+    out = tmp_path / "out"
+    (out / "shards").mkdir(parents=True)
+    (out / "run.json").write_text(json.dumps({"data": {}, "rollouts": {}}))
+    [problem] = load_problems(str(SAMPLE))[:1]
+    session = Session(out, RolloutsConfig(engine="ray", output_dir=str(out)), {("train", problem.problem_id): 0}, 1, False)
+    session.isolation("bwrap")
+    records = [{"rollout_id": f"r{i}", "label": False, "isolation": mode} for i, mode in enumerate(["bwrap", "weak"])]
+    result = {"prompt_text": "p", "prompt_ids": [1], "records": records, "generator": {"id": "g", "revision": None}}
+    with pytest.raises(SystemExit, match=r"judged under weak isolation, the run under bwrap \(run.json\).*not written"):
+        session.commit("worker-0", [("train", problem)], [result], WorkCounts(), os.getpid(), "node")
+    assert not shard_lines(out) and not (out / "progress.jsonl").exists()
+    assert json.loads((out / "run.json").read_text())["isolation"] == "bwrap"

@@ -116,6 +116,23 @@ def test_check_passes_and_catches_swapped_tokenizer_and_corrupt_model(tiny_bundl
     assert "model_int8.onnx: sha256 differs" in problems and "onnxruntime cannot load it" in problems
 
 
+def test_external_data_is_hashed_in_the_manifest_and_checked(tiny_bundle, tmp_path):
+    """A model saved with its weights beside it (as exports over the inline limit are): the
+    manifest records the weights file's sha256, which check (and the runtime) verify."""
+    _, checkpoint = tiny_bundle
+    out = tmp_path / "external"
+    manifest = export.build_bundle(checkpoint, out, dtypes=("fp32",), inline_limit_bytes=0)
+    contracts.validate(manifest, "critic-manifest")
+    entry = manifest["files"]["fp32"]
+    assert entry["external_data"] == "model.onnx.data"
+    assert entry["external_data_sha256"] == export.sha256_file(out / "model.onnx.data")
+    assert check_bundle(out) == []
+    data = bytearray((out / "model.onnx.data").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (out / "model.onnx.data").write_bytes(bytes(data))
+    assert "model.onnx.data: sha256 differs from the manifest" in "\n".join(check_bundle(out))
+
+
 def test_read_manifest_errors_are_actionable(tiny_bundle, tmp_path):
     bundle, _ = tiny_bundle
     with pytest.raises(export.BundleError, match="does not exist"):

@@ -4,7 +4,9 @@
  *
  * The prompt's key/value cache is computed once per problem and reused: `score` runs only
  * the response tokens on top of it, `scoreMany` batches responses over it, and a stream
- * extends it token by token. Results equal one full forward pass (float rounding aside).
+ * extends it token by token. The cache stays in buffers onnxruntime reads in place
+ * (kvCache.ts): an append costs the new tokens' pass and the copy of their keys/values, a
+ * cut costs nothing. Results equal one full forward pass (float rounding aside).
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -14,7 +16,9 @@ import { buildMessages } from '../contracts/prompt';
 import { AbortError } from '../shared/abort';
 import type { Problem } from '../problem/types';
 import { CriticError, isOutOfMemory } from './errors';
-import { modelFile, readManifest, type CriticDtype, type CriticManifest } from './manifest';
+import { verifyFile, type VerifiedFile } from './integrity';
+import { KvCache, type KvShape } from './kvCache';
+import { modelFile, readManifest, type CriticDtype, type CriticManifest, type ModelFileEntry } from './manifest';
 import { ByteLevelVocabulary, charOffsets, tokenDisplayText } from './offsets';
 import type { CriticInfo, TokenScores } from './types';
 
@@ -29,16 +33,15 @@ export interface LocalCriticOptions {
   maxContextTokens?: number;
   /** onnxruntime intra-op threads (default: onnxruntime's choice, all cores). */
   threads?: number;
+  /**
+   * Folder for the model files' verified hashes (by path, size and mtime): later loads of an
+   * unchanged file skip hashing it. Without it every load hashes.
+   */
+  hashCacheDir?: string;
 }
 
 type Transformers = typeof import('@huggingface/transformers', { with: { 'resolution-mode': 'import' } });
 type Tokenizer = Awaited<ReturnType<Transformers['AutoTokenizer']['from_pretrained']>>;
-
-/** Key/value cache of one sequence (batch 1): tensors [1, kv_heads, length, head_dim] per layer and kind. */
-interface KvCache {
-  tensors: Float32Array[];
-  length: number;
-}
 
 interface PreparedPrompt {
   ids: number[];
@@ -51,10 +54,26 @@ interface StreamState {
   problem: Problem;
   prompt: PreparedPrompt;
   text: string;
+  /** A prefix of the tokens of `text`; the cache holds the prompt and exactly these. */
   ids: number[];
   bytes: Uint8Array[];
   values: number[];
   kv: KvCache | undefined;
+}
+
+/** One pass's values and, for batch 1, its key/value outputs ([1, heads, kvLength, headDim] each). */
+interface PassResult {
+  values: number[][];
+  kv: Float32Array[] | undefined;
+  kvLength: number;
+}
+
+/** What the engine holds, for tests and benchmarks. */
+export interface CacheStats {
+  prompts: number;
+  streams: number;
+  /** Bytes of key/value buffers held (a buffer shared by a prompt and its streams counted once). */
+  kvBytes: number;
 }
 
 const PROVIDER_PLATFORMS: Record<Exclude<ExecutionProvider, 'cpu'>, { ok: () => boolean; label: string }> = {
@@ -71,11 +90,11 @@ export class CriticEngine {
   private readonly promptCache = new Map<string, PreparedPrompt>();
   private readonly streams = new Map<number, StreamState>();
   private nextStream = 1;
-  private readonly kvShape: { layers: number; heads: number; headDim: number };
+  private readonly kvShape: KvShape;
   readonly maxContextTokens: number;
 
   private constructor(
-    readonly info: CriticInfo & { dtype: CriticDtype; notices: string[] },
+    readonly info: CriticInfo & { dtype: CriticDtype; notices: string[]; verified: VerifiedFile[] },
     private readonly manifest: CriticManifest,
     private readonly session: ort.InferenceSession,
     private readonly tokenizer: Tokenizer,
@@ -91,8 +110,9 @@ export class CriticEngine {
     const bundle = options.bundlePath;
     const manifest = readManifest(bundle);
     const model = modelFile(bundle, manifest, options.dtype);
-    const { tokenizer, vocabulary } = await loadTokenizer(bundle, manifest);
     const notices: string[] = [];
+    const verified = await verifyModelFiles(bundle, model.path, model.entry, options.hashCacheDir, notices);
+    const { tokenizer, vocabulary } = await loadTokenizer(bundle, manifest);
     const { session, provider } = await createSession(model.path, options.executionProvider ?? 'cpu', options.threads, notices);
     checkGraph(session, manifest, model.path);
     const maxContext = Math.min(options.maxContextTokens ?? manifest.architecture.max_positions, manifest.architecture.max_positions);
@@ -105,6 +125,7 @@ export class CriticEngine {
         provider,
         dtype: model.dtype,
         notices,
+        verified,
       },
       manifest,
       session,
@@ -174,7 +195,7 @@ export class CriticEngine {
     if (cached) return cached;
     const ids = full.slice(dropped);
     let kv: KvCache | undefined;
-    if (this.manifest.onnx.past_key_values && ids.length > 0) kv = (await this.forward([ids], undefined)).presents;
+    if (this.manifest.onnx.past_key_values) kv = ids.length ? this.newCache(await this.forward([ids], undefined), ids.length) : KvCache.empty(this.kvShape);
     const prepared = { ids, dropped, kv };
     // A few prompts at a time: the editor scores one problem, best-of-n another.
     if (this.promptCache.size >= 4) this.promptCache.delete(this.promptCache.keys().next().value as string);
@@ -231,7 +252,7 @@ export class CriticEngine {
   async open(problem: Problem): Promise<number> {
     const prompt = await this.prompt(problem, 0);
     const id = this.nextStream++;
-    this.streams.set(id, { problem, prompt, text: '', ids: [], bytes: [], values: [], kv: prompt.kv });
+    this.streams.set(id, { problem, prompt, text: '', ids: [], bytes: [], values: [], kv: prompt.kv?.fork() });
     return id;
   }
 
@@ -249,11 +270,11 @@ export class CriticEngine {
       // The prompt must be cut further (or the graph has no cache): score everything again.
       const prompt = await this.prompt(state.problem, ids.length);
       let values: number[] = [];
-      let kv = prompt.kv;
-      if (ids.length && this.manifest.onnx.past_key_values) {
-        const out = await this.forward([ids], prompt.kv);
+      const kv = prompt.kv?.fork();
+      if (ids.length && kv) {
+        const out = await this.forward([ids], kv);
         values = out.values[0];
-        kv = out.presents;
+        this.extend(kv, out, ids.length);
       } else if (ids.length) {
         values = (await this.runAfterPrompt(prompt, [ids]))[0];
       }
@@ -262,19 +283,29 @@ export class CriticEngine {
     }
     let same = 0;
     while (same < state.ids.length && same < ids.length && state.ids[same] === ids[same]) same++;
-    let kv = same < state.ids.length ? cropCache(state.kv, state.prompt.ids.length + same, this.kvShape) : state.kv;
-    let values = state.values.slice(0, same);
-    if (ids.length > same) {
-      const out = await this.forward([ids.slice(same)], kv);
-      kv = out.presents;
+    // Cut first, and keep the state's tokens in step with the cache, so a pass that fails
+    // leaves a stream that the next append continues correctly.
+    state.kv?.truncate(state.prompt.ids.length + same);
+    Object.assign(state, { ids: state.ids.slice(0, same), bytes: state.bytes.slice(0, same), values: state.values.slice(0, same) });
+    let values = state.values;
+    if (ids.length > same && state.kv) {
+      const out = await this.forward([ids.slice(same)], state.kv);
+      this.extend(state.kv, out, ids.length - same);
       values = values.concat(out.values[0]);
     }
-    Object.assign(state, { text, ids, bytes, values, kv });
+    Object.assign(state, { text, ids, bytes, values });
     return { from: same, scores: this.scores(text, ids, bytes, values, same, this.truncationNotice(state.prompt)) };
   }
 
   close(streamId: number): void {
     this.streams.delete(streamId);
+  }
+
+  cacheStats(): CacheStats {
+    const buffers = new Set<Float32Array>();
+    const caches = [...this.promptCache.values()].map((p) => p.kv).concat([...this.streams.values()].map((s) => s.kv));
+    for (const kv of caches) for (const tensor of kv?.past ?? []) buffers.add(tensor);
+    return { prompts: this.promptCache.size, streams: this.streams.size, kvBytes: [...buffers].reduce((sum, t) => sum + t.byteLength, 0) };
   }
 
   async dispose(): Promise<void> {
@@ -285,15 +316,29 @@ export class CriticEngine {
 
   // ------------------------------------------------------------ the graph
 
+  /** A cache holding a pass's key/value outputs for a sequence scored from nothing. */
+  private newCache(pass: PassResult, length: number): KvCache | undefined {
+    return pass.kv && KvCache.fromOutputs(this.kvShape, pass.kv, length);
+  }
+
+  /** Writes a batch-1 pass's new keys/values (its last `count` positions) into `kv`. */
+  private extend(kv: KvCache, pass: PassResult, count: number): void {
+    if (!pass.kv) throw new Error('a pass with past key/values returned none');
+    kv.append(pass.kv, pass.kvLength, count, this.maxContextTokens);
+  }
+
   /**
    * One pass over right-padded rows after an optional batch-1 cache (tiled to the batch).
-   * Returns each row's values (unpadded) and, for batch 1, the new cache.
+   * The cache goes in whole, its positions past `length` masked out. Returns each row's
+   * values (unpadded) and, for batch 1, the key/value outputs: the new tokens' (or, from a
+   * graph in the Optimum `present` layout, past + new: the new ones are the last).
    */
-  private async forward(rows: number[][], past: KvCache | undefined): Promise<{ values: number[][]; presents: KvCache | undefined }> {
+  private async forward(rows: number[][], past: KvCache | undefined): Promise<PassResult> {
     const batch = rows.length;
     const width = Math.max(...rows.map((r) => r.length));
-    const pastLength = past?.length ?? 0;
-    const total = pastLength + width;
+    const live = past?.length ?? 0;
+    const capacity = past?.capacity ?? 0;
+    const total = capacity + width;
     const inputIds = new BigInt64Array(batch * width);
     const mask = new BigInt64Array(batch * total);
     const positions = new BigInt64Array(batch * width);
@@ -302,9 +347,10 @@ export class CriticEngine {
       for (let t = 0; t < width; t++) {
         inputIds[b * width + t] = t < row.length ? BigInt(row[t]) : pad;
         // Padding sits after the real tokens, which never attend to it; its positions just continue.
-        positions[b * width + t] = BigInt(pastLength + t);
+        positions[b * width + t] = BigInt(live + t);
       }
-      for (let t = 0; t < total; t++) mask[b * total + t] = t < pastLength + row.length ? 1n : 0n;
+      for (let t = 0; t < live; t++) mask[b * total + t] = 1n;
+      for (let t = 0; t < row.length; t++) mask[b * total + capacity + t] = 1n;
     });
     const feeds: Record<string, ort.Tensor> = {
       input_ids: new ort.Tensor('int64', inputIds, [batch, width]),
@@ -314,9 +360,9 @@ export class CriticEngine {
     const { layers, heads, headDim } = this.kvShape;
     if (this.manifest.onnx.past_key_values) {
       for (let i = 0; i < 2 * layers; i++) {
-        const source = past?.tensors[i] ?? new Float32Array(0);
+        const source = past?.past[i] ?? new Float32Array(0);
         const data = batch === 1 ? source : tile(source, batch);
-        feeds[this.manifest.onnx.inputs[3 + i]] = new ort.Tensor('float32', data, [batch, heads, pastLength, headDim]);
+        feeds[this.manifest.onnx.inputs[3 + i]] = new ort.Tensor('float32', data, [batch, heads, capacity, headDim]);
       }
     }
     let outputs: ort.InferenceSession.OnnxValueMapType;
@@ -324,17 +370,15 @@ export class CriticEngine {
       outputs = await this.session.run(feeds);
     } catch (error) {
       if (isOutOfMemory(error)) {
-        throw new CriticError('out_of_memory', `The critic ran out of memory scoring ${batch} × ${total} tokens. Use a smaller variant (int8 or int4), score fewer candidates at once, or lower the context.`);
+        throw new CriticError('out_of_memory', `The critic ran out of memory scoring ${batch} × ${live + width} tokens. Use a smaller variant (int8 or int4), score fewer candidates at once, or lower the context.`);
       }
       throw new CriticError('onnx_invalid', `The critic model failed to run: ${(error as Error).message}`);
     }
     const flat = outputs[this.manifest.onnx.outputs[0]].data as Float32Array;
     const values = rows.map((row, b) => Array.from(flat.subarray(b * width, b * width + row.length)));
-    let presents: KvCache | undefined;
-    if (this.manifest.onnx.past_key_values && batch === 1) {
-      presents = { tensors: this.manifest.onnx.outputs.slice(1).map((name) => outputs[name].data as Float32Array), length: total };
-    }
-    return { values, presents };
+    if (!this.manifest.onnx.past_key_values || batch !== 1) return { values, kv: undefined, kvLength: 0 };
+    const kvOutputs = this.manifest.onnx.outputs.slice(1).map((name) => outputs[name] as ort.Tensor);
+    return { values, kv: kvOutputs.map((t) => t.data as Float32Array), kvLength: kvOutputs[0].dims[2] };
   }
 }
 
@@ -342,18 +386,6 @@ function tile(data: Float32Array, times: number): Float32Array {
   const out = new Float32Array(data.length * times);
   for (let b = 0; b < times; b++) out.set(data, b * data.length);
   return out;
-}
-
-/** The first `length` positions of a batch-1 cache ([1, heads, L, headDim] per tensor). */
-function cropCache(kv: KvCache | undefined, length: number, shape: { heads: number; headDim: number }): KvCache | undefined {
-  if (!kv) return kv;
-  const { heads, headDim } = shape;
-  const tensors = kv.tensors.map((data) => {
-    const out = new Float32Array(heads * length * headDim);
-    for (let h = 0; h < heads; h++) out.set(data.subarray(h * kv.length * headDim, (h * kv.length + length) * headDim), h * length * headDim);
-    return out;
-  });
-  return { tensors, length };
 }
 
 async function loadTokenizer(bundle: string, manifest: CriticManifest): Promise<{ tokenizer: Tokenizer; vocabulary: ByteLevelVocabulary }> {
@@ -431,4 +463,21 @@ function checkGraph(session: ort.InferenceSession, manifest: CriticManifest, pat
       throw new CriticError('onnx_mismatch', `${path}: ${meta.name} has shape [${meta.shape.join(', ')}] but the manifest says ${heads} key/value heads of size ${headDim}. Export the bundle again.`);
     }
   }
+}
+
+/** The model file and its external data against the manifest's sha256 (file_corrupt when they differ). */
+async function verifyModelFiles(
+  bundle: string,
+  modelPath: string,
+  entry: ModelFileEntry,
+  cacheDir: string | undefined,
+  notices: string[],
+): Promise<VerifiedFile[]> {
+  const verified = [await verifyFile(modelPath, entry.sha256, { expectedBytes: entry.bytes, cacheDir })];
+  if (entry.external_data) {
+    const dataPath = join(bundle, entry.external_data);
+    if (entry.external_data_sha256) verified.push(await verifyFile(dataPath, entry.external_data_sha256, { cacheDir }));
+    else notices.push(`${dataPath} was not checked: the manifest records no external_data_sha256 (the bundle predates it). Re-export the bundle to have its weights checked.`);
+  }
+  return verified;
 }

@@ -5,6 +5,7 @@ export type CriticErrorCode =
   | 'bad_manifest'
   | 'unknown_format_version'
   | 'file_missing'
+  | 'file_corrupt'
   | 'onnx_invalid'
   | 'onnx_mismatch'
   | 'tokenizer_mismatch'

@@ -6,5 +6,6 @@ export type { RemoteCriticOptions } from './remote';
 export { CriticError } from './errors';
 export type { CriticErrorCode } from './errors';
 export { readManifest, MANIFEST_NAME, FORMAT_VERSION } from './manifest';
-export type { CriticManifest, CriticDtype } from './manifest';
+export type { CriticManifest, CriticDtype, ModelFileEntry } from './manifest';
+export type { VerifiedFile } from './integrity';
 export type { Critic, CriticInfo, CriticStream, TokenScores } from './types';

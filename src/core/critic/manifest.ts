@@ -12,6 +12,16 @@ export const MANIFEST_NAME = 'passlens-critic.json';
 export const FORMAT_VERSION = 1;
 export type CriticDtype = 'fp32' | 'fp16' | 'int8' | 'int4';
 
+/** One model variant in the manifest: the graph file and, for large models, its external-data file. */
+export interface ModelFileEntry {
+  path: string;
+  bytes: number;
+  sha256: string;
+  external_data?: string;
+  /** Recorded by exporters since the runtime checks it; older bundles lack it. */
+  external_data_sha256?: string;
+}
+
 export interface CriticManifest {
   format_version: number;
   base_model: string;
@@ -28,7 +38,7 @@ export interface CriticManifest {
   onnx: { inputs: string[]; outputs: string[]; past_key_values: boolean; kv_dtype: 'float32'; opset: number };
   /** The variant loaded when the caller does not ask for one. */
   dtype: CriticDtype;
-  files: Partial<Record<CriticDtype, { path: string; bytes: number; sha256: string; external_data?: string }>>;
+  files: Partial<Record<CriticDtype, ModelFileEntry>>;
   tokenizer: { files: string[]; size: number; eos_token_id: number | null; pad_token_id: number | null; tokenizer_json_sha256: string };
   prompt: PromptTemplates & { chat_template: string; add_generation_prompt: boolean };
   /** PyTorch's values for a short text, recorded at export: a graph that disagrees is not this model. */
@@ -85,7 +95,7 @@ export function readManifest(bundlePath: string): CriticManifest {
 }
 
 /** The model file of `dtype` (the manifest's default when absent), checked to exist. */
-export function modelFile(bundlePath: string, manifest: CriticManifest, dtype?: CriticDtype): { dtype: CriticDtype; path: string } {
+export function modelFile(bundlePath: string, manifest: CriticManifest, dtype?: CriticDtype): { dtype: CriticDtype; path: string; entry: ModelFileEntry } {
   const chosen = dtype ?? manifest.dtype;
   const entry = manifest.files[chosen];
   if (!entry) {
@@ -99,5 +109,5 @@ export function modelFile(bundlePath: string, manifest: CriticManifest, dtype?: 
   if (entry.external_data && !existsSync(join(bundlePath, entry.external_data))) {
     throw new CriticError('file_missing', `${join(bundlePath, entry.external_data)} (the weights of ${entry.path}) is missing. Copy the whole bundle folder again.`);
   }
-  return { dtype: chosen, path };
+  return { dtype: chosen, path, entry };
 }

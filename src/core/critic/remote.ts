@@ -8,6 +8,7 @@
 import { DEFAULT_TEMPLATES, buildMessages } from '../contracts/prompt';
 import type { Problem, PromptTemplates } from '../problem/types';
 import { AbortError } from '../shared/abort';
+import { sendToOrigin } from '../shared/origin';
 import { CriticError } from './errors';
 import { byteLevelTokenBytes, charOffsets, tokenDisplayText } from './offsets';
 import type { Critic, CriticStream, TokenScores } from './types';
@@ -19,7 +20,10 @@ export interface RemoteCriticOptions {
   model?: string;
   /** The prompt templates the critic was trained with (the repository's when absent). */
   templates?: PromptTemplates;
+  /** Bearer token, sent only to the origin of `url` (redirects elsewhere are refused). */
   apiKey?: string;
+  /** Called with the server's origin before any request (the code to score included) goes out; rejecting stops it. */
+  beforeSend?: (origin: string) => Promise<void>;
   timeoutMs?: number;
 }
 
@@ -180,13 +184,13 @@ async function request<T>(url: string, options: RemoteCriticOptions, init: Reque
   const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
   let response: Response;
   try {
-    response = await fetch(url, {
-      ...init,
-      signal: combined,
-      headers: { 'content-type': 'application/json', ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}) },
-    });
+    response = await sendToOrigin(url, { ...init, signal: combined, headers: { 'content-type': 'application/json' } }, options);
   } catch (error) {
     if (signal?.aborted) throw new AbortError('Critic scoring was cancelled.');
+    if (timeout.aborted) throw new CriticError('remote_error', `The critic server at ${url} did not answer within ${Math.round((options.timeoutMs ?? 60_000) / 1000)} s.`);
+    // fetch fails with a TypeError when the server cannot be reached; the rest (declined,
+    // redirected elsewhere, bad URL) already says what happened.
+    if (!(error instanceof TypeError)) throw error;
     const cause = (error as Error & { cause?: Error }).cause?.message ?? (error as Error).message;
     throw new CriticError('remote_error', `Cannot reach the critic server at ${url} (${cause}). Start it with \`vllm serve CHECKPOINT --runner pooling\` or fix passlens.critic.url.`);
   }

@@ -1,4 +1,5 @@
 import type { Problem, PromptTemplates } from '../problem/types';
+import type { VerifiedFile } from './integrity';
 
 /** Per-token critic output over a scored text (the assistant response, not the prompt). */
 export interface TokenScores {
@@ -24,6 +25,8 @@ export interface CriticInfo {
   provider: string;
   /** Things the user should know about how the critic was loaded (e.g. fell back to CPU). */
   notices?: string[];
+  /** Local bundles: the model files checked against the manifest's sha256, and whether a cached check was reused. */
+  verified?: VerifiedFile[];
 }
 
 /** Incremental scoring of one growing response, O(new tokens) per append via the KV cache. */

@@ -11,6 +11,7 @@ import { throwIfAborted } from '../shared/abort';
 import { finalScore, rankCandidates, rankSearchResult } from './ranking';
 import { isTokenEvent } from './streams';
 import type { JudgeRequest, JudgeResponse } from '../sandbox/types';
+import { WEAK_ISOLATION_LABEL, isWeakIsolation } from '../sandbox/isolation';
 
 export interface RankedCandidate {
   index: number;
@@ -222,12 +223,16 @@ export async function judgeCandidates(
   );
 }
 
-/** One word for a verdict: passed, failed (with the first failing verdict), error, or not run. */
+/**
+ * A few words for a verdict: passed, failed (with the first failing verdict), error, or not
+ * run; a verdict from weak isolation says so.
+ */
 export function verdictLabel(judged: JudgeResponse | undefined): string {
   if (!judged) return 'not run';
   if ('error' in judged) return `error: ${judged.error}`;
-  if (judged.passed) return `passes ${judged.results.length} example${judged.results.length === 1 ? '' : 's'}`;
+  const weak = isWeakIsolation(judged) ? ` [${WEAK_ISOLATION_LABEL}]` : '';
+  if (judged.passed) return `passes ${judged.results.length} example${judged.results.length === 1 ? '' : 's'}${weak}`;
   const failed = judged.verdicts.find((v) => v !== 'pass') ?? 'failed';
   const passedCount = judged.results.filter((r) => r === true).length;
-  return `${failed.replace('_', ' ')} (${passedCount}/${judged.results.length})`;
+  return `${failed.replace('_', ' ')} (${passedCount}/${judged.results.length})${weak}`;
 }

@@ -5,6 +5,7 @@
  */
 import type { ChatMessage } from '../contracts/prompt';
 import { AbortError } from '../shared/abort';
+import { sendToOrigin } from '../shared/origin';
 import { checkSampling } from './sampling';
 import { EventQueue, type GenerationEvent, type GenerationRequest, type Generator, type StreamingCapable, type StreamingGenerator } from './types';
 
@@ -21,8 +22,13 @@ export interface OpenAIGeneratorOptions {
   baseUrl: string;
   model: string;
   api: 'chat' | 'completions';
-  /** Sent as a Bearer token; comes from the editor's secret storage, never from settings. */
+  /**
+   * Sent as a Bearer token, only to the origin of baseUrl (redirects elsewhere are refused);
+   * the key stored for that origin in the editor's secret storage, never from settings.
+   */
   apiKey?: string;
+  /** Called with the server's origin before any request (key, prompt or code) goes out; rejecting stops it. */
+  beforeSend?: (origin: string) => Promise<void>;
   /**
    * 'n': one request asking for n choices; 'parallel': n requests of one choice;
    * 'auto' (default): ask for n, then top up with parallel requests if fewer came back.
@@ -259,17 +265,20 @@ export class OpenAIGenerator implements Generator, StreamingCapable {
     const url = this.baseUrl + path;
     let response: Response;
     try {
-      response = await fetch(url, {
-        ...init,
-        signal,
-        headers: {
-          'content-type': 'application/json',
-          accept: init.method === 'POST' ? 'text/event-stream' : 'application/json',
-          ...(this.options.apiKey ? { authorization: `Bearer ${this.options.apiKey}` } : {}),
+      response = await sendToOrigin(
+        url,
+        {
+          ...init,
+          signal,
+          headers: { 'content-type': 'application/json', accept: init.method === 'POST' ? 'text/event-stream' : 'application/json' },
         },
-      });
+        { apiKey: this.options.apiKey, beforeSend: this.options.beforeSend },
+      );
     } catch (error) {
       if (signal?.aborted) throw new AbortError();
+      // fetch fails with a TypeError when the server cannot be reached; the rest (declined,
+      // redirected elsewhere, bad URL) already says what happened.
+      if (!(error instanceof TypeError)) throw error;
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
       throw new GeneratorServerError(
         `Cannot reach the generator server at ${this.baseUrl} (${cause?.code ?? cause?.message ?? String(error)}). ` +

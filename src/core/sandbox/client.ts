@@ -3,6 +3,12 @@
  * JSON lines, responses matched by order (the judge answers in request order). A judge
  * that crashes or stops answering is killed and restarted; the request it was on is
  * answered with an error and the requests behind it are sent again.
+ *
+ * Isolation: the judge is asked for a strong mechanism (`--isolation auto`). A judge that
+ * cannot isolate exits at start with a message: every request then rejects with a
+ * SandboxUnavailableError carrying it, and nothing runs. Only with `allowWeakIsolation` is
+ * the judge restarted in weak mode; a weak verdict that arrives without the opt-in (a judge
+ * that falls back by itself) is refused the same way.
  */
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -10,6 +16,7 @@ import { dirname, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { AbortError } from '../shared/abort';
 import { UntrustedWorkspaceError } from '../shared/trust';
+import { AUTO_ISOLATION, SandboxUnavailableError, WEAK_ISOLATION, isWeakIsolation, isWeakMode } from './isolation';
 import type { JudgeRequest, JudgeResponse } from './types';
 
 export interface SandboxClientOptions {
@@ -26,7 +33,11 @@ export interface SandboxClientOptions {
   defaultMemoryMb?: number;
   /** Comparison for requests that name none (--compare; the judge's default is strict). */
   compare?: 'apps' | 'strict';
-  /** Extra judge flags, e.g. ['--isolation', 'weak']. */
+  /** The isolation mode to ask for (default auto: a strong mechanism or a refusal). */
+  isolation?: string;
+  /** The user's explicit opt-in to weak, escapable isolation where nothing strong exists. */
+  allowWeakIsolation?: boolean;
+  /** Extra judge flags. */
   extraArgs?: string[];
   /** Time beyond a request's worst case (tests x timeout) before the judge counts as hung. */
   hangGraceMs?: number;
@@ -77,8 +88,16 @@ export class SandboxClient {
   private disposed = false;
   /** Times the judge was (re)started; lets callers and tests see restarts. */
   starts = 0;
+  /** The mode the judge is started with: the one asked for, or weak after an allowed fallback. */
+  private mode: string;
+  /** Set when the judge cannot isolate (or start) here: every request rejects with it. */
+  unavailable: SandboxUnavailableError | undefined;
+  /** Why the judge runs in weak mode although a strong one was asked for (the judge's message). */
+  weakFallbackReason: string | undefined;
 
-  constructor(private readonly options: SandboxClientOptions) {}
+  constructor(private readonly options: SandboxClientOptions) {
+    this.mode = options.isolation ?? AUTO_ISOLATION;
+  }
 
   /** Process id of the running judge, if one is running. */
   get pid(): number | undefined {
@@ -90,6 +109,10 @@ export class SandboxClient {
     if (!this.options.trusted) return Promise.reject(new UntrustedWorkspaceError());
     if (this.disposed) return Promise.reject(new Error('the sandbox client is disposed'));
     if (signal?.aborted) return Promise.reject(abortError(signal));
+    if (isWeakMode(this.mode) && !this.options.allowWeakIsolation) {
+      this.unavailable ??= new SandboxUnavailableError(`Weak isolation (${this.mode}) was asked for, but it is not allowed.`);
+    }
+    if (this.unavailable) return Promise.reject(this.unavailable);
     const memory = request.memory_mb ?? this.options.defaultMemoryMb;
     const filled: JudgeRequest = {
       ...request,
@@ -164,7 +187,7 @@ export class SandboxClient {
     const args = [this.options.judgePath];
     if (this.options.workers) args.push('--workers', String(this.options.workers));
     if (this.options.compare) args.push('--compare', this.options.compare);
-    args.push(...(this.options.extraArgs ?? []));
+    args.push('--isolation', this.mode, ...(this.options.extraArgs ?? []));
     const child = execa(this.options.pythonPath, args, {
       stdin: 'pipe',
       stdout: 'pipe',
@@ -204,6 +227,12 @@ export class SandboxClient {
     } catch {
       response = { id: entry.request.id, error: `the judge wrote an unreadable line: ${line.slice(0, 200)}` };
     }
+    if (isWeakIsolation(response) && !this.options.allowWeakIsolation) {
+      // A judge that fell back to the guard by itself: nothing it ran counts, and it stops.
+      const isolation = 'isolation' in response ? response.isolation : WEAK_ISOLATION;
+      this.refuse(proc, `The sandbox judge could only isolate weakly here (${isolation}). ${lastLine(this.stderrTail) ?? ''}`.trim(), entry);
+      return;
+    }
     if (!entry.cancelled) entry.resolve(response);
     this.clearWatchdog();
     if (this.queue.length) this.armWatchdog();
@@ -215,6 +244,18 @@ export class SandboxClient {
     if (proc !== this.proc) return;
     this.proc = undefined;
     this.clearWatchdog();
+    if (!proc.answered && !signal && code !== 0) {
+      // It ended before it could answer anything: it cannot start (or cannot isolate) here.
+      const message = lastLine(this.stderrTail) ?? `the sandbox judge (${this.options.pythonPath} ${this.options.judgePath}) exited with status ${code} before it started`;
+      if (this.options.allowWeakIsolation && this.mode === AUTO_ISOLATION) {
+        this.mode = WEAK_ISOLATION;
+        this.weakFallbackReason = message;
+        for (const entry of [...this.queue]) this.send(entry).catch((error: unknown) => this.fail(entry, error));
+        return;
+      }
+      this.refuse(undefined, message);
+      return;
+    }
     const how = signal ? `was killed (${signal})` : `exited with status ${code}`;
     this.recover(`the sandbox judge ${how}${this.stderrTail ? `: ${this.stderrTail.trim().slice(-500)}` : ''}`);
   }
@@ -227,6 +268,18 @@ export class SandboxClient {
     for (const entry of [...this.queue]) {
       this.send(entry).catch((error: unknown) => this.fail(entry, error));
     }
+  }
+
+  /** The judge cannot isolate acceptably: stop it; this and every queued request reject with the reason. */
+  private refuse(proc: JudgeProcess | undefined, message: string, head?: Pending): void {
+    this.unavailable = new SandboxUnavailableError(message);
+    this.clearWatchdog();
+    if (proc && proc === this.proc) {
+      this.proc = undefined;
+      proc.kill('SIGKILL');
+    }
+    const pending = [...(head ? [head] : []), ...this.queue.splice(0)];
+    for (const entry of pending) if (!entry.cancelled) entry.reject(this.unavailable);
   }
 
   private fail(entry: Pending, error: unknown): void {
@@ -261,6 +314,11 @@ export class SandboxClient {
     if (this.watchdog) clearTimeout(this.watchdog);
     this.watchdog = undefined;
   }
+}
+
+/** The last non-empty line of the judge's stderr: its one-line reason for exiting. */
+function lastLine(text: string): string | undefined {
+  return text.trim().split('\n').pop()?.trim() || undefined;
 }
 
 function abortError(signal: AbortSignal): Error {

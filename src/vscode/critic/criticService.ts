@@ -3,15 +3,22 @@ import { createRemoteCritic, loadCritic } from '../../core/critic';
 import type { Critic } from '../../core/critic/types';
 import { readSettings, type PassLensSettings } from '../settings';
 import { timed } from '../log';
+import type { OriginAccess } from '../trust/originAccess';
 
 /** Loads a critic for the critic part of the settings (a bundle folder or a vLLM server). */
 export type CriticLoader = (settings: PassLensSettings['critic'], signal?: AbortSignal) => Promise<Critic>;
 
-/** The critic runtimes the settings can name: a bundle folder (onnxruntime-node) or a vLLM server. */
-export const loadConfiguredCritic: CriticLoader = async (settings) =>
-  settings.backend === 'vllm'
-    ? createRemoteCritic({ url: settings.url })
-    : loadCritic({ bundlePath: settings.bundlePath, executionProvider: settings.executionProvider });
+/**
+ * The critic runtimes the settings can name: a bundle folder (onnxruntime-node; model files'
+ * verified hashes cached in `hashCacheDir`) or a vLLM server (the key of its origin, and the
+ * user's approval before the first request).
+ */
+export function configuredCriticLoader(access: OriginAccess, hashCacheDir: string): CriticLoader {
+  return async (settings) =>
+    settings.backend === 'vllm'
+      ? createRemoteCritic({ url: settings.url, ...(await access.policyFor(settings.url, 'the critic server')) })
+      : loadCritic({ bundlePath: settings.bundlePath, executionProvider: settings.executionProvider, hashCacheDir });
+}
 
 /** How long a critic used only by one-off commands stays loaded. */
 const IDLE_RELEASE_MS = 5 * 60_000;
@@ -49,7 +56,11 @@ export class CriticService implements vscode.Disposable {
       const where = settings.backend === 'local' ? settings.bundlePath : settings.url;
       this.loading = timed(this.log, `load critic ${where}`, () => this.loader(settings, signal));
       this.loading.then(
-        (critic) => this.log.info(`critic ready: ${critic.info.name} (${critic.info.baseModel}, ${critic.info.provider})`),
+        (critic) => {
+          const verified = critic.info.verified?.map((file) => `${file.path} ${file.how === 'cached' ? 'verified earlier (same size and mtime)' : 'sha256 verified'}`);
+          this.log.info(`critic ready: ${critic.info.name} (${critic.info.baseModel}, ${critic.info.provider})${verified?.length ? `; ${verified.join('; ')}` : ''}`);
+          for (const notice of critic.info.notices ?? []) this.log.warn(notice);
+        },
         () => {
           // A failed load is not cached: the next use tries again (e.g. after fixing the path).
           if (this.loadedFor === key) this.loading = undefined;

@@ -2,6 +2,8 @@ import * as vscode from 'vscode';
 import { errorMessage, withProgress } from '../log';
 import { NoCriticError, type CriticLoader } from './criticService';
 import { readSettings } from '../settings';
+import type { OriginAccess } from '../trust/originAccess';
+import { originOf } from '../../core/shared/origin';
 
 /** Shows an error; for a missing critic, offers to pick a bundle right away. */
 export async function offerCriticFix(error: unknown): Promise<void> {
@@ -15,9 +17,10 @@ export async function offerCriticFix(error: unknown): Promise<void> {
 
 /**
  * PassLens: Select Critic Model — a bundle folder or a vLLM server URL, loaded once right
- * away to validate it; saved to the settings only when it works.
+ * away to validate it; saved to the settings only when it works. Typing the server's URL
+ * here is the user's approval of its origin; its API key is stored under that origin.
  */
-export async function selectCriticModel(loader: CriticLoader, log: vscode.LogOutputChannel): Promise<void> {
+export async function selectCriticModel(loader: CriticLoader, access: OriginAccess, release: () => Promise<void>, log: vscode.LogOutputChannel): Promise<void> {
   const current = readSettings().critic;
   const kind = await vscode.window.showQuickPick(
     [
@@ -45,6 +48,10 @@ export async function selectCriticModel(loader: CriticLoader, log: vscode.LogOut
       validateInput: (v) => (/^https?:\/\/\S+$/.test(v) ? undefined : 'Enter an http(s) URL'),
     });
     if (!url) return;
+    const apiKey = await vscode.window.showInputBox({ title: `API key for ${originOf(url)} (leave empty for none)`, password: true, value: (await access.keyFor(url)) ?? '' });
+    if (apiKey === undefined) return;
+    await access.approve(url);
+    await access.storeKey(url, apiKey || undefined);
     candidate = { ...candidate, url };
   }
   try {
@@ -52,6 +59,8 @@ export async function selectCriticModel(loader: CriticLoader, log: vscode.LogOut
     if (!critic) return;
     const name = `${critic.info.name} (${critic.info.baseModel}, ${critic.info.provider})`;
     await critic.dispose();
+    // The loaded critic may hold the origin's previous key.
+    await release();
     const config = vscode.workspace.getConfiguration('passlens');
     await config.update('critic.backend', candidate.backend, vscode.ConfigurationTarget.Global);
     if (candidate.backend === 'local') await config.update('critic.bundlePath', candidate.bundlePath, vscode.ConfigurationTarget.Global);

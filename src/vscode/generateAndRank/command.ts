@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { judgeCandidates, type RankedCandidate } from '../../core/generateAndRank/bestOfN';
 import { search } from '../../core/generateAndRank/search';
 import type { Problem } from '../../core/problem/types';
+import { SandboxUnavailableError } from '../../core/sandbox';
 import { docstringEndingAt, problemFromStatement, statementAboveLine } from '../../core/problem/extraction';
 import { offerCriticFix } from '../critic/selectCritic';
 import { errorMessage, isCancellation, timed, withProgress } from '../log';
@@ -124,9 +125,12 @@ export async function generateAndRankCommand(deps: GenerateAndRankDeps): Promise
           await timed(deps.log, 'judge candidates on the examples', () => judgeCandidates(deps.sandbox.get(), problem, ranked, deps.sandbox.limits, signal)).catch(
             (error: unknown) => {
               if (isCancellation(error)) throw error;
-              deps.log.warn(`sandbox: ${errorMessage(error)}`);
+              // Ranking stands without verdicts ("not run"); the user is told why (once) and how to fix it.
+              if (error instanceof SandboxUnavailableError) deps.sandbox.reportUnavailable(error);
+              else deps.log.warn(`sandbox: ${errorMessage(error)}`);
             },
           );
+          deps.sandbox.noteVerdicts(ranked.map((candidate) => candidate.judged));
         }
         return ranked;
       } finally {

@@ -3,9 +3,7 @@ import { LocalGenerator } from '../../core/generation/local';
 import { OpenAIGenerator } from '../../core/generation/openai';
 import type { Generator } from '../../core/generation/types';
 import { readSettings, type PassLensSettings } from '../settings';
-
-/** Secret-storage key of the OpenAI-compatible server's API key (never kept in settings). */
-export const API_KEY_SECRET = 'passlens.generator.apiKey';
+import type { OriginAccess } from '../trust/originAccess';
 
 /** Idle time after which a local generator's worker (and its model memory) is released. */
 const IDLE_RELEASE_MS = 10 * 60_000;
@@ -21,7 +19,7 @@ export class GeneratorService implements vscode.Disposable {
   private idleTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
-    private readonly secrets: vscode.SecretStorage,
+    private readonly access: OriginAccess,
     private readonly cacheDir: string,
     private readonly log: vscode.LogOutputChannel,
   ) {}
@@ -65,8 +63,8 @@ export class GeneratorService implements vscode.Disposable {
   /** Builds (without loading) a generator for `settings`: also used to validate a choice. */
   async build(settings: PassLensSettings['generator']): Promise<Generator> {
     if (settings.backend === 'openai') {
-      const apiKey = await this.secrets.get(API_KEY_SECRET);
-      return new OpenAIGenerator({ baseUrl: settings.serverUrl, model: settings.model, api: settings.api, apiKey });
+      const policy = await this.access.policyFor(settings.serverUrl, 'the generator server');
+      return new OpenAIGenerator({ baseUrl: settings.serverUrl, model: settings.model, api: settings.api, ...policy });
     }
     return new LocalGenerator({
       model: settings.model,

@@ -3,18 +3,21 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { LocalGenerator } from '../../core/generation/local';
 import { OpenAIGenerator } from '../../core/generation/openai';
+import { originOf } from '../../core/shared/origin';
 import { errorMessage, withProgress } from '../log';
-import { API_KEY_SECRET, type GeneratorService } from './generatorService';
+import type { GeneratorService } from './generatorService';
 import { readSettings } from '../settings';
+import type { OriginAccess } from '../trust/originAccess';
 
 /**
  * PassLens: Select Generator — a local ONNX model (hub id or folder) or an OpenAI-compatible
  * server. The choice is checked on the spot (the model loads; the server lists its models
- * with the key), the key goes to secret storage, and settings change only when it works.
+ * with the key), the key goes to secret storage under the server's origin, and settings
+ * change only when it works. Typing the server's URL here is the user's approval of its origin.
  */
 export async function selectGenerator(
   generators: GeneratorService,
-  secrets: vscode.SecretStorage,
+  access: OriginAccess,
   cacheDir: string,
   log: vscode.LogOutputChannel,
 ): Promise<void> {
@@ -36,8 +39,9 @@ export async function selectGenerator(
     if (kind.pick === 'server') {
       const serverUrl = await vscode.window.showInputBox({ title: 'Server base URL', value: current.serverUrl, validateInput: (v) => (/^https?:\/\/\S+$/.test(v) ? undefined : 'Enter an http(s) URL') });
       if (!serverUrl) return;
-      const apiKey = await vscode.window.showInputBox({ title: 'API key (leave empty for none)', password: true, value: (await secrets.get(API_KEY_SECRET)) ?? '' });
+      const apiKey = await vscode.window.showInputBox({ title: `API key for ${originOf(serverUrl)} (leave empty for none)`, password: true, value: (await access.keyFor(serverUrl)) ?? '' });
       if (apiKey === undefined) return;
+      await access.approve(serverUrl);
       const models = await withProgress(log, `PassLens: checking ${serverUrl}`, (_p, signal) =>
         new OpenAIGenerator({ baseUrl: serverUrl, model: '', api: current.api, apiKey: apiKey || undefined }).listModels(signal),
       );
@@ -48,8 +52,8 @@ export async function selectGenerator(
       if (!model) return;
       const api = await vscode.window.showQuickPick(['chat', 'completions'], { title: 'Endpoint', placeHolder: current.api });
       if (!api) return;
-      if (apiKey) await secrets.store(API_KEY_SECRET, apiKey);
-      else await secrets.delete(API_KEY_SECRET);
+      await access.storeKey(serverUrl, apiKey || undefined);
+      await generators.release();
       await save({ 'generator.backend': 'openai', 'generator.serverUrl': serverUrl, 'generator.model': model, 'generator.api': api });
     } else {
       let model: string | undefined;

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { Tests } from '../../core/problem/types';
-import type { JudgeResponse } from '../../core/sandbox/types';
+import { SandboxUnavailableError, WEAK_ISOLATION_LABEL, isWeakIsolation, type JudgeResponse } from '../../core/sandbox';
 import type { CandidateStore } from '../generateAndRank/candidateStore';
 import { errorMessage, isCancellation, withProgress } from '../log';
 import type { ProblemService } from '../problem/problemService';
@@ -77,10 +77,14 @@ export async function runCandidateInSandbox(
     const result = await withProgress(log, `PassLens: running ${chosen.label} on ${runTests.inputs.length} test(s)`, (_p, signal) =>
       sandbox.get().judge({ id: chosen.label, code: chosen.code, tests: runTests, timeout_s: sandbox.limits.timeoutSeconds, memory_mb: sandbox.limits.memoryMb }, signal),
     );
-    if (result) showResults(chosen.label, runTests, result);
+    if (result) {
+      sandbox.noteVerdicts([result]);
+      showResults(chosen.label, runTests, result);
+    }
     return result;
   } catch (error) {
-    if (!isCancellation(error)) void vscode.window.showErrorMessage(`PassLens sandbox: ${errorMessage(error)}`);
+    if (error instanceof SandboxUnavailableError) sandbox.reportUnavailable(error, true);
+    else if (!isCancellation(error)) void vscode.window.showErrorMessage(`PassLens sandbox: ${errorMessage(error)}`);
     return undefined;
   }
 }
@@ -96,7 +100,10 @@ function showResults(title: string, tests: Tests, result: JudgeResponse): void {
     const rows = result.verdicts
       .map((verdict, i) => `<tr class="${verdict === 'pass' ? 'ok' : 'bad'}"><td>${i + 1}</td><td>${verdict.replace('_', ' ')}</td><td><pre>${show(tests.inputs[i])}</pre></td><td><pre>${show(tests.outputs[i])}</pre></td></tr>`)
       .join('');
-    body = `<p class="${result.passed ? 'ok' : 'bad'}"><strong>${result.passed ? 'Passed' : 'Failed'}</strong> · ${result.results.filter((r) => r === true).length}/${result.results.length} tests · ${result.seconds.toFixed(2)} s · isolation ${result.isolation}</p>
+    const weak = isWeakIsolation(result)
+      ? `<p class="bad" id="weak-isolation"><strong>⚠ ${WEAK_ISOLATION_LABEL}</strong>: this verdict comes from the judge's in-process guard (${escape(result.isolation)}), which the program can escape; it is not a sandbox. Install bubblewrap or firejail (Linux), or use WSL or a dev container (Windows).</p>`
+      : '';
+    body = `${weak}<p class="${result.passed ? 'ok' : 'bad'}"><strong>${result.passed ? 'Passed' : 'Failed'}</strong> · ${result.results.filter((r) => r === true).length}/${result.results.length} tests · ${result.seconds.toFixed(2)} s · isolation ${escape(result.isolation)}${isWeakIsolation(result) ? ` (${WEAK_ISOLATION_LABEL})` : ''}</p>
 <table><tr><th>#</th><th>verdict</th><th>input</th><th>expected</th></tr>${rows}</table>${result.stderr ? `<h4>stderr</h4><pre>${escape(result.stderr)}</pre>` : ''}`;
   }
   panel.webview.html = `<!DOCTYPE html><html><head><meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline';"><style>

@@ -5,7 +5,7 @@
  * $PASSLENS_EDITOR_PGID_FILE so the shell runner can kill it if this process is killed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, createWriteStream, mkdirSync } from 'node:fs';
+import { appendFileSync, createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
@@ -23,6 +23,13 @@ export interface CodeServerOptions {
   smokeTestDriver: boolean;
   /** Extra environment for the server and its extension host. */
   env?: Record<string, string>;
+  /**
+   * Workspace trust on (folders open untrusted, no start-up question, until trusted through
+   * the Workspace Trust editor); off by default, so the other tests run trusted.
+   */
+  workspaceTrust?: boolean;
+  /** User settings (user-data/User/settings.json), below any workspace's. */
+  userSettings?: Record<string, unknown>;
 }
 
 function required(name: string): string {
@@ -86,6 +93,12 @@ export async function codeServerCli(stateDir: string, args: string[]): Promise<s
 export async function startCodeServer(options: CodeServerOptions): Promise<CodeServer> {
   const { node, entry } = codeServerCommand();
   mkdirSync(options.stateDir, { recursive: true });
+  const trust = options.workspaceTrust ? { 'security.workspace.trust.enabled': true, 'security.workspace.trust.startupPrompt': 'never' } : {};
+  const userSettings = { ...options.userSettings, ...trust };
+  if (Object.keys(userSettings).length) {
+    mkdirSync(join(options.stateDir, 'user-data', 'User'), { recursive: true });
+    writeFileSync(join(options.stateDir, 'user-data', 'User', 'settings.json'), JSON.stringify(userSettings, null, 2));
+  }
   const port = await freePort();
   const args = [
     entry,
@@ -93,7 +106,7 @@ export async function startCodeServer(options: CodeServerOptions): Promise<CodeS
     '--auth', 'none',
     '--disable-telemetry',
     '--disable-update-check',
-    '--disable-workspace-trust',
+    ...(options.workspaceTrust ? [] : ['--disable-workspace-trust']),
     '--disable-getting-started-override',
     '--bind-addr', `127.0.0.1:${port}`,
     ...(options.smokeTestDriver ? ['--vscode-option', 'enable-smoke-test-driver'] : []),

@@ -17,10 +17,19 @@ export interface SuiteResults {
   failures: { title: string; error: string }[];
 }
 
+/**
+ * Which tests run: those tagged @untrusted in the untrusted pass and only there (they
+ * expect an untrusted workspace), narrowed to titles containing `only` when given.
+ */
+function testFilter(only: string | undefined, untrustedPass: boolean): RegExp {
+  const tag = untrustedPass ? '(?=.*@untrusted)' : '(?!.*@untrusted)';
+  const text = only ? `(?=.*${only.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')})` : '';
+  return new RegExp(`^${tag}${text}`);
+}
+
 export function run(): Promise<void> {
   const mocha = new Mocha({ ui: 'tdd', color: false, timeout: 60_000, reporter: 'spec' });
-  const only = process.env.PASSLENS_TEST_GREP;
-  if (only) mocha.grep(only);
+  mocha.grep(testFilter(process.env.PASSLENS_TEST_GREP, process.env.PASSLENS_TEST_PASS === 'untrusted'));
   const files = readdirSync(__dirname).filter((name) => name.endsWith('.test.js')).sort();
   if (files.length === 0) return Promise.reject(new Error(`no *.test.js files in ${__dirname}`));
   for (const name of files) mocha.addFile(join(__dirname, name));

@@ -5,12 +5,15 @@
 
 A bundle is a folder: `passlens-critic.json` (manifest, format_version 1,
 contracts/schemas/critic-manifest.schema.json), `model.onnx` (fp32; `model_fp16.onnx`,
-`model_int8.onnx`, `model_int4.onnx` when asked for) and the tokenizer files. The graphs
-come from `onnx_graph.export_decoder_onnx`.
+`model_int8.onnx`, `model_int4.onnx` when asked for; each with `<name>.data` beside it when
+its weights pass 1 GiB) and the tokenizer files. The graphs come from
+`onnx_graph.export_decoder_onnx` and output the new tokens' keys/values only; the variants
+are converted from the fp32 file, weight by weight.
 """
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import json
 import logging
@@ -21,7 +24,7 @@ import numpy as np
 import torch
 
 from ..contracts import load_templates
-from .onnx_graph import VARIANT_BUILDERS, export_decoder_onnx, head_dim, kv_input_names
+from .onnx_graph import CRITIC_VARIANT_BUILDERS, INLINE_LIMIT_BYTES, KvOutputs, data_path, export_decoder_onnx, head_dim, kv_input_names
 
 FORMAT_VERSION = 1
 MANIFEST_NAME = "passlens-critic.json"
@@ -70,9 +73,17 @@ def build_bundle(
     dtypes: tuple[str, ...] = ("fp32",),
     with_past: bool = True,
     base_model: str | None = None,
+    inline_limit_bytes: int = INLINE_LIMIT_BYTES,
+    kv_outputs: KvOutputs = "new",
 ) -> dict:
     """Exports checkpoint (a value-head HF folder with its tokenizer) to a bundle folder;
-    returns the manifest. `dtypes[0]` is the variant the runtime loads by default."""
+    returns the manifest. `dtypes[0]` is the variant the runtime loads by default. A graph
+    whose weights pass `inline_limit_bytes` keeps them in `<file>.data` beside it.
+    kv_outputs="present" writes the graph layout of bundles made before "new" (tests of the
+    runtime's support for them).
+
+    Memory: one copy of the weights, the PyTorch model's; it is released before the
+    variants are converted (they stream from the fp32 file)."""
     from transformers import AutoTokenizer
 
     from ..train.model import load_value_model, token_values
@@ -99,18 +110,22 @@ def build_bundle(
 
     out.mkdir(parents=True, exist_ok=True)
     for stale in [*MODEL_FILES.values(), MANIFEST_NAME]:
-        for path in (out / stale, out / (stale + ".data")):
+        for path in (out / stale, data_path(out / stale)):
             if path.exists():
                 path.unlink()
-    io = export_decoder_onnx(model, out / MODEL_FILES["fp32"], head="value", with_past=with_past)
+    io = export_decoder_onnx(model, out / MODEL_FILES["fp32"], head="value", with_past=with_past, kv_outputs=kv_outputs,
+                             inline_limit_bytes=inline_limit_bytes)
+    tokenizer_files = _save_tokenizer(tokenizer, out, tokenizer.chat_template)
+    sample_ids = tokenizer.encode(SAMPLE_TEXT, add_special_tokens=False)
+    with torch.no_grad():
+        sample_values = token_values(model, torch.tensor([sample_ids]))[0].tolist()
+    config = model.config
+    del model
+    gc.collect()
     for dtype in dtypes:
         if dtype != "fp32":
-            VARIANT_BUILDERS[dtype](out / MODEL_FILES["fp32"], out / MODEL_FILES[dtype])
-    tokenizer_files = _save_tokenizer(tokenizer, out, tokenizer.chat_template)
+            CRITIC_VARIANT_BUILDERS[dtype](out / MODEL_FILES["fp32"], out / MODEL_FILES[dtype], inline_limit_bytes=inline_limit_bytes)
 
-    sample_ids = tokenizer.encode(SAMPLE_TEXT, add_special_tokens=False)
-    sample_values = token_values(model, torch.tensor([sample_ids]))[0].tolist()
-    config = model.config
     files = {}
     for dtype in dict.fromkeys(("fp32", *dtypes)):
         path = out / MODEL_FILES[dtype]
@@ -118,6 +133,7 @@ def build_bundle(
         data = path.with_name(path.name + ".data")
         if data.exists():
             files[dtype]["external_data"] = data.name
+            files[dtype]["external_data_sha256"] = sha256_file(data)
     manifest = {
         "format_version": FORMAT_VERSION,
         "kind": "passlens-critic",
@@ -209,7 +225,8 @@ def read_manifest(bundle: str | Path) -> dict:
 
 
 def run_onnx(session, manifest: dict, input_ids: np.ndarray, attention_mask: np.ndarray, past: list[np.ndarray] | None = None):
-    """One forward pass; returns (values [B,T], presents)."""
+    """One forward pass; returns (values [B,T], the cache after it: past + new per layer and
+    kind, whether the graph outputs the new tokens' keys/values or `present`)."""
     arch = manifest["architecture"]
     batch, seq = input_ids.shape
     past_len = attention_mask.shape[1] - seq
@@ -221,7 +238,10 @@ def run_onnx(session, manifest: dict, input_ids: np.ndarray, attention_mask: np.
             past = [empty] * (2 * arch["num_layers"])
         feed.update(zip(kv_input_names(arch["num_layers"]), past))
     outs = session.run(None, feed)
-    return outs[0], outs[1:]
+    kv = outs[1:]
+    if kv and past_len > 0 and kv[0].shape[2] == seq:  # the new tokens' only
+        kv = [np.concatenate([old, added], axis=2) for old, added in zip(past, kv)]
+    return outs[0], kv
 
 
 def check_bundle(bundle: str | Path, checkpoint: str | Path | None = None, *, atol: float = 1e-4) -> list[str]:
@@ -236,6 +256,9 @@ def check_bundle(bundle: str | Path, checkpoint: str | Path | None = None, *, at
     for dtype, entry in manifest["files"].items():
         if sha256_file(bundle / entry["path"]) != entry["sha256"]:
             problems.append(f"{entry['path']}: sha256 differs from the manifest (file replaced or corrupt)")
+        data = entry.get("external_data")
+        if data and entry.get("external_data_sha256") and sha256_file(bundle / data) != entry["external_data_sha256"]:
+            problems.append(f"{data}: sha256 differs from the manifest (file replaced or corrupt)")
     tokenizer = AutoTokenizer.from_pretrained(bundle)
     if sha256_file(bundle / "tokenizer.json") != manifest["tokenizer"]["tokenizer_json_sha256"] or len(tokenizer) != manifest["tokenizer"]["size"]:
         problems.append("tokenizer.json is not the tokenizer this bundle was exported with")

@@ -2,9 +2,9 @@
 
     python -m passlens_training.rollouts --config configs/tiny-cpu.yaml [--limit N] [--engine local|ray]
 
-Output dir: `split.json`, `run.json` (the settings of the run), `shards/rollouts-SPLIT-NNNNN.jsonl`
-(kept problems), `shards/excluded-SPLIT-NNNNN.jsonl` (problems with no passing rollout, when
-excluded), `progress.jsonl` (one line per finished problem), `throughput.json` (rates per
+Output dir: `split.json`, `run.json` (the settings of the run and the judge's isolation mode),
+`shards/rollouts-SPLIT-NNNNN.jsonl` (kept problems), `shards/excluded-SPLIT-NNNNN.jsonl` (problems
+with no passing rollout, when excluded), `progress.jsonl` (one line per finished problem), `throughput.json` (rates per
 worker and session: throughput.py), `balanced-train.jsonl`, `stats.json`, `plots/*.png`.
 
 Engines (`rollouts.engine`): `local` runs the backend and the judge in this process; `ray`
@@ -37,7 +37,7 @@ from ..records import (append_jsonl, read_dataset_shards, read_jsonl, shard_name
 from .balance import balance
 from .forking import ForkingConfig, generate_rollouts
 from .generation import SamplingConfig, make_backend
-from .judging import Judge
+from .judging import Judge, WeakIsolationRefused, is_weak_isolation
 from .throughput import MeteredBackend, MeteredJudge, WorkCounts, WorkerReport, session_summary
 
 if TYPE_CHECKING:
@@ -84,6 +84,8 @@ class RolloutsConfig:
     judge_workers: int = 2
     judge_timeout_s: float = 4.0
     judge_memory_mb: int = 1024
+    judge_isolation: str = "auto"  # auto = the strongest the machine has (bwrap, firejail, sandbox-exec) or a refusal
+    allow_weak_isolation: bool = False  # label with the judge's escapable weak mode where nothing strong exists
     exclude_no_pass: bool = True
     problems_per_shard: int = 100
     problems_per_batch: int = 1  # problems whose trunks (then forks) go to the backend together; vllm: 32+
@@ -108,7 +110,8 @@ def _recover(out: Path) -> set[str]:
 def _check_same_run(out: Path, run: dict[str, Any]) -> None:
     run_file = out / "run.json"
     if run_file.is_file():
-        previous = json.loads(run_file.read_text())
+        # run.json also records the judge's isolation (_record_isolation), checked on its own.
+        previous = {k: v for k, v in json.loads(run_file.read_text()).items() if k in ("data", "rollouts")}
         if previous != run:
             changed = sorted(k for k in set(previous) | set(run) if previous.get(k) != run.get(k))
             raise SystemExit(f"{out} holds a run with different settings ({changed}); "
@@ -125,8 +128,10 @@ def build(data: DataConfig, cfg: RolloutsConfig, *, progress_bar: bool = True,
     out = Path(resolve_path(cfg.output_dir))
     (out / "shards").mkdir(parents=True, exist_ok=True)
     # Settings that change no rollout may differ on resume (torch_threads: only in the last bits of CPU floats).
+    # (The isolation actually used is checked on its own: _record_isolation.)
     result_settings = {k: v for k, v in dataclasses.asdict(cfg).items()
-                       if k not in ("engine", "judge_workers", "problems_per_batch", "torch_threads")}
+                       if k not in ("engine", "judge_workers", "problems_per_batch", "torch_threads",
+                                    "judge_isolation", "allow_weak_isolation")}
     _check_same_run(out, {"data": dataclasses.asdict(data), "rollouts": result_settings})
 
     report = LoadReport()
@@ -174,9 +179,11 @@ def build(data: DataConfig, cfg: RolloutsConfig, *, progress_bar: bool = True,
 def _run_local(chunks, cfg: RolloutsConfig, generator: str, templates: dict[str, str], session: Session) -> None:
     from transformers import AutoTokenizer
 
+    judge = Judge(**judge_settings(cfg))
+    # Known before a model is loaded or anything generated: a machine that cannot isolate stops here.
+    session.isolation(judge.probe())
     tokenizer = AutoTokenizer.from_pretrained(generator, revision=cfg.revision)
     backend = engine_backend(cfg, generator, tokenizer)
-    judge = Judge(**judge_settings(cfg))
     session.engines_ready()
     for chunk in chunks:
         counts = WorkCounts()
@@ -194,7 +201,8 @@ def engine_backend(cfg: RolloutsConfig, generator: str, tokenizer):
 def judge_settings(cfg: RolloutsConfig) -> dict[str, Any]:
     """`Judge(...)` arguments from the config (the judge path resolved where the judge runs)."""
     return {"judge_path": resolve_path(cfg.judge_path) if cfg.judge_path else None, "workers": cfg.judge_workers,
-            "timeout_s": cfg.judge_timeout_s, "memory_mb": cfg.judge_memory_mb}
+            "timeout_s": cfg.judge_timeout_s, "memory_mb": cfg.judge_memory_mb,
+            "isolation": cfg.judge_isolation, "allow_weak_isolation": cfg.allow_weak_isolation}
 
 
 def chunk_rollouts(chunk: list[tuple[str, Any]], backend, judge, tokenizer, templates: dict[str, str],
@@ -225,7 +233,13 @@ class Session:
         self.started, self.t0 = time.time(), time.perf_counter()
         self.written_at: float | None = None
         self.startup_s: float | None = None
+        self.mode: str | None = None  # the judge's isolation, probed before anything is generated
         self.bar = tqdm(total=total, desc=f"problems ({cfg.engine})", unit="problem", disable=not progress_bar)
+
+    def isolation(self, mode: str) -> None:
+        """Called by the engine with the isolation its judge probed, before any generation."""
+        _record_isolation(self.out, mode)
+        self.mode = mode
 
     def engines_ready(self) -> None:
         """Called by the engine once every generation engine is loaded."""
@@ -234,6 +248,14 @@ class Session:
     def commit(self, worker: str, chunk: list[tuple[str, Any]], results: list[dict[str, Any]], counts: WorkCounts,
                pid: int, node: str) -> None:
         for (name, problem), result in zip(chunk, results):
+            # One mode per dataset (run.json) even when judging changes mode mid-run (a fallback
+            # to weak) or, on Ray, judge tasks land on nodes that isolate differently.
+            modes = {r["isolation"] for r in result["records"]} - {self.mode}
+            if modes:
+                raise SystemExit(f"problem {problem.problem_id} was judged under {'/'.join(sorted(modes))} isolation, the "
+                                 f"run under {self.mode} (run.json): labels from both would mix, so it was not written. "
+                                 "Judge where every machine isolates the same way (on Ray, ray.judge_resources keeps "
+                                 "judge tasks to such nodes), then run the same command again to resume")
             commit_problem(self.out, self.cfg, name, problem, self.position[(name, problem.problem_id)], result)
         counts.problems += len(chunk)
         counts.rollouts += sum(len(r["records"]) for r in results)
@@ -257,6 +279,18 @@ class Session:
         self.bar.close()
         if self.workers:
             self._write(time.perf_counter() - self.t0)
+
+
+def _record_isolation(out: Path, mode: str) -> None:
+    """Writes the judge's isolation mode into run.json; a dataset is labelled under one mode."""
+    run_file = out / "run.json"
+    run = json.loads(run_file.read_text())
+    if run.get("isolation") not in (None, mode):
+        raise SystemExit(f"{out} was labelled under {run['isolation']} isolation, and the judge here now runs {mode}; "
+                         "labels from both would mix. Resume where the judge isolates the same way, or choose another rollouts.output_dir")
+    run["isolation"] = mode
+    run["weak_isolation"] = is_weak_isolation({"isolation": mode})
+    run_file.write_text(json.dumps(run, indent=1))
 
 
 def commit_problem(out: Path, cfg: RolloutsConfig, name: str, problem, position: int, result: dict[str, Any]) -> None:
@@ -376,7 +410,10 @@ def main(argv: list[str] | None = None) -> int:
         from .distributed import RayConfig
 
         ray_cfg = load_section(args.config, "ray", RayConfig)
-    stats = build(data, cfg, progress_bar=not args.no_progress, ray_cfg=ray_cfg)
+    try:
+        stats = build(data, cfg, progress_bar=not args.no_progress, ray_cfg=ray_cfg)
+    except WeakIsolationRefused as refused:
+        raise SystemExit(f"build-dataset: {refused}") from None
     print(f"build-dataset: {stats['rollouts_kept']} rollouts kept ({stats['pass']} pass / {stats['fail']} fail), "
           f"{stats['rollouts_excluded']} in excluded problems; balanced train: {stats['balanced_train']['rollouts_out']} "
           f"rollouts, {stats['balanced_train']['problems_left_out']} one-class problems left out; see {stats['output_dir']}/stats.json")

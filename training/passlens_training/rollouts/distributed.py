@@ -5,6 +5,8 @@
   problems into records with the same code as the local engine (`build.chunk_rollouts`), so
   the same per-problem seeds give the same records.
 - Judging runs as Ray tasks in a CPU pool (`ray.judge_cpus` each, optional custom resources).
+  The pool's isolation is probed first, on a judging node, before any engine loads; every
+  judge task then asks for that mode by name, so the run has one (recorded in run.json).
   A worker takes `ray.chunks_in_flight` chunks at once: while one chunk's programs are judged,
   its engine generates the next chunk's (one engine call at a time), so a GPU does not wait on
   the sandbox, including between a trunk wave and its fork wave.
@@ -30,7 +32,7 @@ from collections import deque
 from typing import Any
 
 from .build import RolloutsConfig, Session, chunk_rollouts, engine_backend, judge_settings
-from .judging import Judge
+from .judging import Judge, WeakIsolationRefused
 from .throughput import MeteredBackend, MeteredJudge, WorkCounts
 
 
@@ -70,6 +72,10 @@ def _judge_task(judge_kwargs: dict[str, Any], items: list) -> tuple[list[dict[st
     return Judge(**judge_kwargs).judge_counted(items)
 
 
+def _probe_task(cfg: RolloutsConfig) -> str:
+    return Judge(**judge_settings(cfg)).probe()
+
+
 class _PoolJudge:
     """The Judge interface over the Ray judge pool: one task per judge call."""
 
@@ -88,7 +94,8 @@ class _PoolJudge:
 class RolloutWorker:
     """A generation worker (a Ray actor): one engine, its tokenizer, chunks in, records out."""
 
-    def __init__(self, cfg: RolloutsConfig, generator: str, templates: dict[str, str], judge_options: dict[str, Any]):
+    def __init__(self, cfg: RolloutsConfig, generator: str, templates: dict[str, str], judge_options: dict[str, Any],
+                 isolation: str):
         import ray
         from transformers import AutoTokenizer
 
@@ -96,7 +103,7 @@ class RolloutWorker:
         self.node = ray.util.get_node_ip_address()
         self.tokenizer = AutoTokenizer.from_pretrained(generator, revision=cfg.revision)
         self.backend = _OneCallAtATime(engine_backend(cfg, generator, self.tokenizer))
-        self.judge = _PoolJudge(judge_settings(cfg), judge_options)
+        self.judge = _PoolJudge({**judge_settings(cfg), "isolation": isolation}, judge_options)
 
     def rollouts(self, chunk: list[tuple[str, Any]]) -> tuple[list[dict[str, Any]], WorkCounts, int, str]:
         counts = WorkCounts()
@@ -150,10 +157,15 @@ def run_on_ray(chunks: list[list[tuple[str, Any]]], cfg: RolloutsConfig, rc: Ray
                              f"and one judge task of {judge_cpus:g} need {need:g} (set ray.num_cpus for a local "
                              "instance, or fewer ray.workers / ray.judge_cpus)")
         judge_options = {"num_cpus": judge_cpus, "resources": dict(rc.judge_resources), "max_retries": 3}
+        try:
+            isolation = ray.get(ray.remote(_probe_task).options(**judge_options).remote(cfg))
+        except WeakIsolationRefused as refused:  # raised in the task: its message, not Ray's traceback
+            raise WeakIsolationRefused(str(getattr(refused, "cause", refused))) from None
+        session.isolation(isolation)
         actor = ray.remote(RolloutWorker).options(
             num_cpus=rc.worker_cpus, num_gpus=gpus_each, max_concurrency=max(rc.chunks_in_flight, 1),
             max_restarts=rc.max_restarts, max_task_retries=-1)
-        workers = [actor.remote(cfg, generator, templates, judge_options) for _ in range(count)]
+        workers = [actor.remote(cfg, generator, templates, judge_options, isolation) for _ in range(count)]
         ray.get([w.__ray_ready__.remote() for w in workers])  # engines loaded (or the error that stopped one)
         session.engines_ready()
         queue = deque(chunks)

