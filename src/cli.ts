@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { judgeCandidates, rankGiven, verdictLabel, type RankedCandidate } from './core/generateAndRank/bestOfN';
 import { DEFAULT_GUIDED, SEARCH_STRATEGIES, search, type SearchOptions } from './core/generateAndRank/search';
 import { validatePolicy } from './core/generateAndRank/guided';
-import { createRemoteCritic, loadCritic } from './core/critic';
+import { createRemoteCritic, loadCritic, readCalibration } from './core/critic';
 import type { Critic } from './core/critic/types';
 import { LocalGenerator } from './core/generation/local';
 import { OpenAIGenerator } from './core/generation/openai';
@@ -32,7 +32,8 @@ commands:
 
 rank options:
   --critic DIR            critic bundle folder (or --critic-url URL for a vLLM critic server;
-                          its API key from PASSLENS_CRITIC_API_KEY)
+                          its API key from PASSLENS_CRITIC_API_KEY; --calibration FILE gives a
+                          served critic its calibration: passlens-calibration.json or a bundle)
   --candidates PATH       rank existing responses: a JSON list of strings, or a folder of .py/.md/.txt files
   --generator MODEL       generate with a local ONNX model (folder or hub id; --dtype, --offline)
   --server URL            generate with an OpenAI-compatible server (--model, --api chat|completions;
@@ -114,6 +115,7 @@ async function rank(argv: string[]): Promise<number> {
     options: {
       critic: { type: 'string' },
       'critic-url': { type: 'string' },
+      calibration: { type: 'string' },
       candidates: { type: 'string' },
       generator: { type: 'string' },
       dtype: { type: 'string', default: 'q4f16' },
@@ -202,9 +204,14 @@ async function rank(argv: string[]): Promise<number> {
   }
 
   const problem = problemFromMarkdown(readFileSync(problemPath, 'utf8'));
+  if (o.calibration && !o['critic-url']) throw new UsageError('--calibration is for --critic-url (a bundle carries its own calibration)');
   const critic: Critic = o.critic
     ? await loadCritic({ bundlePath: resolve(o.critic), executionProvider: 'cpu', hashCacheDir: cacheDir() })
-    : await createRemoteCritic({ url: o['critic-url']!, apiKey: process.env.PASSLENS_CRITIC_API_KEY || undefined });
+    : await createRemoteCritic({
+        url: o['critic-url']!,
+        apiKey: process.env.PASSLENS_CRITIC_API_KEY || undefined,
+        calibration: o.calibration ? readCalibration(resolve(o.calibration)) : null,
+      });
   let generator: Generator | undefined;
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());

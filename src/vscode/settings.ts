@@ -26,6 +26,8 @@ export interface PassLensSettings {
     backend: 'local' | 'vllm';
     bundlePath: string;
     url: string;
+    /** vllm backend: the served critic's calibration (passlens-calibration.json or a bundle); empty: raw values. */
+    calibrationFile: string;
     executionProvider: 'cpu' | 'cuda' | 'dml' | 'coreml';
   };
   liveConfidence: { enabled: boolean; debounceMs: number };
@@ -64,6 +66,7 @@ export function readSettings(): PassLensSettings {
       backend: c.get('critic.backend', 'local'),
       bundlePath: c.get('critic.bundlePath', ''),
       url: c.get('critic.url', 'http://127.0.0.1:8001'),
+      calibrationFile: c.get('critic.calibrationFile', ''),
       executionProvider: c.get('critic.executionProvider', 'cpu'),
     },
     liveConfidence: {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020';
-import { buildMessages, extractCode, rankingIndex } from '../../src/core/contracts';
+import { buildMessages, calibrate, extractCode, parseCalibration, rankingIndex } from '../../src/core/contracts';
 import { readManifest } from '../../src/core/critic/manifest';
 import type { Problem } from '../../src/core/problem/types';
 import { SandboxClient, defaultJudgePath } from '../../src/core/sandbox';
@@ -25,6 +25,7 @@ const load = <T>(path: string): T => JSON.parse(readFileSync(join(contracts, pat
 
 interface ExtractionCase { name: string; response: string; code: string; start: number }
 interface RankingCase { name: string; token_ids: number[]; index: number | null }
+interface CalibrationCase { name: string; calibration: unknown; values: number[]; expected: number[] }
 interface PromptCase {
   name: string;
   problem: { question: string; starter_code: string; kind: Problem['kind'] };
@@ -56,6 +57,14 @@ const runners: Record<string, () => Promise<void>> = {
   'ranking-index.json': async () => {
     const file = load<{ special_ids: number[]; cases: RankingCase[] }>('cases/ranking-index.json');
     for (const c of file.cases) assert.equal(rankingIndex(c.token_ids, file.special_ids) ?? null, c.index, c.name);
+  },
+  'calibration.json': async () => {
+    const file = load<{ cases: CalibrationCase[]; rejected: Array<{ name: string; calibration: unknown }> }>('cases/calibration.json');
+    for (const c of file.cases) {
+      const got = calibrate(c.values, parseCalibration(c.calibration));
+      got.forEach((v, i) => assert.ok(Math.abs(v - c.expected[i]) <= 1e-9, `${c.name}: value ${i} is ${v}, Python's ${c.expected[i]}`));
+    }
+    for (const c of file.rejected) assert.throws(() => parseCalibration(c.calibration), Error, c.name);
   },
   'prompts.json': async () => {
     const { AutoTokenizer }: Transformers = await import('@huggingface/transformers');

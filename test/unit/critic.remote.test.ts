@@ -2,15 +2,18 @@
  * The vLLM critic client against a loopback server that answers /v1/models, /tokenize
  * and /pooling in vLLM's documented shapes (vLLM itself does not run here). The server
  * tokenises with the tiny bundle's real tokenizer; its per-token "values" are a known
- * function of position and token id, so the test sees whether the client lines rows up.
+ * function of position and token id, so the test sees whether the client lines rows up
+ * and applies a calibration.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CriticError, createRemoteCritic } from '../../src/core/critic';
+import { CriticError, createRemoteCritic, readCalibration } from '../../src/core/critic';
+import { calibrate } from '../../src/core/contracts/calibration';
 import type { Problem } from '../../src/core/problem/types';
 import { DEFAULT_TEMPLATES } from '../../src/core/contracts/prompt';
 import { tinyCriticBundle } from '../fixtures/models';
@@ -140,4 +143,34 @@ test('long prompts are cut from the left; server and network errors are CriticEr
   const deadUrl = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
   await new Promise<void>((resolve) => closed.close(() => resolve()));
   await assert.rejects(createRemoteCritic({ url: deadUrl }), (e: CriticError) => e instanceof CriticError && e.code === 'remote_error' && /Cannot reach the critic server.*vllm serve/.test(e.message));
+});
+
+test('a served critic applies the calibration it is given (read from a calibration file or a bundle)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'passlens-calibration-'));
+  try {
+    const file = join(dir, 'passlens-calibration.json');
+    writeFileSync(file, JSON.stringify({ method: 'platt', a: 0.5, b: 0.25, fitted_on: { rollouts: 10 } }));
+    const calibration = readCalibration(file);
+    assert.deepEqual(calibration, { method: 'platt', a: 0.5, b: 0.25 });
+    assert.equal(readCalibration(tinyCriticBundle()), null, 'a bundle without a calibration');
+    writeFileSync(file, JSON.stringify({ method: 'platt', a: -1, b: 0 }));
+    assert.throws(() => readCalibration(file), (e: CriticError) => e.code === 'bad_manifest' && /a > 0/.test(e.message));
+    assert.throws(() => readCalibration(join(dir, 'none.json')), (e: CriticError) => e.code === 'file_missing');
+
+    const plain = await createRemoteCritic({ url, model: 'passlens-critic' });
+    const calibrated = await createRemoteCritic({ url, model: 'passlens-critic', calibration });
+    assert.deepEqual(calibrated.info.calibration, calibration);
+    const text = 'print(sum(map(int, input().split())))\n';
+    const raw = (await plain.score(PROBLEM, text)).values;
+    const got = (await calibrated.score(PROBLEM, text)).values;
+    assert.deepEqual(got, calibrate(raw, calibration));
+    assert.ok(got.some((v, i) => Math.abs(v - raw[i]) > 1e-3));
+    const stream = await calibrated.open(PROBLEM);
+    await stream.append(text.slice(0, 10));
+    await stream.append(text.slice(10));
+    assert.deepEqual(stream.current().values, got);
+    await stream.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

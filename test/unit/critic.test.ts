@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CriticError, loadCritic } from '../../src/core/critic';
@@ -270,5 +270,55 @@ describe('bad bundles and options', () => {
     const own = await loadCritic({ bundlePath: bundle, executionProvider: 'cpu' });
     await own.dispose();
     await assert.rejects(own.score(STDIN_PROBLEM, 'x'), (e: CriticError) => e.code === 'disposed');
+  });
+});
+
+describe('calibration', () => {
+  const CALIBRATION = { method: 'platt' as const, a: 1.7, b: -0.8 };
+
+  /** Python's contracts.calibrate of each list of values (the training side of the rule). */
+  function pythonCalibrate(values: number[][]): number[][] {
+    const script = 'import json, sys\nfrom passlens_training.contracts import calibrate\nr = json.load(sys.stdin)\nprint(json.dumps([calibrate(v, r["calibration"]) for v in r["values"]]))';
+    const out = execFileSync(join(repoRoot, '.venv', 'bin', 'python'), ['-c', script], { cwd: repoRoot, input: JSON.stringify({ calibration: CALIBRATION, values }) });
+    return JSON.parse(out.toString('utf8')) as number[][];
+  }
+
+  test('a bundle with a calibration returns every value calibrated as Python computes it (within 1e-6)', async () => {
+    const dir = join(scratch, 'calibrated');
+    cpSync(bundle, dir, { recursive: true });
+    const path = join(dir, 'passlens-critic.json');
+    writeFileSync(path, JSON.stringify({ ...JSON.parse(readFileSync(path, 'utf8')), calibration: { ...CALIBRATION, fitted_on: { rollouts: 640 } } }));
+    const calibrated = await loadCritic({ bundlePath: dir, executionProvider: 'cpu' });
+    try {
+      assert.deepEqual(calibrated.info.calibration, CALIBRATION);
+      assert.equal(critic.info.calibration, undefined, 'a bundle without one: raw values');
+      const raw = await critic.scoreMany(STDIN_PROBLEM, TEXTS);
+      const expected = pythonCalibrate(raw.map((s) => s.values));
+      const many = await calibrated.scoreMany(STDIN_PROBLEM, TEXTS);
+      many.forEach((s, i) => {
+        assert.deepEqual(s.tokenIds, raw[i].tokenIds);
+        assert.ok(maxGap(s.values, expected[i]) < 1e-6, `scoreMany text ${i}: ${maxGap(s.values, expected[i])}`);
+        assert.ok(maxGap(s.values, raw[i].values) > 1e-3, `text ${i}: calibration changed the values`);
+      });
+      const single = await calibrated.score(STDIN_PROBLEM, TEXTS[2]);
+      assert.ok(maxGap(single.values, expected[2]) < 1e-6, 'score');
+      // A stream's appends come back calibrated too, and so does its current() view.
+      const stream = await calibrated.open(STDIN_PROBLEM);
+      for (let i = 0; i < TEXTS[2].length; i += 7) await stream.append(TEXTS[2].slice(i, i + 7));
+      assert.ok(maxGap(stream.current().values, expected[2]) < 1e-6, 'stream');
+      await stream.close();
+    } finally {
+      await calibrated.dispose();
+    }
+  });
+
+  test('a malformed calibration is refused at load', async () => {
+    for (const [name, calibration] of [['flat', { method: 'platt', a: 0, b: 1 }], ['isotonic', { method: 'isotonic', a: 1, b: 0 }]] as const) {
+      const dir = join(scratch, `calibration-${name}`);
+      cpSync(bundle, dir, { recursive: true });
+      const path = join(dir, 'passlens-critic.json');
+      writeFileSync(path, JSON.stringify({ ...JSON.parse(readFileSync(path, 'utf8')), calibration }));
+      await assert.rejects(loadCritic({ bundlePath: dir, executionProvider: 'cpu' }), (e: CriticError) => e.code === 'bad_manifest' && /"calibration"/.test(e.message));
+    }
   });
 });

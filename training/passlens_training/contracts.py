@@ -3,7 +3,8 @@ its README states each rule and why): prompt templates, JSON Schemas, and the tw
 both sides implement and test against the same case files:
 
 - `extract_code`: which code a response holds (what is judged, labelled and inserted);
-- `ranking_index`: which token's value ranks a candidate (the paper's `s`).
+- `ranking_index`: which token's value ranks a candidate (the paper's `s`);
+- `calibrate`: a critic bundle's calibration applied to its p(pass) values.
 
 `contracts/` is found at `$PASSLENS_CONTRACTS` when set, else inside the installed
 package (a wheel carries a copy), else at the repository root (editable installs).
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import re
 from pathlib import Path
@@ -113,6 +115,32 @@ def ranking_index(token_ids: Iterable[int], special_ids: Iterable[int]) -> int |
         if ids[i] not in special:
             return i
     return len(ids) - 1 if ids else None
+
+
+# ---------------------------------------------------------------- calibration
+
+CALIBRATION_EPSILON = 1e-7
+
+
+def calibrate(values: Iterable[float], calibration: dict[str, Any] | None) -> list[float]:
+    """A bundle manifest's `calibration` applied to p(pass) values: Platt scaling,
+    sigmoid(a * logit(p) + b) with p clipped to [ε, 1 − ε] (ε = 1e-7), in float64; None
+    leaves them as they are. Temperature scaling is the case b = 0 (a = 1 / T). The slope a
+    must be positive: calibration changes what a value says, never the ranking."""
+    if calibration is None:
+        return [float(v) for v in values]
+    if calibration.get("method") != "platt":
+        raise ValueError(f"unknown calibration method {calibration.get('method')!r} (this version applies 'platt')")
+    a, b = float(calibration["a"]), float(calibration["b"])
+    if not (a > 0 and math.isfinite(a) and math.isfinite(b)):
+        raise ValueError(f"calibration needs a finite slope a > 0 and a finite b, got a={a}, b={b}")
+    out = []
+    for v in values:
+        p = min(max(float(v), CALIBRATION_EPSILON), 1.0 - CALIBRATION_EPSILON)
+        z = a * math.log(p / (1.0 - p)) + b
+        # the two forms of the sigmoid that cannot overflow
+        out.append(1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z)))
+    return out
 
 
 # ---------------------------------------------------------------- schemas and cases

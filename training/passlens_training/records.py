@@ -107,7 +107,8 @@ def read_dataset_shards(dataset_dir: str | Path, kind: str = "rollouts") -> list
 
 @dataclass(frozen=True)
 class ScoredRollout:
-    """A line of the scores file: a rollout's per-token values and the index that ranks it."""
+    """A line of the scores file: a rollout's per-token values and the index that ranks it,
+    with what the baselines and the gutter metric need (docs/EVALUATION.md)."""
 
     problem_id: str
     rollout_id: str
@@ -115,17 +116,36 @@ class ScoredRollout:
     values: tuple[float, ...]
     code_start: int = 0
     rank_index: int | None = None  # contracts.ranking_index; None: the last value
+    independent: bool = False  # an independent sample of its problem (not a trunk or a fork)
+    logprobs: tuple[float, ...] | None = None  # the generator's, one per generated token
+    token_lines: tuple[int, ...] | None = None  # the code line each token ends on, -1 outside the code
+    decisive_index: int | None = None  # failing forks: the token where they left the nearest passing rollout
 
     @property
     def s(self) -> float:
         """The value that ranks this rollout (the paper's `s`)."""
-        return self.values[-1 if self.rank_index is None else self.rank_index]
+        return self.values[self.ranked_index]
+
+    @property
+    def ranked_index(self) -> int:
+        return len(self.values) - 1 if self.rank_index is None else self.rank_index
+
+
+def _optional_tuple(obj: dict[str, Any], key: str, cast, length: int, where: str) -> tuple | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    out = tuple(cast(v) for v in value)
+    if len(out) != length:
+        raise ValueError(f"{where}: {key} has {len(out)} entries for {length} values")
+    return out
 
 
 def scored_rollout(obj: dict[str, Any], where: str = "") -> ScoredRollout:
     try:
         values = tuple(float(v) for v in obj["values"])
         rank_index = obj.get("rank_index")
+        decisive = obj.get("decisive_index")
         rollout = ScoredRollout(
             problem_id=str(obj["problem_id"]),
             rollout_id=str(obj["rollout_id"]),
@@ -133,14 +153,19 @@ def scored_rollout(obj: dict[str, Any], where: str = "") -> ScoredRollout:
             values=values,
             code_start=int(obj.get("code_start", 0) or 0),
             rank_index=None if rank_index is None else int(rank_index),
+            independent=bool(obj.get("independent", False)),
+            logprobs=_optional_tuple(obj, "logprobs", float, len(values), where),
+            token_lines=_optional_tuple(obj, "token_lines", int, len(values), where),
+            decisive_index=None if decisive is None else int(decisive),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{where}: not a scores record ({exc!r}); expected keys problem_id, rollout_id, passed, "
                          "values, code_start, rank_index") from exc
     if not values:
         raise ValueError(f"{where}: rollout {rollout.rollout_id!r} has no values (a scored rollout needs at least one generated token)")
-    if rollout.rank_index is not None and not 0 <= rollout.rank_index < len(values):
-        raise ValueError(f"{where}: rank_index {rollout.rank_index} is outside the {len(values)} values")
+    for name, index in (("rank_index", rollout.rank_index), ("decisive_index", rollout.decisive_index)):
+        if index is not None and not 0 <= index < len(values):
+            raise ValueError(f"{where}: {name} {index} is outside the {len(values)} values")
     return rollout
 
 
@@ -153,8 +178,11 @@ def read_scores(path: str | Path) -> list[ScoredRollout]:
 
 def score_row(rollout: ScoredRollout) -> dict[str, Any]:
     return {"problem_id": rollout.problem_id, "rollout_id": rollout.rollout_id, "passed": rollout.passed,
-            "values": [round(float(v), 6) for v in rollout.values], "code_start": rollout.code_start,
-            "rank_index": rollout.rank_index}
+           "values": [round(float(v), 6) for v in rollout.values], "code_start": rollout.code_start,
+           "rank_index": rollout.rank_index, "independent": rollout.independent,
+           "logprobs": None if rollout.logprobs is None else [round(float(v), 6) for v in rollout.logprobs],
+           "token_lines": None if rollout.token_lines is None else list(rollout.token_lines),
+           "decisive_index": rollout.decisive_index}
 
 
 # ---------------------------------------------------------------- build throughput

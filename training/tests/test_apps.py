@@ -81,6 +81,10 @@ def test_split_is_seeded_disjoint_and_recorded(tmp_path):
     first = load_or_make_split(split_file, ids, 0.2, 1)
     again = load_or_make_split(split_file, ids[:10], 0.5, 99)  # the file wins over new arguments
     assert first == again == a
+    # every list in a split file is a split (the micro world has train, validation and test)
+    three = tmp_path / "three.json"
+    three.write_text(json.dumps({"train": ids[:5], "validation": ids[5:7], "test": ids[7:9], "seed": 3}))
+    assert load_or_make_split(three, ids, 0.2, 1) == {"train": ids[:5], "validation": ids[5:7], "test": ids[7:9]}
 
 
 def test_prompt_uses_the_right_template_through_the_chat_template():

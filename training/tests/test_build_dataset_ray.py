@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import psutil
@@ -24,6 +25,8 @@ from passlens_training.testing.tiny import save_tiny_causal_lm
 SAMPLE = Path(__file__).resolve().parents[2] / ".." / "shared" / "apps-sample" / "problems.jsonl"
 TINY_CONFIG = Path(__file__).resolve().parents[1] / "passlens_training" / "configs" / "tiny-cpu.yaml"
 PROBLEMS = 6  # 3 train + 3 test
+INDEPENDENT = 2  # independent samples per test problem
+RECORDS = PROBLEMS * (1 + 2 * 2) + PROBLEMS // 2 * INDEPENDENT  # a trunk and K x M forks each, and the test problems' samples
 
 
 def write_config(path: Path, generator: Path, out: Path, engine: str, ray: dict | None = None, **rollouts) -> Path:
@@ -32,7 +35,8 @@ def write_config(path: Path, generator: Path, out: Path, engine: str, ray: dict 
         "rollouts": {"output_dir": str(out), "engine": engine, "generator": str(generator), "max_new_tokens": 12,
                      "num_forks": 2, "samples_per_fork": 2, "judge_workers": 1, "problems_per_shard": 2,
                      # Isolation is tested on its own (the last test): these run without bubblewrap too.
-                     "exclude_no_pass": True, "torch_threads": 1, "allow_weak_isolation": True, **rollouts},
+                     "exclude_no_pass": True, "torch_threads": 1, "allow_weak_isolation": True,
+                     "independent_samples": INDEPENDENT, "independent_splits": ["test"], **rollouts},
         "ray": {**yaml.safe_load(TINY_CONFIG.read_text())["ray"], **(ray or {})},  # 2 CPU workers, a judge pool
     }
     path.write_text(yaml.safe_dump(config))
@@ -98,7 +102,9 @@ class TestOnALocalRayInstance:
         out = tmp_path / "ray"
         assert main(["--config", str(write_config(tmp_path / "c.yaml", generator, out, "ray")), "--no-progress"]) == 0
         expected = shard_lines(reference)
-        assert len(expected) == PROBLEMS * (1 + 2 * 2)
+        assert len(expected) == RECORDS
+        roles = Counter(json.loads(line)["branch"]["role"] for line in expected)
+        assert roles == {"trunk": PROBLEMS, "branch": PROBLEMS * 2 * 2, "independent": PROBLEMS // 2 * INDEPENDENT}
         assert shard_lines(out) == expected  # byte-identical records: seeds per problem, same torch threads
         assert progress_ids(out) == progress_ids(reference) and len(set(progress_ids(out))) == PROBLEMS
         # One isolation mode, the one the judge pool was probed under, as the local judge was.
@@ -157,7 +163,7 @@ class TestOnALocalRayInstance:
         run = json.loads((out / "run.json").read_text())
         assert run["isolation"] == "weak" and run["weak_isolation"] is True
         lines = shard_lines(out)
-        assert len(lines) == 2 * (1 + 2 * 2) and {json.loads(line)["isolation"] for line in lines} == {"weak"}
+        assert len(lines) == 2 * (1 + 2 * 2) + INDEPENDENT and {json.loads(line)["isolation"] for line in lines} == {"weak"}
 
 
 def ray_workers_of(driver: int) -> list[psutil.Process]:
@@ -236,7 +242,8 @@ def test_the_driver_writes_no_problem_judged_under_another_mode(tmp_path):
     session = Session(out, RolloutsConfig(engine="ray", output_dir=str(out)), {("train", problem.problem_id): 0}, 1, False)
     session.isolation("bwrap")
     records = [{"rollout_id": f"r{i}", "label": False, "isolation": mode} for i, mode in enumerate(["bwrap", "weak"])]
-    result = {"prompt_text": "p", "prompt_ids": [1], "records": records, "generator": {"id": "g", "revision": None}}
+    result = {"prompt_text": "p", "prompt_ids": [1], "records": records[:1], "independent": records[1:],
+              "generator": {"id": "g", "revision": None}}
     with pytest.raises(SystemExit, match=r"judged under weak isolation, the run under bwrap \(run.json\).*not written"):
         session.commit("worker-0", [("train", problem)], [result], WorkCounts(), os.getpid(), "node")
     assert not shard_lines(out) and not (out / "progress.jsonl").exists()

@@ -70,8 +70,20 @@ def test_guided_search_case(case):
     assert outcome.tokens == sum(c.tokens for c in outcome.candidates)
 
 
+@pytest.mark.parametrize("case", load("calibration.json")["cases"], ids=lambda c: c["name"])
+def test_calibration_case(case):
+    assert contracts.calibrate(case["values"], case["calibration"]) == pytest.approx(case["expected"], abs=1e-9, rel=0)
+
+
+@pytest.mark.parametrize("case", load("calibration.json")["rejected"], ids=lambda c: c["name"])
+def test_calibration_rejects(case):
+    with pytest.raises(ValueError):
+        contracts.calibrate([0.5], case["calibration"])
+
+
 RUNNERS = {"code-extraction.json": test_code_extraction_case, "ranking-index.json": test_ranking_index_case,
-           "prompts.json": test_prompt_case, "guided-search.json": test_guided_search_case}
+           "prompts.json": test_prompt_case, "guided-search.json": test_guided_search_case,
+           "calibration.json": test_calibration_case}
 
 
 @pytest.mark.parametrize("name", [p.name.removesuffix(".schema.json") for p in (contracts.contracts_dir() / "schemas").glob("*.json")])

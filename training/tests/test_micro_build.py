@@ -10,7 +10,7 @@ from passlens_training.micro.problems import families_for
 
 def write_config(path: Path, train_n: int, lr: float) -> Path:
     path.write_text(yaml.safe_dump({
-        "micro": {"train_problems_per_template": train_n, "test_problems_per_template": 1},
+        "micro": {"train_problems_per_template": train_n, "validation_problems_per_template": 1, "test_problems_per_template": 1},
         "train": {"lr": lr, "data": "${work}/dataset"},
     }))
     return path
@@ -30,7 +30,8 @@ def test_stages_rebuild_only_when_their_inputs_change(tmp_path):
     b = build()
     assert len(calls) == 1 and calls[0]["data"] == f"{tmp_path / 'work'}/dataset"
     n_problems = len(b.problems_file.read_text().splitlines())
-    assert n_problems == 2 * (len(families_for("train")) + len(families_for("test")))  # one per (family, kind)
+    held_out = len(families_for("validation")) + len(families_for("test"))
+    assert n_problems == 2 * (len(families_for("train")) + held_out)  # one per (family, kind)
 
     build()  # nothing changed: both stages skipped
     assert len(calls) == 1
@@ -42,7 +43,7 @@ def test_stages_rebuild_only_when_their_inputs_change(tmp_path):
 
     write_config(config, 2, 0.2)  # the world changed: it and everything after it rebuild
     build()
-    assert len(calls) == 3 and len(b.problems_file.read_text().splitlines()) == 2 * (2 * len(families_for("train")) + len(families_for("test")))
+    assert len(calls) == 3 and len(b.problems_file.read_text().splitlines()) == 2 * (2 * len(families_for("train")) + held_out)
 
 
 def test_a_failed_stage_is_not_stamped_and_reruns(tmp_path):
@@ -81,7 +82,8 @@ def test_a_rebuild_starts_from_nothing_unless_it_resumes_the_same_inputs(tmp_pat
     config = tmp_path / "c.yaml"
 
     def build(lr, kill=False):
-        config.write_text(yaml.safe_dump({"micro": {"train_problems_per_template": 1, "test_problems_per_template": 1},
+        config.write_text(yaml.safe_dump({"micro": {"train_problems_per_template": 1, "validation_problems_per_template": 1,
+                                                    "test_problems_per_template": 1},
                                           "train": {"lr": lr, "kill": kill}}))
         try:
             Build(config, str(tmp_path / "work"), progress=False).run([STAGES[0], stage])
@@ -98,37 +100,66 @@ def test_a_rebuild_starts_from_nothing_unless_it_resumes_the_same_inputs(tmp_pat
     assert seen[-1] == []
 
 
-def test_report_states_the_effect_from_the_build_files(tmp_path):
+def fake_evaluation(b: Build, split: str, critic_skill: float) -> None:
+    """A scores file and its metrics.json for one split of build `b`: per family of the split,
+    2 problems of 4 independent samples (2 pass) and two forks; the critic ranks a passing
+    sample first with probability `critic_skill` (seeded), the generator's likelihood never."""
     import json
+    import random
 
+    from passlens_training.evaluate.metrics import compute_metrics
+    from passlens_training.evaluate.report import calibration_metrics
+    from passlens_training.records import ScoredRollout, score_row, write_jsonl
+
+    rng = random.Random(f"{split}/{critic_skill}")
+    rows = []
+    for family in families_for(split):
+        for p in range(2):
+            pid = f"micro-{split}-{family.name}-stdin-{p:03d}"
+            good = rng.random() < critic_skill
+            for k, passed in enumerate((True, False, True, False)):
+                s = (0.9 if passed else 0.2) if good else (0.2 if passed else 0.9)
+                rows.append(ScoredRollout(pid, f"{pid}/i{k}", passed, (0.5, s), 1, independent=True,
+                                          logprobs=(-1.0 if passed else -0.1,) * 2, token_lines=(-1, 0)))
+            rows.append(ScoredRollout(pid, f"{pid}/t0", True, (0.5, 0.8, 0.9), 1, token_lines=(-1, 0, 1)))
+            rows.append(ScoredRollout(pid, f"{pid}/f0s0", False, (0.5, 0.8, 0.1), 1, token_lines=(-1, 0, 1), decisive_index=2))
+    write_jsonl(b.scores_file(split), (score_row(r) for r in rows))
+    metrics = compute_metrics(rows, bootstrap_samples=200)
+    metrics["calibration"] = calibration_metrics(rows, {"method": "platt", "a": 0.8, "b": 0.1, "fitted_on": {"rollouts": 64, "data": "independent samples"}})
+    b.evaluation_dir(split).mkdir(parents=True, exist_ok=True)
+    (b.evaluation_dir(split) / "metrics.json").write_text(json.dumps(metrics))
+
+
+def test_report_reads_how_to_read_then_test_over_seeds_then_validation(tmp_path):
     from passlens_training.micro.report import render
 
     config = write_config(tmp_path / "c.yaml", 1, 0.1)
-    b = Build(config, str(tmp_path / "work"), progress=False)
-    evaluation = b.work / "evaluation"
-    evaluation.mkdir(parents=True)
-    acc = {str(p): 0.5 + p / 400 for p in range(0, 101, 10)}
-    block = {"accuracy": 0.8, "auroc": 0.81, "ece": 0.05, "precision": 0.7, "negative_predictive_value": 0.9,
-             "true_positive_rate": 0.75, "true_negative_rate": 0.85, "percentile_accuracy": acc}
-    metrics = {"baseline_pass_at_k": {"1": 0.45, "3": 0.65, "10": 0.84}, "best_of_k": {"1": 0.55, "3": 0.75, "10": 0.9},
-               "relative_improvement": {"1": 0.2222, "3": 0.1538, "10": 0.0714},
-               "imbalanced": block, "balanced": {**block, "auroc": 0.74}, "n_problems": 40, "n_rollouts": 1480}
-    (evaluation / "metrics.json").write_text(json.dumps(metrics))
-    (evaluation / "plots").mkdir()
-    (evaluation / "plots" / "percentile_accuracy.png").write_bytes(b"\x89PNG")
-    other = Build(config, str(tmp_path / "seed1"), progress=False, seed=1)
-    (other.work / "evaluation").mkdir(parents=True)
-    (other.work / "evaluation" / "metrics.json").write_text(json.dumps({**metrics, "best_of_k": {**metrics["best_of_k"], "1": 0.40},
-                                                                        "relative_improvement": {"1": -0.1111}}))
+    builds = [Build(config, str(tmp_path / f"seed{seed}"), progress=False, seed=seed) for seed in (0, 1, 2)]
+    for b, skill in zip(builds, (1.0, 0.5, 0.0)):
+        for split in ("validation", "test"):
+            fake_evaluation(b, split, skill)
+    (builds[0].evaluation_dir("test") / "plots").mkdir()
+    (builds[0].evaluation_dir("test") / "plots" / "reliability.png").write_bytes(b"\x89PNG")
     out = tmp_path / "docs" / "reproduction.md"
     out.parent.mkdir()
-    text = render(b, out, [other])
-    assert "| 1 | 45.0% | 55.0% | 22.2% |" in text
-    assert "balanced 0.740" in text and "effect bar: NOT MET" in text  # balanced AUROC under 0.75
-    assert "![percentile_accuracy](reproduction-plots/percentile_accuracy.png)" in text
-    assert (out.parent / "reproduction-plots" / "percentile_accuracy.png").is_file()
-    assert "| 0 | 40 | 45.0% | 55.0% | 22.2% | 0.810 | 0.740 | NOT met |" in text
-    assert "| 1 | 40 | 45.0% | 40.0% | -11.1% | 0.810 | 0.740 | NOT met |" in text
+    text = render(builds[0], out, builds[1:])
+    sections = [line for line in text.splitlines() if line.startswith("## ")]
+    assert sections[:5] == ["## How to read this", "## The untouched test families", "## The validation families (tuned on)",
+                            "## Seed 0 in detail: test families", "## Seed 0 in detail: validation families"]
+    for family in families_for("test") + families_for("validation"):
+        assert f"`{family.name}`" in text
+    # The seeds table: one row per seed and the mean ± sd; seed 0's critic always picks a pass
+    # (100 %), seed 2's never; the likelihood ranking picks a failure every time (0 %).
+    test_table = text.split("## The untouched test families")[1].split("## The validation")[0]
+    rows = [line for line in test_table.splitlines() if line.startswith("| ")][2:]
+    assert [r.split(" | ")[0] for r in rows] == ["| 0", "| 1", "| 2", "| mean ± sd"]
+    assert rows[0].split(" | ")[5] == "100.0%" and rows[2].split(" | ")[5] == "0.0%"  # critic final
+    assert rows[0].split(" | ")[3] == "0.0%"  # likelihood mean
+    assert rows[3].split(" | ")[5].startswith("50.0% ± ") or rows[3].split(" | ")[5].count("±") == 1
+    assert rows[0].endswith("| yes |") and rows[2].endswith("| no |")
+    assert "critic final value (ranking index)" in text and "line of the critic's largest drop" in text
+    assert "![reliability](reproduction-plots/reliability.png)" in text
+    assert (out.parent / "reproduction-plots" / "reliability.png").is_file()
 
 
 def test_seed_override_reseeds_world_rollouts_and_critic(tmp_path):
@@ -146,8 +177,12 @@ def test_shipped_configs_load_with_nested_sections():
     full = Build(configs / "micro.yaml", progress=False).cfg
     ci = Build(configs / "micro-ci.yaml", progress=False).cfg
     assert isinstance(full.generator, GeneratorConfig) and isinstance(ci.generator, GeneratorConfig)
-    assert full.expect.min_best_of_1_relative == 0.20 and full.expect.min_auroc == 0.75
+    assert full.expect.min_best_of_1_relative == 0.20 and full.expect.min_auroc == 0.75 and full.expect.beat_likelihood
     assert ci.expect.min_auroc == 0.65 and ci.train_problems_per_template < full.train_problems_per_template
+    for cfg in (full, ci):
+        assert cfg.validation_problems_per_template > 0 and cfg.test_problems_per_template > 0
+    rollouts = Build(configs / "micro.yaml", progress=False).section("rollouts")
+    assert rollouts["independent_samples"] >= 10 and rollouts["independent_splits"] == ["validation", "test"]
 
 
 def test_stage_code_is_the_import_closure_plus_judge_and_contracts():

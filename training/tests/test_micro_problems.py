@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from passlens_training.contracts import load_templates
 from passlens_training.micro.corpus import build_corpus, chat_messages
 from passlens_training.micro.problems import WRONG, families_for, generate_problems, render
@@ -28,14 +30,19 @@ def test_generation_is_deterministic_and_seed_dependent():
     assert a != generate_problems(4, 2)
 
 
-def test_both_kinds_and_held_out_families_for_test_split():
-    problems = generate_problems(0, {"train": 1, "test": 1})
+def test_three_disjoint_family_splits_in_both_kinds():
+    problems = generate_problems(0, {"train": 1, "validation": 1, "test": 1})
     kinds = {(p["split"], p["io_type"]) for p in problems}
-    assert kinds == {(s, k) for s in ("train", "test") for k in ("standard_input", "call_based")}
-    train_families = {p["micro"]["family"] for p in problems if p["split"] == "train"}
-    test_families = {p["micro"]["family"] for p in problems if p["split"] == "test"}
-    assert train_families and test_families and not train_families & test_families
-    assert {f.name for f in families_for("test")} == test_families
+    assert kinds == {(s, k) for s in ("train", "validation", "test") for k in ("standard_input", "call_based")}
+    families = {s: {p["micro"]["family"] for p in problems if p["split"] == s} for s in ("train", "validation", "test")}
+    assert all(families.values()) and not families["train"] & families["validation"]
+    assert not families["train"] & families["test"] and not families["validation"] & families["test"]
+    for split, names in families.items():
+        assert {f.name for f in families_for(split)} == names
+    # the families every tuning session read (docs/micro-recipe.md) are validation, not test
+    assert families["validation"] == {"digits_cmp", "distinct_cmp", "product_range", "squares_below"}
+    with pytest.raises(ValueError, match="unknown micro split"):
+        families_for("held_out")
     for p in problems:
         io = p["input_output"]
         assert len(io["inputs"]) == len(io["outputs"]) == p["n_tests"] > 0
@@ -43,7 +50,7 @@ def test_both_kinds_and_held_out_families_for_test_split():
 
 
 def test_references_pass_and_every_single_slot_mistake_fails_in_the_real_judge():
-    problems = generate_problems(11, {"train": 1, "test": 1})
+    problems = generate_problems(11, {"train": 1, "validation": 1, "test": 1})
     requests = []
     for p in problems:
         micro = p["micro"]

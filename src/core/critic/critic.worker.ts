@@ -4,15 +4,20 @@
  * appends depend on each other and onnxruntime already uses every core for one pass.
  */
 import { parentPort } from 'node:worker_threads';
+import { calibrate, parseCalibration, type Calibration } from '../contracts/calibration';
 import { CriticEngine } from './engine';
 import { isAbortError } from '../shared/abort';
 import { CriticError } from './errors';
-import type { EngineCall, FromWorker, ToWorker } from './protocol';
+import { readManifest } from './manifest';
+import type { AppendResult, EngineCall, FromWorker, ToWorker } from './protocol';
+import type { TokenScores } from './types';
 
 const port = parentPort;
 if (!port) throw new Error('critic.worker must run in a worker thread');
 
 let engine: CriticEngine | undefined;
+/** The bundle's calibration, applied to values as they leave the engine (the engine's own checks see raw values). */
+let calibration: Calibration | null = null;
 let queue: Promise<void> = Promise.resolve();
 const cancelled = new Set<number>();
 const post = (message: FromWorker) => port.postMessage(message);
@@ -23,17 +28,21 @@ function errorMessage(error: unknown, id?: number): FromWorker {
   return { type: 'error', id, code: 'onnx_invalid', message: error instanceof Error ? error.message : String(error) };
 }
 
+const calibrated = (scores: TokenScores): TokenScores => (calibration ? { ...scores, values: calibrate(scores.values, calibration) } : scores);
+
 async function call(id: number, request: EngineCall): Promise<FromWorker> {
   if (!engine) throw new CriticError('disposed', 'The critic is not loaded.');
   switch (request.method) {
     case 'score':
-      return { type: 'result', id, value: await engine.score(...request.args) };
+      return { type: 'result', id, value: calibrated(await engine.score(...request.args)) };
     case 'scoreMany':
-      return { type: 'result', id, value: await engine.scoreMany(request.args[0], request.args[1], () => cancelled.has(id)) };
+      return { type: 'result', id, value: (await engine.scoreMany(request.args[0], request.args[1], () => cancelled.has(id))).map(calibrated) };
     case 'open':
       return { type: 'result', id, value: await engine.open(...request.args) };
-    case 'append':
-      return { type: 'result', id, value: await engine.append(...request.args) };
+    case 'append': {
+      const { from, scores }: AppendResult = await engine.append(...request.args);
+      return { type: 'result', id, value: { from, scores: calibrated(scores) } };
+    }
     case 'close':
       engine.close(...request.args);
       return { type: 'result', id, value: null };
@@ -49,7 +58,8 @@ port.on('message', (message: ToWorker) => {
     try {
       if (message.type === 'load') {
         engine = await CriticEngine.load(message.options);
-        post({ type: 'loaded', info: engine.info });
+        calibration = parseCalibration(readManifest(message.options.bundlePath).calibration);
+        post({ type: 'loaded', info: calibration ? { ...engine.info, calibration } : engine.info });
       } else if (message.type === 'dispose') {
         await engine?.dispose();
         engine = undefined;

@@ -5,7 +5,7 @@ export { createRemoteCritic } from './remote';
 export type { RemoteCriticOptions } from './remote';
 export { CriticError } from './errors';
 export type { CriticErrorCode } from './errors';
-export { readManifest, MANIFEST_NAME, FORMAT_VERSION } from './manifest';
+export { readCalibration, readManifest, MANIFEST_NAME, FORMAT_VERSION } from './manifest';
 export type { CriticManifest, CriticDtype, ModelFileEntry } from './manifest';
 export type { VerifiedFile } from './integrity';
 export type { Critic, CriticInfo, CriticStream, TokenScores } from './types';

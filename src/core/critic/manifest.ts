@@ -4,6 +4,7 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseCalibration, type Calibration } from '../contracts/calibration';
 import { validateTemplates } from '../contracts/prompt';
 import type { PromptTemplates } from '../problem/types';
 import { CriticError } from './errors';
@@ -44,6 +45,8 @@ export interface CriticManifest {
   /** PyTorch's values for a short text, recorded at export: a graph that disagrees is not this model. */
   sample: { text: string; input_ids: number[]; values: number[] };
   training: Record<string, unknown> | null;
+  /** Platt scaling fitted on a validation split; the runtimes apply it to every value (absent in older bundles). */
+  calibration?: (Calibration & { fitted_on?: Record<string, unknown> }) | null;
 }
 
 function fail(code: 'bad_manifest' | 'file_missing', path: string, what: string): never {
@@ -88,6 +91,11 @@ export function readManifest(bundlePath: string): CriticManifest {
   if (!m.prompt || typeof m.prompt.chat_template !== 'string') fail('bad_manifest', path, '"prompt" needs the chat_template the critic was trained with');
   validateTemplates(m.prompt, path);
   if (!m.sample || !Array.isArray(m.sample.input_ids) || !Array.isArray(m.sample.values)) fail('bad_manifest', path, '"sample" needs input_ids and values');
+  try {
+    parseCalibration(m.calibration);
+  } catch (error) {
+    fail('bad_manifest', path, `"calibration": ${(error as Error).message}`);
+  }
   for (const name of ['tokenizer.json', 'tokenizer_config.json', ...m.tokenizer.files]) {
     if (!existsSync(join(bundlePath, name))) fail('file_missing', join(bundlePath, name), 'tokenizer file missing from the bundle');
   }
@@ -110,4 +118,27 @@ export function modelFile(bundlePath: string, manifest: CriticManifest, dtype?: 
     throw new CriticError('file_missing', `${join(bundlePath, entry.external_data)} (the weights of ${entry.path}) is missing. Copy the whole bundle folder again.`);
   }
   return { dtype: chosen, path, entry };
+}
+
+/**
+ * The calibration in a critic bundle's manifest or in a calibration file
+ * (passlens-calibration.json, beside a served checkpoint): for a critic served by vLLM, whose
+ * server cannot tell it. `path` is that file or a bundle folder.
+ */
+export function readCalibration(path: string): Calibration | null {
+  const file = existsSync(path) && statSync(path).isDirectory() ? join(path, MANIFEST_NAME) : path;
+  if (!existsSync(file)) {
+    throw new CriticError('file_missing', `Calibration file not found: ${file}. Point passlens.critic.calibrationFile at the served checkpoint's passlens-calibration.json or at a critic bundle.`);
+  }
+  let raw: { calibration?: unknown; method?: unknown };
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8')) as typeof raw;
+  } catch (error) {
+    throw new CriticError('bad_manifest', `${file}: not valid JSON (${(error as Error).message}).`);
+  }
+  try {
+    return parseCalibration(raw && typeof raw === 'object' && 'method' in raw ? raw : raw?.calibration);
+  } catch (error) {
+    throw new CriticError('bad_manifest', `${file}: ${(error as Error).message}. Write it with \`python -m passlens_training.evaluate.calibrate\`.`);
+  }
 }

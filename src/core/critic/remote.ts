@@ -3,15 +3,17 @@
  * `POST /tokenize` gives the prompt's and the response's token ids (with their byte-level
  * strings for offsets), `POST /pooling` with `task: "token_classify"` gives one sigmoid
  * value per token. Streams re-score the whole text per append; vLLM's prefix cache keeps
- * that cheap on the server.
+ * that cheap on the server. The critic's calibration, which the server cannot know, is given
+ * here and applied to every value, as the local runtime applies its bundle's.
  */
+import { calibrate, type Calibration } from '../contracts/calibration';
 import { DEFAULT_TEMPLATES, buildMessages } from '../contracts/prompt';
 import type { Problem, PromptTemplates } from '../problem/types';
 import { AbortError } from '../shared/abort';
 import { sendToOrigin } from '../shared/origin';
 import { CriticError } from './errors';
 import { byteLevelTokenBytes, charOffsets, tokenDisplayText } from './offsets';
-import type { Critic, CriticStream, TokenScores } from './types';
+import type { Critic, CriticInfo, CriticStream, TokenScores } from './types';
 
 export interface RemoteCriticOptions {
   /** Server root, e.g. http://127.0.0.1:8001 (a trailing /v1 is accepted). */
@@ -21,6 +23,8 @@ export interface RemoteCriticOptions {
   /** The prompt templates the critic was trained with (the repository's when absent). */
   templates?: PromptTemplates;
   /** Bearer token, sent only to the origin of `url` (redirects elsewhere are refused). */
+  /** The critic's calibration (its bundle manifest's or passlens-calibration.json); raw values when absent. */
+  calibration?: Calibration | null;
   apiKey?: string;
   /** Called with the server's origin before any request (the code to score included) goes out; rejecting stops it. */
   beforeSend?: (origin: string) => Promise<void>;
@@ -38,7 +42,7 @@ interface PoolingResponse {
 }
 
 class RemoteCritic implements Critic {
-  readonly info;
+  readonly info: CriticInfo;
   private readonly prompts = new Map<string, Promise<{ ids: number[]; maxModelLen: number }>>();
 
   constructor(
@@ -48,7 +52,14 @@ class RemoteCritic implements Critic {
     templates: PromptTemplates,
   ) {
     // The server tokenises response text, which holds no special tokens: nothing to skip.
-    this.info = { name: `${model} @ ${root}`, baseModel: model, templates, specialIds: [], provider: 'remote' };
+    this.info = {
+      name: `${model} @ ${root}`,
+      baseModel: model,
+      templates,
+      specialIds: [],
+      provider: 'remote',
+      ...(options.calibration ? { calibration: options.calibration } : {}),
+    };
   }
 
   async post<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T> {
@@ -103,7 +114,7 @@ class RemoteCritic implements Critic {
         if (index === undefined || perToken.length !== inputs[index].length) {
           throw new CriticError('remote_error', `The vLLM server at ${this.root} returned ${perToken.length} values for ${index === undefined ? 'an unknown input' : `${inputs[index].length} tokens`}; is it serving the critic with task token_classify?`);
         }
-        rows[index] = perToken.slice(perToken.length - encoded[index].ids.length);
+        rows[index] = calibrate(perToken.slice(perToken.length - encoded[index].ids.length), this.options.calibration);
       }
     }
     return texts.map((text, i) => {

@@ -1,3 +1,4 @@
+import type { Calibration } from '../contracts/calibration';
 import type { Problem, PromptTemplates } from '../problem/types';
 import type { VerifiedFile } from './integrity';
 
@@ -8,7 +9,7 @@ export interface TokenScores {
   tokenIds: number[];
   /** [start, end) UTF-16 offsets of each token into the scored text. */
   charOffsets: Array<[number, number]>;
-  /** p(pass) after each token, in [0, 1]. */
+  /** p(pass) after each token, in [0, 1]; calibrated when the critic has a calibration (`CriticInfo.calibration`). */
   values: number[];
   /** Set when the input was changed to fit, e.g. the prompt's beginning was cut to fit the context. */
   notice?: string;
@@ -27,6 +28,8 @@ export interface CriticInfo {
   notices?: string[];
   /** Local bundles: the model files checked against the manifest's sha256, and whether a cached check was reused. */
   verified?: VerifiedFile[];
+  /** The calibration applied to every value (fitted on a validation split); absent: raw values. */
+  calibration?: Calibration;
 }
 
 /** Incremental scoring of one growing response, O(new tokens) per append via the KV cache. */

@@ -1,14 +1,15 @@
 /**
  * Best-of-n: generate N candidates, score each with the critic while it streams (through
  * the critic's KV cache), rank them by final p(pass), and optionally judge each against the
- * problem's examples in the sandbox. Shared by the editor's picker and `passlens rank`.
+ * problem's examples in the sandbox. Without a critic, rank by the generator's likelihood
+ * (mean token log-probability), labelled as such. Shared by the editor's picker and `passlens rank`.
  */
 import type { Critic, CriticStream, TokenScores } from '../critic/types';
 import type { GenerationRequest, Generator } from '../generation/types';
 import type { Problem } from '../problem/types';
-import { buildMessages, extractCode } from '../contracts';
+import { DEFAULT_TEMPLATES, buildMessages, extractCode } from '../contracts';
 import { throwIfAborted } from '../shared/abort';
-import { finalScore, rankCandidates, rankSearchResult } from './ranking';
+import { finalScore, meanLogprob, rankCandidates, rankSearchResult, type RankedBy } from './ranking';
 import { isTokenEvent } from './streams';
 import type { JudgeRequest, JudgeResponse } from '../sandbox/types';
 import { WEAK_ISOLATION_LABEL, isWeakIsolation } from '../sandbox/isolation';
@@ -21,9 +22,13 @@ export interface RankedCandidate {
   code: string;
   codeStart: number;
   scores: TokenScores;
-  /** Per-token values (= scores.values); `rankCandidates` reads this. */
+  /** Per-token values (= scores.values, the critic's p(pass)); empty when ranked by likelihood. */
   values: number[];
+  /** The generator's log-probability of each streamed token, when the generator gives them. */
+  logprobs: number[];
+  /** The ranking value: p(pass) at the ranking index (critic) or the mean token log-probability (likelihood). */
   final: number;
+  rankedBy: RankedBy;
   /** 'pruned': stopped by guided search's critic; 'budget': stopped by the token or wall-clock budget. */
   finishReason: 'stop' | 'length' | 'cancelled' | 'given' | 'pruned' | 'budget';
   /** Tokens generated for this candidate; a prefix inherited from another candidate is counted there, once. */
@@ -42,8 +47,8 @@ export interface Judge {
 }
 
 export interface BestOfNCallbacks {
-  /** A candidate's text and scores grew (called from the scoring loop, at most once per append). */
-  onUpdate?: (candidate: { index: number; text: string; values: readonly number[]; tokens?: number; pruned?: false | number }) => void;
+  /** A candidate's text and scores grew (called from the scoring loop, at most once per append; per token without a critic). */
+  onUpdate?: (candidate: { index: number; text: string; values: readonly number[]; meanLogprob?: number; tokens?: number; pruned?: false | number }) => void;
 }
 
 const EMPTY_SCORES: TokenScores = { tokens: [], tokenIds: [], charOffsets: [], values: [] };
@@ -106,10 +111,13 @@ export interface GenerateOptions {
   wallClockMs?: number;
 }
 
-/** Generates, scores while streaming, and returns the candidates best first. */
+/**
+ * Generates, scores while streaming, and returns the candidates best first: by the critic's
+ * p(pass), or by the generator's mean token log-probability when `critic` is undefined.
+ */
 export async function generateAndRank(
   generator: Generator,
-  critic: Critic,
+  critic: Critic | undefined,
   problem: Problem,
   options: GenerateOptions,
   signal?: AbortSignal,
@@ -117,7 +125,7 @@ export async function generateAndRank(
 ): Promise<RankedCandidate[]> {
   throwIfAborted(signal);
   const request: GenerationRequest = {
-    messages: buildMessages(problem, critic.info.templates),
+    messages: buildMessages(problem, critic?.info.templates ?? DEFAULT_TEMPLATES),
     n: options.n,
     temperature: options.temperature,
     topP: options.topP,
@@ -126,6 +134,9 @@ export async function generateAndRank(
     seed: options.seed,
   };
   const scorers = new Map<number, StreamingScore>();
+  const texts = new Map<number, string>();
+  const logprobs = new Map<number, number[]>();
+  const logprobsOf = (index: number) => logprobs.get(index) ?? logprobs.set(index, []).get(index)!;
   const finishes = new Map<number, RankedCandidate['finishReason']>();
   const tokens = new Map<number, { count: number; sawTokenIds: boolean }>();
   // The generator stops on the caller's signal or on a budget; the critic only on the caller's.
@@ -139,11 +150,20 @@ export async function generateAndRank(
   signal?.addEventListener('abort', onAbort, { once: true });
   const timer = options.wallClockMs === undefined ? undefined : setTimeout(stopForBudget, options.wallClockMs);
   let spent = 0;
-  const scorerFor = (index: number) => {
+  const scorerFor = (critic: Critic, index: number) => {
     let scorer = scorers.get(index);
     if (!scorer) {
       scorer = new StreamingScore(critic, problem, signal, () => {
-        void scorer!.current().then((scores) => callbacks.onUpdate?.({ index, text: scorer!.text, values: scores.values, tokens: tokens.get(index)?.count ?? 0, pruned: false }));
+        void scorer!.current().then((scores) =>
+          callbacks.onUpdate?.({
+            index,
+            text: scorer!.text,
+            values: scores.values,
+            meanLogprob: meanLogprob(logprobsOf(index)),
+            tokens: tokens.get(index)?.count ?? 0,
+            pruned: false,
+          }),
+        );
       });
       scorers.set(index, scorer);
     }
@@ -159,7 +179,13 @@ export async function generateAndRank(
           if (++spent >= (options.tokenBudget ?? Infinity)) stopForBudget();
         }
         if (event.tokenId !== undefined) count.sawTokenIds = true;
-        if (event.text) scorerFor(event.candidate).push(event.text);
+        if (event.logprob !== undefined) logprobsOf(event.candidate).push(event.logprob);
+        texts.set(event.candidate, (texts.get(event.candidate) ?? '') + event.text);
+        if (critic && event.text) scorerFor(critic, event.candidate).push(event.text);
+        else if (!critic) {
+          const text = texts.get(event.candidate)!;
+          callbacks.onUpdate?.({ index: event.candidate, text, values: [], meanLogprob: meanLogprob(logprobsOf(event.candidate)), tokens: count.count, pruned: false });
+        }
       } else finishes.set(event.candidate, event.finishReason === 'cancelled' && overBudget ? 'budget' : event.finishReason);
     }
   } catch (error) {
@@ -174,8 +200,14 @@ export async function generateAndRank(
   for (let index = 0; index < options.n; index++) {
     const scorer = scorers.get(index);
     const scores = scorer ? await scorer.finish() : EMPTY_SCORES;
+    const text = texts.get(index) ?? '';
     const finishReason = finishes.get(index) ?? (overBudget ? 'budget' : 'cancelled');
-    candidates.push(toCandidate(index, scorer?.text ?? '', scores, finishReason, critic.info.specialIds, tokens.get(index)?.count ?? 0, false));
+    const spentOn = tokens.get(index)?.count ?? 0;
+    candidates.push(
+      critic
+        ? toCandidate(index, text, scores, finishReason, critic.info.specialIds, spentOn, false, logprobsOf(index))
+        : byLikelihood(index, text, finishReason, spentOn, logprobsOf(index)),
+    );
   }
   return rankSearchResult(candidates);
 }
@@ -189,9 +221,15 @@ export function toCandidate(
   specialIds: readonly number[],
   tokens: number,
   pruned: false | number,
+  logprobs: number[] = [],
 ): RankedCandidate {
   const { code, start } = extractCode(text);
-  return { index, text, code, codeStart: start, scores, values: scores.values, final: finalScore(scores, specialIds), finishReason, tokens, pruned };
+  return { index, text, code, codeStart: start, scores, values: scores.values, logprobs, final: finalScore(scores, specialIds), rankedBy: 'critic', finishReason, tokens, pruned };
+}
+
+function byLikelihood(index: number, text: string, finishReason: RankedCandidate['finishReason'], tokens: number, logprobs: number[]): RankedCandidate {
+  const { code, start } = extractCode(text);
+  return { index, text, code, codeStart: start, scores: EMPTY_SCORES, values: [], logprobs, final: meanLogprob(logprobs), rankedBy: 'likelihood', finishReason, tokens, pruned: false };
 }
 
 /** Ranks responses that already exist (files, a JSON list), scoring them together. */

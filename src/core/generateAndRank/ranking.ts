@@ -1,9 +1,22 @@
-/** Best-of-n ranking by the critic's p(pass) at the contract's ranking index. */
+/**
+ * Best-of-n ranking by the critic's p(pass) at the contract's ranking index or, with no critic
+ * configured, by the generator's own likelihood (the evaluation's `likelihood_mean` baseline,
+ * docs/EVALUATION.md): a ranking, never a probability of passing.
+ */
 import { rankingIndex } from '../contracts';
 
+/** What ranked the candidates. */
+export type RankedBy = 'critic' | 'likelihood';
+
 export interface Scored {
-  /** The critic's verdict for the whole candidate (`finalScore`); NaN when it has no tokens. */
+  /** The ranking value: the critic's p(pass) (`finalScore`) or the mean token log-probability (`meanLogprob`); NaN when unknown. */
   final: number;
+}
+
+/** The generator's mean log-probability per generated token; NaN without any. */
+export function meanLogprob(logprobs: readonly number[]): number {
+  const known = logprobs.filter((l) => Number.isFinite(l));
+  return known.length ? known.reduce((a, b) => a + b, 0) / known.length : Number.NaN;
 }
 
 /** The critic's verdict for a whole candidate: its value at the contract's ranking index (the paper's `s`). */

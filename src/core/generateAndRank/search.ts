@@ -30,22 +30,34 @@ export const DEFAULT_GUIDED: GuidedKnobs = {
   window: 32,
 };
 
+/** Guided search was asked for without a critic to steer it. */
+export class NoCriticForGuidedSearchError extends Error {
+  constructor() {
+    super('guided search needs a critic to prune and re-branch by: pick a critic bundle (or server), or use best-of-n, which ranks by likelihood without one');
+    this.name = 'NoCriticForGuidedSearchError';
+  }
+}
+
 export interface SearchOptions extends GenerateOptions {
   strategy: SearchStrategy;
   /** Guided knobs; missing ones take DEFAULT_GUIDED. */
   guided?: Partial<GuidedKnobs>;
 }
 
-/** Generates candidates with the chosen strategy and returns them best first. */
-export function search(
+/**
+ * Generates candidates with the chosen strategy and returns them best first. Best-of-n without
+ * a critic ranks by the generator's likelihood; guided search needs a critic to steer by.
+ */
+export async function search(
   generator: Generator,
-  critic: Critic,
+  critic: Critic | undefined,
   problem: Problem,
   options: SearchOptions,
   signal?: AbortSignal,
   callbacks: BestOfNCallbacks = {},
 ): Promise<RankedCandidate[]> {
   if (options.strategy === 'best-of-n') return generateAndRank(generator, critic, problem, options, signal, callbacks);
+  if (!critic) throw new NoCriticForGuidedSearchError();
   const policy: GuidedPolicy = { ...DEFAULT_GUIDED, ...options.guided, width: options.n };
   return guidedSearch(streamingOf(generator), critic, problem, { ...options, policy }, signal, callbacks);
 }

@@ -160,7 +160,8 @@ async function generate(message: Extract<ToWorker, { type: 'generate' }>): Promi
       streamer: streamer as unknown as InstanceType<Transformers['TextStreamer']>,
     });
     const finishReason = cancelled.has(id) ? 'cancelled' : sawEos ? 'stop' : 'length';
-    const finalText = tokenizer.decode(generated, { skip_special_tokens: true });
+    // A candidate that ends at once (end token first) has no ids, which decode() refuses.
+    const finalText = generated.length ? tokenizer.decode(generated, { skip_special_tokens: true }) : '';
     if (finalText.length > emittedText.length && !(message.holdPartial && finishReason === 'length')) {
       post({ type: 'token', id, candidate, text: finalText.slice(emittedText.length), tokenId: -1, logprob: Number.NaN });
     }

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { createRemoteCritic, loadCritic } from '../../core/critic';
+import { createRemoteCritic, loadCritic, readCalibration } from '../../core/critic';
 import type { Critic } from '../../core/critic/types';
 import { readSettings, type PassLensSettings } from '../settings';
 import { timed } from '../log';
@@ -10,13 +10,18 @@ export type CriticLoader = (settings: PassLensSettings['critic'], signal?: Abort
 
 /**
  * The critic runtimes the settings can name: a bundle folder (onnxruntime-node; model files'
- * verified hashes cached in `hashCacheDir`) or a vLLM server (the key of its origin, and the
- * user's approval before the first request).
+ * verified hashes cached in `hashCacheDir`; its manifest carries the calibration) or a vLLM
+ * server (the key of its origin, the user's approval before the first request, and the
+ * calibration from passlens.critic.calibrationFile).
  */
 export function configuredCriticLoader(access: OriginAccess, hashCacheDir: string): CriticLoader {
   return async (settings) =>
     settings.backend === 'vllm'
-      ? createRemoteCritic({ url: settings.url, ...(await access.policyFor(settings.url, 'the critic server')) })
+      ? createRemoteCritic({
+          url: settings.url,
+          calibration: settings.calibrationFile ? readCalibration(settings.calibrationFile) : null,
+          ...(await access.policyFor(settings.url, 'the critic server')),
+        })
       : loadCritic({ bundlePath: settings.bundlePath, executionProvider: settings.executionProvider, hashCacheDir });
 }
 

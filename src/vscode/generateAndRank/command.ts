@@ -4,15 +4,16 @@ import { search } from '../../core/generateAndRank/search';
 import type { Problem } from '../../core/problem/types';
 import { SandboxUnavailableError } from '../../core/sandbox';
 import { docstringEndingAt, problemFromStatement, statementAboveLine } from '../../core/problem/extraction';
+import type { Critic } from '../../core/critic/types';
 import { offerCriticFix } from '../critic/selectCritic';
 import { errorMessage, isCancellation, timed, withProgress } from '../log';
-import type { CriticService } from '../critic/criticService';
+import { NoCriticError, type CriticService } from '../critic/criticService';
 import type { GeneratorService } from '../generation/generatorService';
 import type { ProblemService } from '../problem/problemService';
 import type { SandboxService } from '../sandbox/sandboxService';
 import { readSettings } from '../settings';
 import type { CandidateStore } from './candidateStore';
-import { pickCandidate } from './picker';
+import { pickCandidate, rankingLabel } from './picker';
 import { PREVIEW_SCHEME, type CandidatePreviews } from './preview';
 
 export interface GenerateAndRankDeps {
@@ -80,12 +81,24 @@ export async function generateAndRankCommand(deps: GenerateAndRankDeps): Promise
   if (!problem) return undefined;
   const settings = readSettings();
   let candidates: RankedCandidate[] | undefined;
+  let calibrated = false;
   try {
     const { strategy, tokenBudget, guided } = settings.search;
     const n = settings.generator.candidates;
     const title = strategy === 'guided' ? `PassLens: guided search, ${n} candidates at a time` : `PassLens: generating ${n} candidates`;
     candidates = await withProgress(deps.log, title, async (progress, signal) => {
-      const critic = await deps.critics.get(signal);
+      // No critic configured: best-of-n ranks by the generator's likelihood, and says so.
+      const critic: Critic | undefined = await deps.critics.get(signal).catch((error: unknown) => {
+        if (error instanceof NoCriticError && strategy === 'best-of-n') return undefined;
+        throw error;
+      });
+      calibrated = critic?.info.calibration !== undefined;
+      if (!critic) {
+        deps.log.info('no critic configured: ranking candidates by the generator\'s mean token log-probability');
+        void vscode.window
+          .showInformationMessage('PassLens: no critic configured, so candidates are ranked by the generator\'s likelihood (not a p(pass)).', 'Pick Critic Bundle…')
+          .then((choice) => choice && vscode.commands.executeCommand('passlens.selectCriticModel'));
+      }
       const generator = await deps.generators.get(signal);
       progress.report({ message: `${generator.name}` });
       try {
@@ -107,9 +120,11 @@ export async function generateAndRankCommand(deps: GenerateAndRankDeps): Promise
             },
             signal,
             {
-              onUpdate: ({ index, values, tokens, pruned }) => {
+              onUpdate: ({ index, values, tokens, pruned, meanLogprob }) => {
                 const last = values[values.length - 1];
-                const score = `p(pass) ${last === undefined ? '—' : (last * 100).toFixed(0) + '%'}`;
+                const score = critic
+                  ? `p(pass) ${last === undefined ? '—' : (last * 100).toFixed(0) + '%'}`
+                  : `likelihood ${meanLogprob === undefined || Number.isNaN(meanLogprob) ? '—' : meanLogprob.toFixed(3)} (mean log-prob)`;
                 if (pruned !== undefined && pruned !== false) {
                   stopped++;
                   progress.report({ message: `candidate ${index + 1} pruned at ${pruned} tokens (${score}); ${stopped} pruned so far` });
@@ -135,7 +150,7 @@ export async function generateAndRankCommand(deps: GenerateAndRankDeps): Promise
         return ranked;
       } finally {
         deps.generators.idle();
-        if (!settings.liveConfidence.enabled) deps.critics.idle();
+        if (critic && !settings.liveConfidence.enabled) deps.critics.idle();
       }
     });
   } catch (error) {
@@ -151,15 +166,15 @@ export async function generateAndRankCommand(deps: GenerateAndRankDeps): Promise
     const { range, text } = textAfterAccept(document, selection, candidate.code, mode);
     const after = document.getText(new vscode.Range(new vscode.Position(0, 0), range.start)) + text + document.getText(new vscode.Range(range.end, document.lineAt(document.lineCount - 1).range.end));
     const uri = deps.previews.put(`candidate-${candidate.index}`, fileName, after);
-    void vscode.commands.executeCommand('vscode.diff', document.uri, uri, `${fileName} ↔ candidate (p(pass) ${(candidate.final * 100).toFixed(0)}%)`, { preview: true, preserveFocus: true });
+    void vscode.commands.executeCommand('vscode.diff', document.uri, uri, `${fileName} ↔ candidate (${rankingLabel(candidate).replace(/\s+/g, ' ')})`, { preview: true, preserveFocus: true });
   };
-  const chosen = await pickCandidate(candidates, preview, !selection.isEmpty);
+  const chosen = await pickCandidate(candidates, preview, !selection.isEmpty, calibrated);
   await closePreviews();
   deps.previews.clear();
   const target = await vscode.window.showTextDocument(document, editor.viewColumn);
   if (!chosen) return undefined;
   const { range, text } = textAfterAccept(document, selection, chosen.candidate.code, chosen.mode);
   await target.edit((edit) => edit.replace(range, text));
-  deps.log.info(`accepted candidate ${chosen.candidate.index} (p(pass) ${chosen.candidate.final.toFixed(3)}, ${chosen.mode})`);
+  deps.log.info(`accepted candidate ${chosen.candidate.index} (${rankingLabel(chosen.candidate).replace(/\s+/g, ' ')}, ${chosen.mode})`);
   return chosen.candidate;
 }

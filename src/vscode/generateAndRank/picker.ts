@@ -19,15 +19,33 @@ function generation(candidate: RankedCandidate, all: readonly RankedCandidate[])
   return parts.join('  ·  ');
 }
 
-/** Picker rows: rank, p(pass), confidence sparkline, example verdict, first line of code, how it was written. */
+/**
+ * The ranking value as the picker shows it: the critic's p(pass) as a percentage, or the
+ * generator's mean token log-probability, named "likelihood" (it is no probability of passing).
+ */
+export function rankingLabel(candidate: RankedCandidate): string {
+  if (candidate.rankedBy === 'likelihood') {
+    return `likelihood ${Number.isNaN(candidate.final) ? '—' : candidate.final.toFixed(3)} (mean log-prob)`;
+  }
+  return `p(pass) ${Number.isNaN(candidate.final) ? '  —' : `${(candidate.final * 100).toFixed(0).padStart(3)}%`}`;
+}
+
+/** The picker's title: how many candidates and what ranked them. */
+export function pickerTitle(candidates: readonly RankedCandidate[], calibrated: boolean): string {
+  if (candidates[0]?.rankedBy === 'likelihood') {
+    return `PassLens: ${candidates.length} candidates, ranked by the generator's likelihood (no critic configured: not a p(pass))`;
+  }
+  return `PassLens: ${candidates.length} candidates, best first by the critic's ${calibrated ? 'calibrated' : 'uncalibrated'} p(pass)`;
+}
+
+/** Picker rows: rank, p(pass) or likelihood, confidence sparkline, example verdict, first line of code, how it was written. */
 export function candidateItems(candidates: readonly RankedCandidate[]): CandidateItem[] {
   return candidates.map((candidate, rank) => {
     const judged = candidate.judged;
     const icon = !judged ? '$(circle-outline)' : 'error' in judged ? '$(warning)' : judged.passed ? '$(pass-filled)' : '$(error)';
-    const score = Number.isNaN(candidate.final) ? '  —' : `${(candidate.final * 100).toFixed(0).padStart(3)}%`;
     const firstLine = candidate.code.split('\n').find((l) => l.trim()) ?? '(no code)';
     return {
-      label: `${icon} #${rank + 1}  p(pass) ${score}  ${sparkline(candidate.values, 20)}`,
+      label: `${icon} #${rank + 1}  ${rankingLabel(candidate)}  ${sparkline(candidate.values, 20)}`.trimEnd(),
       description: verdictLabel(judged),
       detail: `${firstLine.trim()}  ·  ${candidate.code.split('\n').length} lines  ·  ${generation(candidate, candidates)}`,
       candidate,
@@ -46,9 +64,10 @@ export function pickCandidate(
   candidates: readonly RankedCandidate[],
   onActive: (candidate: RankedCandidate, mode: 'insert' | 'replace') => void,
   canReplace: boolean,
+  calibrated = false,
 ): Promise<{ candidate: RankedCandidate; mode: 'insert' | 'replace' } | undefined> {
   const quickPick = vscode.window.createQuickPick<CandidateItem>();
-  quickPick.title = `PassLens: ${candidates.length} candidates, best first by the critic's p(pass)`;
+  quickPick.title = pickerTitle(candidates, calibrated);
   quickPick.placeholder = `Move to preview a candidate as a diff; Enter inserts it${canReplace ? ', the replace button swaps it for the selection' : ''}`;
   quickPick.matchOnDetail = true;
   quickPick.ignoreFocusOut = true;

@@ -165,11 +165,12 @@ def make_split(ids: Iterable[str], test_fraction: float, seed: int) -> dict[str,
 
 
 def load_or_make_split(path: str | Path, ids: Iterable[str], test_fraction: float, seed: int) -> dict[str, list[str]]:
-    """Reads the split file when it exists (so every stage agrees), else writes a new seeded one."""
+    """Reads the split file when it exists (so every stage agrees; every list in it is a split,
+    e.g. the micro world's validation), else writes a new seeded train/test one."""
     path = Path(path)
     if path.is_file():
         split = read_split(path)
-        return {"train": split["train"], "test": split["test"]}
+        return {name: ids for name, ids in split.items() if isinstance(ids, list)}
     split = make_split(ids, test_fraction, seed)
     write_split(path, {**split, "seed": seed, "test_fraction": test_fraction})
     return split

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ..records import ScoredRollout  # noqa: E402
-from .metrics import PERCENTILES, THRESHOLD, reliability_bins  # noqa: E402
+from .metrics import PERCENTILES, THRESHOLD, expected_calibration_error, reliability_bins  # noqa: E402
 
 
 def _save(fig, path: Path) -> Path:
@@ -68,14 +68,27 @@ def percentile_accuracy(curves: dict[str, dict[str, float | None]], path: Path) 
     return _save(fig, path)
 
 
-def reliability_diagram(rollouts: Sequence[ScoredRollout], path: Path, title: str = "") -> Path:
-    s = np.array([r.s for r in rollouts])
-    y = np.array([r.passed for r in rollouts], dtype=float)
-    bins = [b for b in reliability_bins(s, y) if b["n"]]
+def reliability_diagram(rollouts: Sequence[ScoredRollout], path: Path, title: str = "", calibration: dict | None = None) -> Path:
+    """Pass rate against mean p(pass) per bin of the final values; with a calibration, before
+    and after it (on the independent samples when there are some, as evaluate measures ECE)."""
+    from ..contracts import calibrate
+    from .calibrate import calibration_rollouts
+
+    data = calibration_rollouts(rollouts)[0] if calibration else list(rollouts)
+    s = np.array([r.s for r in data])
+    y = np.array([r.passed for r in data], dtype=float)
+    curves = [("critic", s, "tab:orange")]
+    if calibration:
+        curves = [("before calibration", s, "tab:orange"), ("after calibration", np.array(calibrate(s, calibration)), "tab:blue")]
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.plot([0, 1], [0, 1], color="gray", linestyle="--", label="perfect calibration")
-    ax.bar([(b["lo"] + b["hi"]) / 2 for b in bins], [b["mean_label"] for b in bins], width=0.09, alpha=0.6, label="pass rate per bin")
-    ax.plot([b["mean_score"] for b in bins], [b["mean_label"] for b in bins], marker="o", color="tab:orange", label="mean score vs pass rate")
-    ax.set(xlabel="predicted success probability", ylabel="observed pass rate", xlim=(0, 1), ylim=(0, 1), title=title or "Reliability")
-    ax.legend(loc="upper left")
+    for label, scores, color in curves:
+        bins = [b for b in reliability_bins(scores, y) if b["n"]]
+        ax.plot([b["mean_score"] for b in bins], [b["mean_label"] for b in bins], marker="o", color=color,
+                label=f"{label} (ECE {expected_calibration_error(scores, y):.3f})")
+        ax.scatter([b["mean_score"] for b in bins], [b["mean_label"] for b in bins], s=[8 + 2 * np.sqrt(b["n"]) for b in bins],
+                   color=color, alpha=0.3)
+    ax.set(xlabel="predicted success probability (final value)", ylabel="observed pass rate", xlim=(0, 1), ylim=(0, 1),
+           title=title or "Reliability")
+    ax.legend(loc="upper left", fontsize=8)
     return _save(fig, path)

@@ -5,13 +5,16 @@
 
 Each rollout is scored over prompt_token_ids + token_ids (prompt truncated from the left to
 --max-length); the file keeps the generated tokens' values and the index that ranks the
-rollout (contracts: the last token that is not special), one
-{"problem_id", "rollout_id", "passed", "values", "code_start", "rank_index"} per line.
+rollout (contracts: the last token that is not special), and what the baselines and the
+gutter metric read from the rollout records: whether it is an independent sample, the
+generator's log-probabilities, each token's code line and, for failing forks, the decisive
+token (schema: contracts/schemas/scores-record.schema.json; docs/EVALUATION.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -19,14 +22,30 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..contracts import ranking_index
+from ..contracts import extract_code, ranking_index
 from ..records import ScoredRollout, read_rollouts, score_row, write_jsonl
 from ..train.value_data import ValueExample, collate, to_example
+from .gutter import decisive_indices, token_lines, token_spans
 
 
 def _scored(e: ValueExample, values: Sequence[float], special_ids: Sequence[int]) -> ScoredRollout:
     return ScoredRollout(e.problem_id, e.rollout_id, e.label, tuple(float(v) for v in values), e.code_start,
                          ranking_index(e.input_ids[e.n_prompt:], special_ids))
+
+
+def record_fields(records: Sequence[dict], tokenizer) -> dict[str, dict]:
+    """rollout_id → the scores-record fields that come from the rollout records, not the critic."""
+    decisive = decisive_indices(records)
+    out = {}
+    for r in records:
+        code, offset = extract_code(r["text"])
+        lines = token_lines(token_spans(tokenizer, r["token_ids"], r["text"]), r["text"], code, offset)
+        logprobs = r.get("logprobs")
+        out[r["rollout_id"]] = {
+            "independent": (r.get("branch") or {}).get("role") == "independent",
+            "logprobs": tuple(float(v) for v in logprobs) if logprobs and len(logprobs) == len(r["token_ids"]) else None,
+            "token_lines": tuple(lines), "decisive_index": decisive.get(r["rollout_id"])}
+    return out
 
 
 def score_checkpoint(checkpoint: Path, examples: Sequence[ValueExample], batch_size: int,
@@ -89,8 +108,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         skipped = len(records) - len(examples)
         if not examples:
             raise ValueError("no rollout to score (empty shards, or every generation longer than --max-length)")
+        from transformers import AutoTokenizer
+
+        fields = record_fields(records, AutoTokenizer.from_pretrained(args.checkpoint or args.bundle))
         rows = score_checkpoint(args.checkpoint, examples, args.batch_size, args.torch_dtype) if args.checkpoint else score_bundle(args.bundle, examples, args.dtype)
-        write_jsonl(args.out, (score_row(r) for r in tqdm(rows, total=len(examples), desc="score")))
+        write_jsonl(args.out, (score_row(dataclasses.replace(r, **fields[r.rollout_id]))
+                               for r in tqdm(rows, total=len(examples), desc="score")))
     except (ValueError, FileNotFoundError) as exc:
         raise SystemExit(f"score: {exc}") from exc
     print(f"scored {len(examples)} rollouts → {args.out}" + (f" ({skipped} skipped: empty or longer than --max-length)" if skipped else ""))

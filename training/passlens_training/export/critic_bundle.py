@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from ..contracts import load_templates
+from ..evaluate.calibrate import CALIBRATION_NAME, read_calibration
 from .onnx_graph import CRITIC_VARIANT_BUILDERS, INLINE_LIMIT_BYTES, KvOutputs, data_path, export_decoder_onnx, head_dim, kv_input_names
 
 FORMAT_VERSION = 1
@@ -75,12 +76,14 @@ def build_bundle(
     base_model: str | None = None,
     inline_limit_bytes: int = INLINE_LIMIT_BYTES,
     kv_outputs: KvOutputs = "new",
+    calibration: dict | None = None,
 ) -> dict:
     """Exports checkpoint (a value-head HF folder with its tokenizer) to a bundle folder;
     returns the manifest. `dtypes[0]` is the variant the runtime loads by default. A graph
     whose weights pass `inline_limit_bytes` keeps them in `<file>.data` beside it.
     kv_outputs="present" writes the graph layout of bundles made before "new" (tests of the
-    runtime's support for them).
+    runtime's support for them). The manifest's `calibration` is `calibration`, else the
+    checkpoint's passlens-calibration.json (evaluate.calibrate), else null.
 
     Memory: one copy of the weights, the PyTorch model's; it is released before the
     variants are converted (they stream from the fp32 file)."""
@@ -105,6 +108,8 @@ def build_bundle(
     summary_path = checkpoint / TRAINING_SUMMARY_NAME
     if summary_path.is_file():
         training = json.loads(summary_path.read_text(encoding="utf-8"))
+    if calibration is None and (checkpoint / CALIBRATION_NAME).is_file():
+        calibration = read_calibration(checkpoint / CALIBRATION_NAME)
     templates = (training or {}).get("prompt_templates") or load_templates()
     base = base_model or (training or {}).get("base_model") or getattr(model.config, "_name_or_path", "") or checkpoint.name
 
@@ -173,6 +178,7 @@ def build_bundle(
         },
         "sample": {"text": SAMPLE_TEXT, "input_ids": sample_ids, "values": sample_values},
         "training": training,
+        "calibration": calibration,
         "exporter": {
             "passlens_training": _version(),
             "torch": torch.__version__,
@@ -311,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-past", action="store_true", help="export without past key/values (no incremental scoring)")
     parser.add_argument("--base-model", help="base model id recorded in the manifest (default: from the training summary or config)")
     parser.add_argument("--check", metavar="BUNDLE", help="validate a bundle with onnxruntime against PyTorch and exit")
+    parser.add_argument("--calibration", help=f"calibration file for the manifest (default: the checkpoint's {CALIBRATION_NAME}, if any)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     try:
@@ -324,7 +331,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.checkpoint or not args.out:
             parser.error("--checkpoint and --out are required (or use --check BUNDLE)")
         manifest = build_bundle(args.checkpoint, args.out, dtypes=tuple(args.dtype or ["fp32"]),
-                                with_past=not args.no_past, base_model=args.base_model)
+                                with_past=not args.no_past, base_model=args.base_model,
+                                calibration=read_calibration(args.calibration) if args.calibration else None)
         print(f"wrote critic bundle {args.out} ({', '.join(manifest['files'])}; default {manifest['dtype']})")
         return 0
     except (BundleError, FileNotFoundError, ValueError) as err:

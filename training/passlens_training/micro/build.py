@@ -1,10 +1,19 @@
 """`python -m passlens_training.micro.build --config configs/micro.yaml`: the whole paper
 at CPU scale, through the same stage CLIs as the paper configs.
 
-world (micro-APPS problems) → generator (corpus, tokenizer, Phi-3 LM from scratch, ONNX
-for transformers.js) → build-dataset (trunk, K forks × M rollouts, sandbox labels) →
-train (value head initialised from the generator) → score → evaluate → export (critic
-bundle) → report.
+world (micro-APPS problems: train, validation and test families) → generator (corpus,
+tokenizer, Phi-3 LM from scratch, ONNX for transformers.js) → build-dataset (trunk, K forks ×
+M rollouts, and N independent samples of each validation and test problem; sandbox labels) →
+train (value head initialised from the generator, on the train families) → score
+(validation and test) → calibrate (Platt scaling on validation) → evaluate → export (critic
+bundle, calibrated) → report.
+
+The build prints, and --check bars, the validation figures only: the test families are read
+by the report alone (docs/reproduction.md, "How to read this").
+
+Every torch stage runs with a pinned numeric environment (`NUMERIC_ENV`: thread counts and,
+on x86-64, the AVX2 kernels of ATen, MKL and oneDNN), so a machine with more cores or AVX-512
+computes what a 2-core AVX2 machine does rather than a different summation order.
 
 Every stage's output folder holds a stamp: the hash of the config sections it reads, its
 code (the modules it imports, transitively, plus the judge and the contracts:
@@ -19,6 +28,7 @@ import fcntl
 import hashlib
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -30,16 +40,24 @@ from typing import Any, Callable
 import yaml
 
 from ..config import REPO_ROOT, from_dict, read_config
+from ..evaluate.calibrate import CALIBRATION_NAME
+from ..evaluate.metrics import beats_likelihood
 from ..source_digest import source_digest
 from .generator import GeneratorConfig
+from .problems import SPLITS
+
+EVALUATED = ("validation", "test")  # the splits scored and evaluated (train is the critic's)
 
 
 @dataclass
 class EffectBar:
-    """The effect the build must show on held-out problems (checked with --check)."""
+    """The effect the build must show on the validation families (checked with --check):
+    best-of-1 over random and AUROC, and the critic's best-of-1 above both likelihood
+    rankers with the paired 95 % interval of each difference above 0."""
 
     min_best_of_1_relative: float = 0.20
     min_auroc: float = 0.75
+    beat_likelihood: bool = True
 
 
 @dataclass
@@ -47,6 +65,7 @@ class MicroConfig:
     work_dir: str = ".cache/micro"
     seed: int = 0
     train_problems_per_template: int = 4
+    validation_problems_per_template: int = 4
     test_problems_per_template: int = 4
     n_tests: int = 6
     corpus_problems_per_template: int = 40
@@ -55,7 +74,22 @@ class MicroConfig:
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     export_generator_onnx: bool = True
     critic_bundle_dtype: str = "fp32"
+    threads: int = 2  # torch threads of every stage, whatever the machine (NUMERIC_ENV)
     expect: EffectBar = field(default_factory=EffectBar)
+
+
+def numeric_env(threads: int) -> dict[str, str]:
+    """The environment every torch stage of the build runs in. Thread counts fix the
+    reductions' partitioning; on x86-64, AVX2 kernels (ATen's dispatch, MKL's conditional
+    numerical reproducibility, oneDNN's ISA cap) keep an AVX-512 machine from summing in
+    other orders (measured on this 2-core AVX2 machine: the pinned run is bit-identical to the
+    default one, while ATen's generic kernels change every gradient; docs/reproduction.md)."""
+    # PASSIVE: idle OpenMP threads sleep instead of spinning (changes no result; on a shared
+    # machine spinning threads burn the cores the other stage processes need).
+    env = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "OMP_WAIT_POLICY": "PASSIVE"}
+    if platform.machine().lower() in ("x86_64", "amd64"):
+        env.update({"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2"})
+    return env
 
 
 def _substitute(value: Any, work: str) -> Any:
@@ -129,19 +163,22 @@ class Build:
 
     @property
     def dataset_dir(self) -> Path:
-        return Path(self.section("rollouts")["output_dir"])
+        return Path(self.section("rollouts").get("output_dir") or self.work / "dataset")
 
     @property
     def critic_dir(self) -> Path:
         return self.path("critic", "${work}/critic")
 
-    @property
-    def scores_file(self) -> Path:
-        return self.path("scores", "${work}/scores.jsonl")
+    def scores_file(self, split: str) -> Path:
+        return self.path(f"scores_{split}", f"${{work}}/scores-{split}.jsonl")
+
+    def evaluation_dir(self, split: str) -> Path:
+        return self.path("evaluation", "${work}/evaluation") / split
 
     @property
-    def evaluation_dir(self) -> Path:
-        return self.path("evaluation", "${work}/evaluation")
+    def calibration_file(self) -> Path:
+        # beside passlens-training.json in the checkpoint, where export looks for it
+        return self.critic_dir / CALIBRATION_NAME
 
     @property
     def bundle_dir(self) -> Path:
@@ -156,7 +193,7 @@ class Build:
     def stage_cli(self, module: str, *args: str) -> None:
         cmd = [sys.executable, "-m", f"passlens_training.{module}", *args]
         print(f"[micro] $ {' '.join(cmd)}", flush=True)
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, **numeric_env(self.cfg.threads), "PYTHONUNBUFFERED": "1"}
         result = subprocess.run(cmd, env=env)
         if result.returncode != 0:
             raise SystemExit(f"[micro] stage command failed ({result.returncode}): {' '.join(cmd)}")
@@ -209,12 +246,12 @@ def build_world(b: Build) -> None:
     from .problems import generate_problems, write_jsonl
 
     problems = generate_problems(b.cfg.seed, {"train": b.cfg.train_problems_per_template,
+                                              "validation": b.cfg.validation_problems_per_template,
                                               "test": b.cfg.test_problems_per_template}, n_tests=b.cfg.n_tests)
     write_jsonl(b.problems_file, problems)
-    split = {"train": [p["problem_id"] for p in problems if p["split"] == "train"],
-             "test": [p["problem_id"] for p in problems if p["split"] == "test"]}
+    split = {name: [p["problem_id"] for p in problems if p["split"] == name] for name in SPLITS}
     (b.problems_file.parent / "split.json").write_text(json.dumps(split, indent=1))
-    print(f"[micro] world: {len(split['train'])} train, {len(split['test'])} test problems -> {b.problems_file}")
+    print(f"[micro] world: " + ", ".join(f"{len(split[n])} {n}" for n in SPLITS) + f" problems -> {b.problems_file}")
 
 
 def build_generator(b: Build) -> None:
@@ -223,7 +260,9 @@ def build_generator(b: Build) -> None:
     from .generator import train_generator
     from .problems import generate_problems
 
-    # The corpus is drawn from its own seed: none of its problems is a dataset problem.
+    # The corpus is drawn from its own seed: none of its problems is a dataset problem. It
+    # has every family, held-out ones included: the generator is the pretrained model that
+    # can write such code; the critic never sees a held-out family's rollouts.
     corpus_problems = generate_problems(b.cfg.seed + 1_000_003, b.cfg.corpus_problems_per_template,
                                         n_tests=b.cfg.n_tests, prefix="corpus")
     examples = build_corpus(corpus_problems, samples_per_problem=b.cfg.corpus_samples_per_problem,
@@ -245,16 +284,22 @@ def train_critic(b: Build) -> None:
 
 
 def score_critic(b: Build) -> None:
-    b.stage_cli("evaluate.score", "--checkpoint", str(b.critic_dir),
-                "--data", str(b.path("test_data", "${work}/dataset/test")),
-                "--out", str(b.scores_file),
-                # the critic is scored on contexts cut as in its training (left-truncated prompt)
-                "--max-length", str(b.section("train").get("max_length", 4096)))
+    for split in EVALUATED:
+        b.stage_cli("evaluate.score", "--checkpoint", str(b.critic_dir), "--data", str(b.dataset_dir / "shards"),
+                    "--split", split, "--out", str(b.scores_file(split)),
+                    # the critic is scored on contexts cut as in its training (left-truncated prompt)
+                    "--max-length", str(b.section("train").get("max_length", 4096)))
+
+
+def calibrate_critic(b: Build) -> None:
+    b.stage_cli("evaluate.calibrate", "--scores", str(b.scores_file("validation")), "--out", str(b.calibration_file))
 
 
 def evaluate_critic(b: Build) -> None:
-    b.stage_cli("evaluate", "--scores", str(b.scores_file),
-                "--out", str(b.evaluation_dir))
+    for split in EVALUATED:
+        # The test families' figures are printed in the report only, not in build logs.
+        b.stage_cli("evaluate", "--scores", str(b.scores_file(split)), "--out", str(b.evaluation_dir(split)),
+                    "--calibration", str(b.calibration_file), *(["--quiet"] if split == "test" else []))
 
 
 def export_bundle(b: Build) -> None:
@@ -268,26 +313,43 @@ STAGES = [
           build_generator, lambda b: [b.generator_dir]),
     Stage("dataset", ("data", "rollouts"), ("rollouts",), ("world", "generator"), build_dataset, lambda b: [b.dataset_dir]),
     Stage("train", ("train",), ("train",), ("dataset",), train_critic, lambda b: [b.critic_dir]),
-    Stage("score", ("evaluate",), ("evaluate.score",), ("train",), score_critic, lambda b: [b.scores_file]),
-    Stage("evaluate", ("evaluate",), ("evaluate",), ("score",), evaluate_critic, lambda b: [b.evaluation_dir]),
-    Stage("export", ("micro",), ("export",), ("train",), export_bundle, lambda b: [b.bundle_dir]),
+    Stage("score", ("evaluate",), ("evaluate.score",), ("train",), score_critic,
+          lambda b: [b.scores_file(s) for s in EVALUATED]),
+    Stage("calibrate", ("evaluate",), ("evaluate.calibrate",), ("score",), calibrate_critic, lambda b: [b.calibration_file]),
+    Stage("evaluate", ("evaluate",), ("evaluate",), ("score", "calibrate"), evaluate_critic,
+          lambda b: [b.evaluation_dir(s) for s in EVALUATED]),
+    Stage("export", ("micro",), ("export",), ("train", "calibrate"), export_bundle, lambda b: [b.bundle_dir]),
 ]
 
 
 def effect_summary(metrics: dict, bar: EffectBar) -> tuple[bool, list[str]]:
-    """Reads the paper's effect off metrics.json; returns (bar met, lines to print)."""
+    """Reads the effect off one split's metrics.json; returns (bar met, lines to print)."""
     base = metrics["baseline_pass_at_k"]["1"]
     best = metrics["best_of_k"]["1"]
     rel = metrics["relative_improvement"]["1"]
     aurocs = {k: metrics[k]["auroc"] for k in ("imbalanced", "balanced")}
-    ok = rel is not None and rel >= bar.min_best_of_1_relative and all(
-        a is not None and a >= bar.min_auroc for a in aurocs.values())
-    lines = [
-        f"baseline pass@1 {base:.3f} -> critic best-of-1 {best:.3f} ({rel:+.1%} relative; bar {bar.min_best_of_1_relative:+.0%})",
-        f"AUROC imbalanced {aurocs['imbalanced']:.3f}, balanced {aurocs['balanced']:.3f} (bar {bar.min_auroc:.2f})",
-        f"effect bar: {'MET' if ok else 'NOT MET'}",
-    ]
+    rankers = metrics["selection"]["subsets"]["all"]["rankers"]
+    diffs = metrics["selection"]["subsets"]["all"]["differences"]
+    beats = beats_likelihood(metrics["selection"])
+    ok = (rel is not None and rel >= bar.min_best_of_1_relative
+          and all(a is not None and a >= bar.min_auroc for a in aurocs.values())
+          and (beats is True or not bar.beat_likelihood))
+    rel_text = "n/a (no pass)" if rel is None else f"{rel:+.1%} relative"
+    lines = [f"random pass@1 {base:.3f} -> critic best-of-1 {best:.3f} ({rel_text}; bar {bar.min_best_of_1_relative:+.0%})"]
+    for name in ("likelihood_mean", "likelihood_total"):
+        if rankers.get(name) and diffs.get(f"critic_final - {name}"):
+            d = diffs[f"critic_final - {name}"]["best_of_k"]["1"]
+            lines.append(f"{name} best-of-1 {rankers[name]['best_of_k']['1']['value']:.3f}; critic minus it "
+                         f"{d['value']:+.3f} [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}]")
+    lines += [f"critic beats likelihood ranking (95 % intervals above 0): {'n/a' if beats is None else 'yes' if beats else 'no'}"
+              + ("" if bar.beat_likelihood else " (not barred)"),
+              f"AUROC imbalanced {_fmt(aurocs['imbalanced'])}, balanced {_fmt(aurocs['balanced'])} (bar {bar.min_auroc:.2f})",
+              f"effect bar: {'MET' if ok else 'NOT MET'}"]
     return ok, lines
+
+
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -301,6 +363,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     build = Build(Path(args.config), args.work_dir, progress=not args.no_progress, seed=args.seed)
+    # Before torch loads (the generator stage runs in this process; the others inherit it).
+    os.environ.update(numeric_env(build.cfg.threads))
     started = time.monotonic()
     build.work.mkdir(parents=True, exist_ok=True)
     # Two builds of one work folder (the editor tests' fixture and a demo, say) would
@@ -318,10 +382,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"[micro] finished in {total} s; work folder {build.work}")
     if args.until and args.until != STAGES[-1].name and args.until != "evaluate":
         return 0
-    metrics_file = build.evaluation_dir / "metrics.json"
+    # Validation only: the test families' figures are the report's (docs/reproduction.md).
+    metrics_file = build.evaluation_dir("validation") / "metrics.json"
     ok, lines = effect_summary(json.loads(metrics_file.read_text()), build.cfg.expect)
     for line in lines:
-        print(f"[micro] {line}")
+        print(f"[micro] validation: {line}")
     return 0 if ok or not args.check else 1
 
 

@@ -1,6 +1,7 @@
 """`python -m passlens_training.micro.demo --out demo [--generator DIR --critic BUNDLE]`
 
-Writes the demo workspace: one `<name>.md` per held-out micro problem family and kind
+Writes the demo workspace: one `<name>.md` per held-out micro problem family (validation
+and test) and kind
 (the format `passlens rank` and the extension read: statement, then starter code in a
 ```python block for call-based problems), an empty `<name>.py` beside each (PassLens
 takes a file's problem from the `.md` of the same name, so Generate and Rank works there
@@ -53,7 +54,7 @@ def problem_markdown(problem: dict) -> str:
 def write_workspace(out: Path, generator: Path | None = None, critic: Path | None = None) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for problem in generate_problems(DEMO_SEED, {"test": 1}, splits=("test",)):
+    for problem in generate_problems(DEMO_SEED, {"validation": 1, "test": 1}, splits=("validation", "test")):
         short = "stdin" if problem["io_type"] == "standard_input" else "call"
         stem = f"{problem['micro']['family']}-{short}"
         path = out / f"{stem}.md"

@@ -9,6 +9,11 @@ solution has a *slot* for each: one short piece of code that must agree with the
 slots are shared across families, so a critic can learn "does this operator agree with
 that phrase" on some families and be judged on held-out families it never saw.
 
+Families come in three splits: `train` (the critic's training rollouts), `validation`
+(held out from training; every family tuned on so far, and all future tuning: recipe,
+world, calibration) and `test` (designed once, from the same constructs, and read only by
+the report: docs/reproduction.md, "How to read this").
+
 Test cases are generated and their expected outputs computed by running the reference
 solution; a test set is kept only if every single-slot mistake fails at least one test,
 so the decisive tokens really decide the verdict.
@@ -60,8 +65,13 @@ class Family:
     call_code: str  # body of `def fn(params):`; uses {<slot>}
     sample_args: Callable[[random.Random, dict[str, str]], tuple]
     format_stdin: Callable[[tuple], str]
-    held_out: bool = False  # test-split family (never seen in critic training)
+    split: str = "train"  # train | validation | test (see the module doc)
     reasoning: tuple[str, ...] = ()
+
+    @property
+    def held_out(self) -> bool:
+        """Never in the critic's training rollouts."""
+        return self.split != "train"
 
 
 def _ints(rng: random.Random, n: int, lo: int = 0, hi: int = 20) -> list[int]:
@@ -103,6 +113,19 @@ def _string_and_letter(rng: random.Random, phrases: dict[str, str]) -> tuple:
 def _words(rng: random.Random, phrases: dict[str, str]) -> tuple:
     pool = ["apple", "river", "stone", "cloud", "maple", "tiger", "lemon", "bread", "ocean", "zebra", "house", "night"]
     return (rng.sample(pool, rng.randint(3, 6)),)
+
+
+WORD_POOL = ["ant", "bee", "cat", "oak", "kiwi", "lime", "pear", "plum", "apple", "grape", "lemon", "mango",
+             "banana", "cherry", "orange", "avocado", "apricot"]
+
+
+def _words_and_length(rng: random.Random, phrases: dict[str, str]) -> tuple:
+    words = rng.sample(WORD_POOL, rng.randint(4, 7))
+    return (words, len(rng.choice(words)))  # k is a length in the list: strict vs non-strict differ
+
+
+def _words_of_lengths(rng: random.Random, phrases: dict[str, str]) -> tuple:
+    return (rng.sample(WORD_POOL, rng.randint(3, 6)),)
 
 
 def _number_and_digit(rng: random.Random, phrases: dict[str, str]) -> tuple:
@@ -235,9 +258,11 @@ FAMILIES: tuple[Family, ...] = (
         sample_args=lambda rng, p: (_string_and_letter(rng, p)[0],), format_stdin=lambda a: f"{a[0]}\n",
         reasoning=("Apply the right builtin to the string.", "A single builtin over the letters gives the answer."),
     ),
-    # Held-out families: the same phrases and slots in new code; the test split only.
+    # Validation families: held out from the critic's training, the same phrases and slots in
+    # new code. They were the "test" families while the recipe and the world were tuned
+    # (docs/micro-recipe.md), so they are validation now, and all tuning stays on them.
     Family(
-        name="digits_cmp", slots=("cmp",), fn_name="count_digits", params="n, d", held_out=True,
+        name="digits_cmp", slots=("cmp",), fn_name="count_digits", params="n, d", split="validation",
         statement="You are given a positive integer n and a digit d. Count the digits of n that are {phrase_cmp} d.",
         input_format="The only line contains the integers n and d.",
         stdin_code="n, d = map(int, input().split())\ncount = 0\nfor ch in str(n):\n    # the digit must be {phrase_cmp} d\n    if int(ch) {cmp} d:\n        count += 1\nprint(count)\n",
@@ -247,7 +272,7 @@ FAMILIES: tuple[Family, ...] = (
                    "Go through the digits of n and count every digit that meets the condition."),
     ),
     Family(
-        name="distinct_cmp", slots=("cmp",), fn_name="count_distinct", params="nums, k", held_out=True,
+        name="distinct_cmp", slots=("cmp",), fn_name="count_distinct", params="nums, k", split="validation",
         statement="You are given a list of integers nums and an integer k. Count the distinct values in nums that are {phrase_cmp} k.",
         input_format=LIST_INPUT,
         stdin_code="n, k = map(int, input().split())\nnums = list(map(int, input().split()))\n"
@@ -258,7 +283,7 @@ FAMILIES: tuple[Family, ...] = (
                    "Go through the list and keep a set of the values that meet the condition."),
     ),
     Family(
-        name="product_range", slots=("bound",), fn_name="range_product", params="n", held_out=True,
+        name="product_range", slots=("bound",), fn_name="range_product", params="n", split="validation",
         statement="You are given an integer n. Compute the product of the integers from 1 up to n, {phrase_bound}.",
         input_format="The only line contains the integer n.",
         stdin_code="n = int(input())\nproduct = 1\n# i goes from 1 up to n, {phrase_bound}\nfor i in range(1, n{bound}):\n    product *= i\nprint(product)\n",
@@ -268,7 +293,7 @@ FAMILIES: tuple[Family, ...] = (
                    "Walk through the integers in the range and keep a running product."),
     ),
     Family(
-        name="squares_below", slots=("bound", "cmp"), fn_name="sum_small_squares", params="n, k", held_out=True,
+        name="squares_below", slots=("bound", "cmp"), fn_name="sum_small_squares", params="n, k", split="validation",
         statement="You are given integers n and k. Find the sum of the integers i from 1 up to n, {phrase_bound}, whose square i * i is {phrase_cmp} k.",
         input_format="The only line contains the integers n and k.",
         stdin_code="n, k = map(int, input().split())\ntotal = 0\n# i goes from 1 up to n, {phrase_bound}\nfor i in range(1, n{bound}):\n    # i * i must be {phrase_cmp} k\n    if i * i {cmp} k:\n        total += i\nprint(total)\n",
@@ -276,6 +301,49 @@ FAMILIES: tuple[Family, ...] = (
         sample_args=_n_and_k, format_stdin=lambda a: f"{a[0]} {a[1]}\n",
         reasoning=("Loop over the range of integers and add up the ones whose square meets the condition.",
                    "Walk through the integers in the range and keep a running total of those whose square meets the condition."),
+    ),
+    # Test families, designed for issue 18 from the world's constructs (the same phrases and
+    # slots; a comparison, a range bound, a builtin, a sort and an index) in tasks of their own,
+    # before any critic was evaluated on them. Only the report reads their numbers.
+    Family(
+        name="word_length_cmp", slots=("cmp",), fn_name="count_long_words", params="words, k", split="test",
+        statement="You are given a list of words and an integer k. Count the words whose length is {phrase_cmp} k.",
+        input_format="The first line contains the words separated by spaces. The second line contains the integer k.",
+        stdin_code="words = input().split()\nk = int(input())\ncount = 0\nfor w in words:\n    # the length must be {phrase_cmp} k\n    if len(w) {cmp} k:\n        count += 1\nprint(count)\n",
+        call_code="    count = 0\n    for w in words:\n        # the length must be {phrase_cmp} k\n        if len(w) {cmp} k:\n            count += 1\n    return count\n",
+        sample_args=_words_and_length, format_stdin=lambda a: f"{_line(a[0])}\n{a[1]}\n",
+        reasoning=("Loop over the words and count the ones whose length meets the condition.",
+                   "Go through the words and count every word whose length meets the condition."),
+    ),
+    Family(
+        name="divisor_sum", slots=("bound",), fn_name="divisor_sum", params="n", split="test",
+        statement="You are given an integer n. Find the sum of the integers i from 1 up to n, {phrase_bound}, that divide n.",
+        input_format="The only line contains the integer n.",
+        stdin_code="n = int(input())\ntotal = 0\n# i goes from 1 up to n, {phrase_bound}\nfor i in range(1, n{bound}):\n    if n % i == 0:\n        total += i\nprint(total)\n",
+        call_code="    total = 0\n    # i goes from 1 up to n, {phrase_bound}\n    for i in range(1, n{bound}):\n        if n % i == 0:\n            total += i\n    return total\n",
+        sample_args=lambda rng, p: _n_only(rng, p, hi=30), format_stdin=lambda a: f"{a[0]}\n",
+        reasoning=("Loop over the range of integers and add up the ones that divide n.",
+                   "Walk through the integers in the range and keep a running total of the divisors of n."),
+    ),
+    Family(
+        name="longest_word", slots=("agg",), fn_name="word_length", params="words", split="test",
+        statement="You are given a list of words. Output the {phrase_agg} length of a word in the list.",
+        input_format="The only line contains the words separated by spaces.",
+        stdin_code="words = input().split()\n# the {phrase_agg} length\nprint({agg}(len(w) for w in words))\n",
+        call_code="    # the {phrase_agg} length\n    return {agg}(len(w) for w in words)\n",
+        sample_args=_words_of_lengths, format_stdin=lambda a: f"{_line(a[0])}\n",
+        reasoning=("Apply the right builtin to the lengths of the words.",
+                   "A single builtin over the word lengths gives the answer."),
+    ),
+    Family(
+        name="sorted_letters", slots=("order", "pos"), fn_name="pick_distinct_letter", params="s", split="test",
+        statement="You are given a string s of lowercase letters. Sort the distinct letters of s in {phrase_order} alphabetical order and output the {phrase_pos} of them.",
+        input_format="The only line contains the string s.",
+        stdin_code="s = input().strip()\n# {phrase_order} order, then the {phrase_pos} letter\nordered = sorted(set(s){order})\nprint(ordered[{pos}])\n",
+        call_code="    # {phrase_order} order, then the {phrase_pos} letter\n    ordered = sorted(set(s){order})\n    return ordered[{pos}]\n",
+        sample_args=lambda rng, p: (_string_and_letter(rng, p)[0],), format_stdin=lambda a: f"{a[0]}\n",
+        reasoning=("Sort the distinct letters with the builtin and index into the sorted list.",
+                   "Use sorted on the set of letters, then pick one by its index."),
     ),
 )
 FAMILY_BY_NAME = {f.name: f for f in FAMILIES}
@@ -370,12 +438,17 @@ def make_problem(family: Family, kind: str, rng: random.Random, problem_id: str,
     }
 
 
+SPLITS = ("train", "validation", "test")
+
+
 def families_for(split: str) -> list[Family]:
-    return [f for f in FAMILIES if f.held_out == (split == "test")]
+    if split not in SPLITS:
+        raise ValueError(f"unknown micro split {split!r}; the splits are {', '.join(SPLITS)}")
+    return [f for f in FAMILIES if f.split == split]
 
 
 def generate_problems(seed: int, n_per_template: dict[str, int] | int, *, n_tests: int = 6,
-                      splits: Iterable[str] = ("train", "test"), prefix: str = "micro") -> list[dict]:
+                      splits: Iterable[str] = SPLITS, prefix: str = "micro") -> list[dict]:
     """Problems for each split: `n_per_template` problems per (family, kind) of that split.
 
     Deterministic in (seed, arguments). Ids look like `micro-train-count_cmp-stdin-003`: no
@@ -410,5 +483,5 @@ def read_jsonl(path: str | Path) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-__all__ = ["FAMILIES", "FAMILY_BY_NAME", "KINDS", "SLOTS", "WRONG", "Family", "families_for", "generate_problems",
+__all__ = ["FAMILIES", "FAMILY_BY_NAME", "KINDS", "SLOTS", "SPLITS", "WRONG", "Family", "families_for", "generate_problems",
            "make_problem", "read_jsonl", "render", "run_locally", "solution_template", "write_jsonl"]

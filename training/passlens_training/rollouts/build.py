@@ -35,7 +35,7 @@ from ..data.prompts import build_prompt
 from ..records import (append_jsonl, read_dataset_shards, read_jsonl, shard_name, write_jsonl, write_split,
                        write_throughput_session)
 from .balance import balance
-from .forking import ForkingConfig, generate_rollouts
+from .forking import ForkingConfig, generate_independent, generate_rollouts
 from .generation import SamplingConfig, make_backend
 from .judging import Judge, WeakIsolationRefused, is_weak_isolation
 from .throughput import MeteredBackend, MeteredJudge, WorkCounts, WorkerReport, session_summary
@@ -86,7 +86,11 @@ class RolloutsConfig:
     judge_memory_mb: int = 1024
     judge_isolation: str = "auto"  # auto = the strongest the machine has (bwrap, firejail, sandbox-exec) or a refusal
     allow_weak_isolation: bool = False  # label with the judge's escapable weak mode where nothing strong exists
-    exclude_no_pass: bool = True
+    exclude_no_pass: bool = True  # training problems without a passing rollout go to excluded shards; evaluation splits keep every problem
+    # Independent samples of each problem of these splits, besides the trunk and forks: the
+    # candidates a picker gets, on which evaluate measures pass@k and best-of-k.
+    independent_samples: int = 16
+    independent_splits: list[str] = dataclasses.field(default_factory=lambda: ["test"])
     problems_per_shard: int = 100
     problems_per_batch: int = 1  # problems whose trunks (then forks) go to the backend together; vllm: 32+
     balance_seed: int = 0
@@ -125,6 +129,9 @@ def build(data: DataConfig, cfg: RolloutsConfig, *, progress_bar: bool = True,
     """`ray_cfg`: the `ray` section, for engine `ray` (its defaults when None)."""
     if cfg.engine not in ("local", "ray"):
         raise SystemExit(f"rollouts.engine must be 'local' or 'ray', got {cfg.engine!r}")
+    if "train" in cfg.independent_splits:
+        raise SystemExit("rollouts.independent_splits names 'train': training reads trunks and forks only; "
+                         "draw independent samples for the evaluation splits (e.g. [validation, test])")
     out = Path(resolve_path(cfg.output_dir))
     (out / "shards").mkdir(parents=True, exist_ok=True)
     # Settings that change no rollout may differ on resume (torch_threads: only in the last bits of CPU floats).
@@ -146,6 +153,9 @@ def build(data: DataConfig, cfg: RolloutsConfig, *, progress_bar: bool = True,
         split = load_or_make_split(resolve_path(data.split_file) if data.split_file else out / "split.json",
                                    by_id, data.test_fraction, data.split_seed)
         write_split(out / "split.json", split)
+    unknown = [name for name in data.splits if name not in split]
+    if unknown:
+        raise SystemExit(f"data.splits names {unknown}, but the split file has only {sorted(split)}")
     missing = [pid for name in data.splits for pid in split[name] if pid not in by_id]
     if missing:
         raise SystemExit(f"split file names {len(missing)} problems not in {source} (e.g. {missing[:3]})")
@@ -208,15 +218,19 @@ def judge_settings(cfg: RolloutsConfig) -> dict[str, Any]:
 def chunk_rollouts(chunk: list[tuple[str, Any]], backend, judge, tokenizer, templates: dict[str, str],
                    cfg: RolloutsConfig) -> list[dict[str, Any]]:
     """The rollouts of a chunk of (split, problem), whichever engine runs it: per problem its
-    prompt and records (all but the dataset-level fields `commit_problem` adds)."""
+    prompt, its trunk and fork records and, in `rollouts.independent_splits`, its independent
+    samples (all but the dataset-level fields `commit_problem` adds)."""
     fork_cfg = ForkingConfig(cfg.num_forks, cfg.samples_per_fork, cfg.max_new_tokens, cfg.min_fork_distance,
                              cfg.trunk_policy, cfg.trunk_retries)
     prompts = [build_prompt(problem, tokenizer, templates) for _, problem in chunk]
     batch = [(problem, ids) for (_, problem), (_, ids) in zip(chunk, prompts)]
+    evaluated = [i for i, (name, _) in enumerate(chunk) if name in cfg.independent_splits]
+    independent = dict(zip(evaluated, generate_independent([batch[i] for i in evaluated], backend, judge, tokenizer,
+                                                           cfg.independent_samples, cfg.max_new_tokens, cfg.seed)))
     records = generate_rollouts(batch, backend, judge, tokenizer, fork_cfg, cfg.seed)
-    return [{"prompt_text": text, "prompt_ids": ids, "records": recs,
+    return [{"prompt_text": text, "prompt_ids": ids, "records": recs, "independent": independent.get(i, []),
              "generator": {"id": backend.generator_id, "revision": backend.revision}}
-            for (text, ids), recs in zip(prompts, records)]
+            for i, ((text, ids), recs) in enumerate(zip(prompts, records))]
 
 
 class Session:
@@ -250,7 +264,7 @@ class Session:
         for (name, problem), result in zip(chunk, results):
             # One mode per dataset (run.json) even when judging changes mode mid-run (a fallback
             # to weak) or, on Ray, judge tasks land on nodes that isolate differently.
-            modes = {r["isolation"] for r in result["records"]} - {self.mode}
+            modes = {r["isolation"] for r in result["records"] + result["independent"]} - {self.mode}
             if modes:
                 raise SystemExit(f"problem {problem.problem_id} was judged under {'/'.join(sorted(modes))} isolation, the "
                                  f"run under {self.mode} (run.json): labels from both would mix, so it was not written. "
@@ -258,7 +272,7 @@ class Session:
                                  "judge tasks to such nodes), then run the same command again to resume")
             commit_problem(self.out, self.cfg, name, problem, self.position[(name, problem.problem_id)], result)
         counts.problems += len(chunk)
-        counts.rollouts += sum(len(r["records"]) for r in results)
+        counts.rollouts += sum(len(r["records"]) + len(r["independent"]) for r in results)
         report = self.workers.setdefault(worker, WorkerReport(worker, node=node))
         report.counts.add(counts)
         if pid not in report.pids:
@@ -294,19 +308,23 @@ def _record_isolation(out: Path, mode: str) -> None:
 
 
 def commit_problem(out: Path, cfg: RolloutsConfig, name: str, problem, position: int, result: dict[str, Any]) -> None:
-    """Appends one problem's rollouts to its shard, then marks the problem done (see module doc)."""
-    records = result["records"]
+    """Appends one problem's rollouts to its shard, then marks the problem done (see module doc).
+    Only training problems are excluded for having no passing fork rollout: evaluation keeps
+    every problem and reports with and without the unsolved ones (docs/EVALUATION.md)."""
+    independent = result["independent"]
+    passes = sum(r["label"] for r in result["records"])
+    records = result["records"] + independent
     for r in records:
         r.update({"split": name, "difficulty": problem.difficulty, "kind": problem.kind,
                   "prompt_text": result["prompt_text"], "prompt_token_ids": result["prompt_ids"],
                   "generator": result["generator"],
                   "sampling": {"temperature": cfg.temperature, "top_p": cfg.top_p, "max_new_tokens": cfg.max_new_tokens}})
-    passes = sum(r["label"] for r in records)
-    kept = passes > 0 or not cfg.exclude_no_pass
+    kept = passes > 0 or not cfg.exclude_no_pass or name != "train"
     shard = out / "shards" / shard_name("rollouts" if kept else "excluded", name, position // cfg.problems_per_shard)
     append_jsonl(shard, records)
     append_jsonl(out / "progress.jsonl", [{"problem_id": problem.problem_id, "split": name, "kept": kept,
-                                           "rollouts": len(records), "passes": passes}])
+                                           "rollouts": len(records), "passes": passes, "independent": len(independent),
+                                           "independent_passes": sum(r["label"] for r in independent)}])
 
 
 def _generator_path(generator: str) -> str:
@@ -336,9 +354,14 @@ def write_stats(out: Path, data: DataConfig, cfg: RolloutsConfig, report: LoadRe
         return {"rollouts": len(rows), "pass": pos, "fail": len(rows) - pos,
                 "pass_rate": pos / len(rows) if rows else None}
 
+    def independent(r):
+        return (r.get("branch") or {}).get("role") == "independent"
+
     per_split: dict[str, Any] = {}
     for name in data.splits:
-        rows = [r for r in kept if r["split"] == name]
+        split_rows = [r for r in kept if r["split"] == name]
+        rows = [r for r in split_rows if not independent(r)]  # trunks and forks
+        samples = [r for r in split_rows if independent(r)]
         problems = {r["problem_id"]: r for r in rows}
         figure6 = Counter((r["kind"], r["difficulty"]) for r in problems.values())
         per_split[name] = {
@@ -349,6 +372,8 @@ def write_stats(out: Path, data: DataConfig, cfg: RolloutsConfig, report: LoadRe
             "by_difficulty": {d: class_balance([r for r in rows if r["difficulty"] == d])
                               for d in sorted({r["difficulty"] for r in rows})},
             "kinds_by_difficulty": {f"{k}/{d}": n for (k, d), n in sorted(figure6.items())},
+            "independent_samples": {**class_balance(samples),
+                                    "problems_with_a_pass": len({r["problem_id"] for r in samples if r["label"]})},
         }
     stats = {"output_dir": str(out), "skipped_no_tests": report.skipped_no_tests,
              "rollouts_kept": len(kept), "rollouts_excluded": len(excluded), **class_balance(kept),

@@ -1,5 +1,6 @@
 """Forking rollouts (paper section 3.2): a trunk, its K lowest-probability generated tokens
-as forks, and M samples from each fork that keep the trunk's tokens before it."""
+as forks, and M samples from each fork that keep the trunk's tokens before it; and, for the
+evaluation splits, N independent samples of each problem (`generate_independent`)."""
 from __future__ import annotations
 
 import dataclasses
@@ -63,7 +64,7 @@ def generate_rollouts(batch: list[tuple[Problem, list[int]]], backend: Backend, 
         if not pending:
             break
         samples = backend.generate([Request(batch[i][1], 1, cfg.max_new_tokens, bases[i] + attempt) for i in pending])
-        records = [_record(batch[i][0], tokenizer, out[0], "t0", None, None, None, bases[i] + attempt)
+        records = [_record(batch[i][0], tokenizer, out[0], "t0", _branch(batch[i][0], None, None, None), bases[i] + attempt)
                    for i, out in zip(pending, samples)]
         _label(records, [batch[i][0] for i in pending], judge)
         for i, out, record in zip(pending, samples, records):
@@ -83,7 +84,7 @@ def generate_rollouts(batch: list[tuple[Problem, list[int]]], backend: Backend, 
         trunk = trunks[i]
         for s, sample in enumerate(samples):
             full = Sample(trunk.token_ids[:pos] + sample.token_ids, trunk.logprobs[:pos] + sample.logprobs)
-            record = _record(batch[i][0], tokenizer, full, f"f{rank}s{s}", pos, rank, s, req.seed)
+            record = _record(batch[i][0], tokenizer, full, f"f{rank}s{s}", _branch(batch[i][0], pos, rank, s), req.seed)
             results[i].append(record)
             branches.append(record)
             branch_problems.append(batch[i][0])
@@ -91,7 +92,36 @@ def generate_rollouts(batch: list[tuple[Problem, list[int]]], backend: Backend, 
     return results
 
 
-def _record(problem: Problem, tokenizer, sample: Sample, suffix: str, pos, rank, index, seed: int) -> dict[str, Any]:
+def independent_seed(seed: int, problem_id: str) -> int:
+    """The seed of a problem's independent samples: per problem, apart from its trunk's and forks'."""
+    return problem_seed(seed, f"{problem_id}/independent")
+
+
+def generate_independent(batch: list[tuple[Problem, list[int]]], backend: Backend, judge: Judge, tokenizer,
+                         n: int, max_new_tokens: int, seed: int) -> list[list[dict[str, Any]]]:
+    """n independent samples of each problem's prompt (ids `{problem_id}/i{k}`, role
+    "independent"): the candidates a picker would get, on which pass@k and best-of-k are
+    measured. One request per problem with its own seed, so the records depend on neither the
+    batching nor a resume."""
+    if n <= 0 or not batch:
+        return [[] for _ in batch]
+    requests = [Request(prompt_ids, n, max_new_tokens, independent_seed(seed, problem.problem_id)) for problem, prompt_ids in batch]
+    results = []
+    for (problem, _), request, samples in zip(batch, requests, backend.generate(requests)):
+        results.append([_record(problem, tokenizer, sample, f"i{k}",
+                                {"trunk_id": None, "role": "independent", "fork_position": None, "fork_rank": None, "sample_index": k},
+                                request.seed)
+                        for k, sample in enumerate(samples)])
+    _label([r for rs in results for r in rs], [problem for (problem, _), rs in zip(batch, results) for _ in rs], judge)
+    return results
+
+
+def _branch(problem: Problem, pos, rank, index) -> dict[str, Any]:
+    return {"trunk_id": f"{problem.problem_id}/t0", "role": "trunk" if pos is None else "branch",
+            "fork_position": pos, "fork_rank": rank, "sample_index": index}
+
+
+def _record(problem: Problem, tokenizer, sample: Sample, suffix: str, branch: dict[str, Any], seed: int) -> dict[str, Any]:
     text = tokenizer.decode(sample.token_ids, skip_special_tokens=True)
     code, offset = extract_code(text)
     return {
@@ -102,8 +132,7 @@ def _record(problem: Problem, tokenizer, sample: Sample, suffix: str, pos, rank,
         "text": text,
         "code": code,
         "code_start": code_start_token(tokenizer, sample.token_ids, offset),
-        "branch": {"trunk_id": f"{problem.problem_id}/t0", "role": "trunk" if pos is None else "branch",
-                   "fork_position": pos, "fork_rank": rank, "sample_index": index},
+        "branch": branch,
         "seed": seed,
     }
 

@@ -2,7 +2,8 @@
 
 Every build session (a run, or a resumed part of one) appends one entry to
 `OUTPUT_DIR/throughput.json`; `run.json` stays the record of settings a resume is checked
-against. Per worker: rollouts, generated tokens and judged tests, with
+against. Per worker: rollouts (trunks, forks and independent samples), generated tokens and
+judged tests, with
 - `rollouts_per_s`: the worker's rollouts over the session's wall time (workers add up to the job's),
 - `tokens_per_s`: generated tokens over the seconds the worker's engine spent generating,
 - `judge_tests_per_s`: test cases run over the seconds the judge spent on them.
