@@ -2,7 +2,8 @@
 # One short CUDA check of the training side, sized for a lent GPU machine (at most 9.5 min):
 #   1. value-head training steps on a Phi-4-mini-shaped model (tokens/s, peak memory);
 #   2. the micro-ci build end to end on CUDA (generator, rollouts and critic on the GPU), with --check;
-#   3. the training tests with a GPU present (score.py, train.py and export pick CUDA when they see it).
+#   3. the training tests with a GPU present (score.py, train.py and export pick CUDA when they see it);
+#   4. with PASSLENS_VLLM_BENCH=1 and vLLM installed: bench_vllm_rollouts.py (rollouts/s, prefix caching on/off).
 # Needs torch with CUDA, transformers, accelerate, onnx, onnxruntime, tokenizers, matplotlib, pyyaml
 # already installed; runs from the repo root; logs go to $OUT (default: ./gpu-check).
 #   bash benchmarks/gpu/device_check.sh
@@ -47,4 +48,13 @@ cp "$work/evaluation/metrics.json" "$OUT/micro-metrics.json" 2>/dev/null
 
 step pytest-training 120 python3 -m pytest -q -p no:cacheprovider --durations=10 training/tests \
   --ignore=training/tests/test_micro_pipeline.py
+
+# 4. (opt-in, about 5 more minutes: PASSLENS_VLLM_BENCH=1) vLLM rollouts/s with and without prefix caching.
+if [ "${PASSLENS_VLLM_BENCH:-0}" = 1 ]; then
+  if python3 -c 'import vllm' 2>/dev/null; then
+    step vllm-rollouts 330 python3 benchmarks/gpu/bench_vllm_rollouts.py --problems 32 --max-new-tokens 256
+  else
+    echo "=== vllm-rollouts: vLLM is not installed on this machine; nothing measured"
+  fi
+fi
 exit $status

@@ -185,6 +185,27 @@ def score_row(rollout: ScoredRollout) -> dict[str, Any]:
            "decisive_index": rollout.decisive_index}
 
 
+# ---------------------------------------------------------------- build throughput
+
+def read_throughput(dataset_dir: str | Path) -> list[dict[str, Any]]:
+    """The build sessions of a dataset folder's `throughput.json` (rollouts/throughput.py), oldest first."""
+    path = Path(dataset_dir) / "throughput.json"
+    return json.loads(path.read_text(encoding="utf-8"))["sessions"] if path.is_file() else []
+
+
+def write_throughput_session(dataset_dir: str | Path, session: dict[str, Any], replace_last: bool) -> None:
+    """Adds a session to `throughput.json`, or replaces the last one (the same session, updated)."""
+    sessions = read_throughput(dataset_dir)
+    if replace_last and sessions:
+        sessions[-1] = session
+    else:
+        sessions.append(session)
+    path = Path(dataset_dir) / "throughput.json"
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(json.dumps({"sessions": sessions}, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
 # ---------------------------------------------------------------- split file
 
 def read_split(path: str | Path) -> dict[str, list[str]]:

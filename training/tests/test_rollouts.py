@@ -6,7 +6,7 @@ import torch
 
 from passlens_training.data.apps import load_problems
 from passlens_training.rollouts.balance import balance
-from passlens_training.rollouts.generation import HFBackend, Sample, SamplingConfig
+from passlens_training.rollouts.generation import HFBackend, Sample, SamplingConfig, vllm_logprobs_mode
 from passlens_training.rollouts.judging import Judge
 from passlens_training.data.prompts import build_prompt
 from passlens_training.contracts import load_templates
@@ -175,3 +175,18 @@ def test_judge_runs_each_distinct_program_once(problems, tmp_path):
     assert [r["passed"] for r in out] == [True, False, True, False, False]
     assert out[2]["results"] == out[0]["results"] and out[4]["verdicts"] == out[1]["verdicts"]
     assert len(log.read_text().splitlines()) == 2
+
+
+def test_vllm_logprobs_mode_is_the_one_that_records_ours():
+    """Ours: log softmax(logits / T) before top-p. vLLM's raw mode is the model's own (T = 1),
+    its processed mode comes after top-p renormalisation (equal to ours only at top_p = 1)."""
+    assert vllm_logprobs_mode(SamplingConfig(1.0, 0.95)) == "raw_logprobs"
+    assert vllm_logprobs_mode(SamplingConfig(1.0, 1.0)) == "raw_logprobs"
+    assert vllm_logprobs_mode(SamplingConfig(0.7, 1.0)) == "processed_logprobs"
+    assert vllm_logprobs_mode(SamplingConfig(1.0, 1.0), "processed_logprobs") == "processed_logprobs"
+    with pytest.raises(ValueError, match="before top-p 0.9"):
+        vllm_logprobs_mode(SamplingConfig(0.7, 0.9))
+    with pytest.raises(ValueError, match="records other log-probabilities"):
+        vllm_logprobs_mode(SamplingConfig(0.7, 1.0), "raw_logprobs")
+    with pytest.raises(ValueError, match="records other log-probabilities"):
+        vllm_logprobs_mode(SamplingConfig(1.0, 0.95), "processed_logprobs")

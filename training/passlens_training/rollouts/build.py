@@ -1,35 +1,47 @@
 """`build-dataset` stage: APPS problems → labelled forking rollouts (JSONL shards) + stats.
 
-    python -m passlens_training.rollouts --config configs/tiny-cpu.yaml [--limit N]
+    python -m passlens_training.rollouts --config configs/tiny-cpu.yaml [--limit N] [--engine local|ray]
 
-Output dir: `split.json`, `run.json` (the config of the run and the judge's isolation mode), `shards/rollouts-SPLIT-NNNNN.jsonl`
-(kept problems), `shards/excluded-SPLIT-NNNNN.jsonl` (problems with no passing rollout, when
-excluded), `progress.jsonl` (one line per finished problem), `balanced-train.jsonl`,
-`stats.json`, `plots/*.png`.
+Output dir: `split.json`, `run.json` (the settings of the run and the judge's isolation mode),
+`shards/rollouts-SPLIT-NNNNN.jsonl` (kept problems), `shards/excluded-SPLIT-NNNNN.jsonl` (problems
+with no passing rollout, when excluded), `progress.jsonl` (one line per finished problem), `throughput.json` (rates per
+worker and session: throughput.py), `balanced-train.jsonl`, `stats.json`, `plots/*.png`.
+
+Engines (`rollouts.engine`): `local` runs the backend and the judge in this process; `ray`
+shards the problems over generation workers on a Ray cluster, judging in a separate CPU pool
+(distributed.py). Either way this process alone writes the output, problem by problem.
 
 Resumable: a problem's rollouts are appended to its shard, then the problem is marked done in
 progress.jsonl (both flushed and fsynced). On restart, lines of problems not marked done (a
 kill between the two writes, or a torn last line: records.py) are dropped, so nothing is lost
-or doubled.
+or doubled. A run may be resumed on the other engine.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
+import os
+import socket
+import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import REPO_PLACEHOLDER, load_section, read_config, resolve_path
 from ..contracts import load_templates
 from ..data.apps import LoadReport, load_or_make_split, load_problems
 from ..data.prompts import build_prompt
-from ..records import append_jsonl, read_dataset_shards, read_jsonl, shard_name, write_jsonl, write_split
+from ..records import (append_jsonl, read_dataset_shards, read_jsonl, shard_name, write_jsonl, write_split,
+                       write_throughput_session)
 from .balance import balance
 from .forking import ForkingConfig, generate_independent, generate_rollouts
 from .generation import SamplingConfig, make_backend
 from .judging import Judge, WeakIsolationRefused, is_weak_isolation
+from .throughput import MeteredBackend, MeteredJudge, WorkCounts, WorkerReport, session_summary
+
+if TYPE_CHECKING:
+    from .distributed import RayConfig
 
 
 TINY_PREFIX = "tiny-random:"
@@ -50,11 +62,13 @@ class DataConfig:
 @dataclasses.dataclass
 class RolloutsConfig:
     output_dir: str = "runs/dataset"
+    engine: str = "local"  # local | ray (settings: the config's `ray` section, distributed.RayConfig)
     backend: str = "hf"  # hf | vllm | openai
     generator: str = ""  # model path / hub id (served model name for openai)
     revision: str | None = None
     device: str = "cpu"
     dtype: str = "auto"
+    torch_threads: int = 0  # hf on CPU: torch threads (0 = torch's default); its last bits depend on it
     server_url: str = ""
     vllm: dict[str, Any] = dataclasses.field(default_factory=dict)  # extra vllm.LLM(...) arguments
     prompt_templates: str = ""  # default: contracts/prompt_templates.json
@@ -111,18 +125,21 @@ def _check_same_run(out: Path, run: dict[str, Any]) -> None:
         run_file.write_text(json.dumps(run, indent=1))
 
 
-def build(data: DataConfig, cfg: RolloutsConfig, *, progress_bar: bool = True) -> dict[str, Any]:
-    from tqdm import tqdm
-
+def build(data: DataConfig, cfg: RolloutsConfig, *, progress_bar: bool = True,
+          ray_cfg: RayConfig | None = None) -> dict[str, Any]:
+    """`ray_cfg`: the `ray` section, for engine `ray` (its defaults when None)."""
+    if cfg.engine not in ("local", "ray"):
+        raise SystemExit(f"rollouts.engine must be 'local' or 'ray', got {cfg.engine!r}")
     if "train" in cfg.independent_splits:
         raise SystemExit("rollouts.independent_splits names 'train': training reads trunks and forks only; "
                          "draw independent samples for the evaluation splits (e.g. [validation, test])")
     out = Path(resolve_path(cfg.output_dir))
     (out / "shards").mkdir(parents=True, exist_ok=True)
-    # Settings that change no rollout may differ on resume.
+    # Settings that change no rollout may differ on resume (torch_threads: only in the last bits of CPU floats).
     # (The isolation actually used is checked on its own: _record_isolation.)
     result_settings = {k: v for k, v in dataclasses.asdict(cfg).items()
-                       if k not in ("judge_workers", "problems_per_batch", "judge_isolation", "allow_weak_isolation")}
+                       if k not in ("engine", "judge_workers", "problems_per_batch", "torch_threads",
+                                    "judge_isolation", "allow_weak_isolation")}
     _check_same_run(out, {"data": dataclasses.asdict(data), "rollouts": result_settings})
 
     report = LoadReport()
@@ -149,42 +166,135 @@ def build(data: DataConfig, cfg: RolloutsConfig, *, progress_bar: bool = True) -
     done = _recover(out)
     todo = [(name, p) for name, p in work if p.problem_id not in done]
 
-    sampling = SamplingConfig(cfg.temperature, cfg.top_p)
-    fork_cfg = ForkingConfig(cfg.num_forks, cfg.samples_per_fork, cfg.max_new_tokens, cfg.min_fork_distance,
-                             cfg.trunk_policy, cfg.trunk_retries)
-    templates = load_templates(resolve_path(cfg.prompt_templates) if cfg.prompt_templates else None)
     if todo:
-        from transformers import AutoTokenizer
-
-        generator = _generator_path(cfg.generator)
-        tokenizer = AutoTokenizer.from_pretrained(generator, revision=cfg.revision)
-        backend = make_backend(cfg.backend, generator, sampling, revision=cfg.revision, device=cfg.device,
-                               dtype=cfg.dtype, server_url=cfg.server_url, tokenizer=tokenizer, vllm_options=cfg.vllm)
-        judge = Judge(resolve_path(cfg.judge_path) if cfg.judge_path else None, workers=cfg.judge_workers,
-                      timeout_s=cfg.judge_timeout_s, memory_mb=cfg.judge_memory_mb,
-                      isolation=cfg.judge_isolation, allow_weak_isolation=cfg.allow_weak_isolation)
-        # Known before anything is generated: a machine that cannot isolate stops here.
-        _record_isolation(out, judge.probe())
-        index = {(name, p.problem_id): i for name in data.splits
-                 for i, p in enumerate(p for n, p in work if n == name)}
-        bar = tqdm(total=len(todo), desc="problems", unit="problem", disable=not progress_bar)
         step = max(cfg.problems_per_batch, 1)
-        for b in range(0, len(todo), step):
-            chunk = todo[b:b + step]
-            prompts = [build_prompt(problem, tokenizer, templates) for _, problem in chunk]
-            batch = [(problem, ids) for (_, problem), (_, ids) in zip(chunk, prompts)]
-            evaluated = [i for i, (name, _) in enumerate(chunk) if name in cfg.independent_splits]
-            independent = dict(zip(evaluated, generate_independent([batch[i] for i in evaluated], backend, judge, tokenizer,
-                                                                   cfg.independent_samples, cfg.max_new_tokens, cfg.seed)))
-            for i, ((name, problem), (prompt_text, prompt_ids), records) in enumerate(zip(
-                    chunk, prompts, generate_rollouts(batch, backend, judge, tokenizer, fork_cfg, cfg.seed))):
-                _commit_problem(out, cfg, name, problem, index[(name, problem.problem_id)], prompt_text, prompt_ids,
-                                records, independent.get(i, []), backend)
-                bar.update(1)
-        bar.close()
+        chunks = [todo[b:b + step] for b in range(0, len(todo), step)]
+        position = {(name, p.problem_id): i for name in data.splits
+                    for i, p in enumerate(p for n, p in work if n == name)}
+        session = Session(out, cfg, position, len(todo), progress_bar)
+        generator = _generator_path(cfg.generator)
+        templates = load_templates(resolve_path(cfg.prompt_templates) if cfg.prompt_templates else None)
+        try:
+            if cfg.engine == "ray":
+                from .distributed import RayConfig, run_on_ray
+
+                run_on_ray(chunks, cfg, ray_cfg or RayConfig(), generator, templates, session)
+            else:
+                _run_local(chunks, cfg, generator, templates, session)
+        finally:
+            session.close()
 
     stats = write_stats(out, data, cfg, report)
     return stats
+
+
+def _run_local(chunks, cfg: RolloutsConfig, generator: str, templates: dict[str, str], session: Session) -> None:
+    from transformers import AutoTokenizer
+
+    judge = Judge(**judge_settings(cfg))
+    # Known before a model is loaded or anything generated: a machine that cannot isolate stops here.
+    session.isolation(judge.probe())
+    tokenizer = AutoTokenizer.from_pretrained(generator, revision=cfg.revision)
+    backend = engine_backend(cfg, generator, tokenizer)
+    session.engines_ready()
+    for chunk in chunks:
+        counts = WorkCounts()
+        results = chunk_rollouts(chunk, MeteredBackend(backend, counts), MeteredJudge(judge, counts), tokenizer, templates, cfg)
+        session.commit("local", chunk, results, counts, os.getpid(), socket.gethostname())
+
+
+def engine_backend(cfg: RolloutsConfig, generator: str, tokenizer):
+    """The generation backend the config names, as every engine (and Ray worker) builds it."""
+    return make_backend(cfg.backend, generator, SamplingConfig(cfg.temperature, cfg.top_p), revision=cfg.revision,
+                        device=cfg.device, dtype=cfg.dtype, server_url=cfg.server_url, tokenizer=tokenizer,
+                        vllm_options=cfg.vllm, threads=cfg.torch_threads)
+
+
+def judge_settings(cfg: RolloutsConfig) -> dict[str, Any]:
+    """`Judge(...)` arguments from the config (the judge path resolved where the judge runs)."""
+    return {"judge_path": resolve_path(cfg.judge_path) if cfg.judge_path else None, "workers": cfg.judge_workers,
+            "timeout_s": cfg.judge_timeout_s, "memory_mb": cfg.judge_memory_mb,
+            "isolation": cfg.judge_isolation, "allow_weak_isolation": cfg.allow_weak_isolation}
+
+
+def chunk_rollouts(chunk: list[tuple[str, Any]], backend, judge, tokenizer, templates: dict[str, str],
+                   cfg: RolloutsConfig) -> list[dict[str, Any]]:
+    """The rollouts of a chunk of (split, problem), whichever engine runs it: per problem its
+    prompt, its trunk and fork records and, in `rollouts.independent_splits`, its independent
+    samples (all but the dataset-level fields `commit_problem` adds)."""
+    fork_cfg = ForkingConfig(cfg.num_forks, cfg.samples_per_fork, cfg.max_new_tokens, cfg.min_fork_distance,
+                             cfg.trunk_policy, cfg.trunk_retries)
+    prompts = [build_prompt(problem, tokenizer, templates) for _, problem in chunk]
+    batch = [(problem, ids) for (_, problem), (_, ids) in zip(chunk, prompts)]
+    evaluated = [i for i, (name, _) in enumerate(chunk) if name in cfg.independent_splits]
+    independent = dict(zip(evaluated, generate_independent([batch[i] for i in evaluated], backend, judge, tokenizer,
+                                                           cfg.independent_samples, cfg.max_new_tokens, cfg.seed)))
+    records = generate_rollouts(batch, backend, judge, tokenizer, fork_cfg, cfg.seed)
+    return [{"prompt_text": text, "prompt_ids": ids, "records": recs, "independent": independent.get(i, []),
+             "generator": {"id": backend.generator_id, "revision": backend.revision}}
+            for i, ((text, ids), recs) in enumerate(zip(prompts, records))]
+
+
+class Session:
+    """This process's part of a build, whichever engine: commits each finished problem, counts
+    the work per worker, moves the progress bar and keeps throughput.json current."""
+
+    WRITE_EVERY_S = 30.0
+
+    def __init__(self, out: Path, cfg: RolloutsConfig, position: dict[tuple[str, str], int], total: int, progress_bar: bool):
+        from tqdm import tqdm
+
+        self.out, self.cfg, self.position = out, cfg, position
+        self.workers: dict[str, WorkerReport] = {}
+        self.started, self.t0 = time.time(), time.perf_counter()
+        self.written_at: float | None = None
+        self.startup_s: float | None = None
+        self.mode: str | None = None  # the judge's isolation, probed before anything is generated
+        self.bar = tqdm(total=total, desc=f"problems ({cfg.engine})", unit="problem", disable=not progress_bar)
+
+    def isolation(self, mode: str) -> None:
+        """Called by the engine with the isolation its judge probed, before any generation."""
+        _record_isolation(self.out, mode)
+        self.mode = mode
+
+    def engines_ready(self) -> None:
+        """Called by the engine once every generation engine is loaded."""
+        self.startup_s = time.perf_counter() - self.t0
+
+    def commit(self, worker: str, chunk: list[tuple[str, Any]], results: list[dict[str, Any]], counts: WorkCounts,
+               pid: int, node: str) -> None:
+        for (name, problem), result in zip(chunk, results):
+            # One mode per dataset (run.json) even when judging changes mode mid-run (a fallback
+            # to weak) or, on Ray, judge tasks land on nodes that isolate differently.
+            modes = {r["isolation"] for r in result["records"] + result["independent"]} - {self.mode}
+            if modes:
+                raise SystemExit(f"problem {problem.problem_id} was judged under {'/'.join(sorted(modes))} isolation, the "
+                                 f"run under {self.mode} (run.json): labels from both would mix, so it was not written. "
+                                 "Judge where every machine isolates the same way (on Ray, ray.judge_resources keeps "
+                                 "judge tasks to such nodes), then run the same command again to resume")
+            commit_problem(self.out, self.cfg, name, problem, self.position[(name, problem.problem_id)], result)
+        counts.problems += len(chunk)
+        counts.rollouts += sum(len(r["records"]) + len(r["independent"]) for r in results)
+        report = self.workers.setdefault(worker, WorkerReport(worker, node=node))
+        report.counts.add(counts)
+        if pid not in report.pids:
+            report.pids.append(pid)
+        self.bar.update(len(chunk))
+        wall = time.perf_counter() - self.t0
+        self.bar.set_postfix(rollouts_per_s=f"{sum(w.counts.rollouts for w in self.workers.values()) / wall:.2f}")
+        if self.written_at is None or wall - self.written_at >= self.WRITE_EVERY_S:
+            self._write(wall)
+
+    def _write(self, wall: float) -> None:
+        workers = [self.workers[k] for k in sorted(self.workers)]
+        write_throughput_session(self.out, session_summary(self.cfg.engine, workers, wall, self.started, self.startup_s),
+                                 replace_last=self.written_at is not None)
+        self.written_at = wall
+
+    def close(self) -> None:
+        self.bar.close()
+        if self.workers:
+            self._write(time.perf_counter() - self.t0)
 
 
 def _record_isolation(out: Path, mode: str) -> None:
@@ -199,17 +309,17 @@ def _record_isolation(out: Path, mode: str) -> None:
     run_file.write_text(json.dumps(run, indent=1))
 
 
-def _commit_problem(out: Path, cfg: RolloutsConfig, name: str, problem, position: int, prompt_text: str,
-                    prompt_ids: list[int], records: list[dict[str, Any]], independent: list[dict[str, Any]], backend) -> None:
+def commit_problem(out: Path, cfg: RolloutsConfig, name: str, problem, position: int, result: dict[str, Any]) -> None:
     """Appends one problem's rollouts to its shard, then marks the problem done (see module doc).
     Only training problems are excluded for having no passing fork rollout: evaluation keeps
     every problem and reports with and without the unsolved ones (docs/EVALUATION.md)."""
-    passes = sum(r["label"] for r in records)
-    records = records + independent
+    independent = result["independent"]
+    passes = sum(r["label"] for r in result["records"])
+    records = result["records"] + independent
     for r in records:
         r.update({"split": name, "difficulty": problem.difficulty, "kind": problem.kind,
-                  "prompt_text": prompt_text, "prompt_token_ids": prompt_ids,
-                  "generator": {"id": backend.generator_id, "revision": backend.revision},
+                  "prompt_text": result["prompt_text"], "prompt_token_ids": result["prompt_ids"],
+                  "generator": result["generator"],
                   "sampling": {"temperature": cfg.temperature, "top_p": cfg.top_p, "max_new_tokens": cfg.max_new_tokens}})
     kept = passes > 0 or not cfg.exclude_no_pass or name != "train"
     shard = out / "shards" / shard_name("rollouts" if kept else "excluded", name, position // cfg.problems_per_shard)
@@ -312,6 +422,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="passlens-train build-dataset", description=__doc__.split("\n")[0])
     parser.add_argument("--config", required=True)
     parser.add_argument("--limit", type=int, default=None, help="problems per split (overrides data.limit)")
+    parser.add_argument("--engine", choices=["local", "ray"], help="overrides rollouts.engine")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     read_config(args.config)
@@ -319,8 +430,15 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_section(args.config, "rollouts", RolloutsConfig)
     if args.limit is not None:
         data.limit = args.limit
+    if args.engine:
+        cfg.engine = args.engine
+    ray_cfg = None
+    if cfg.engine == "ray":
+        from .distributed import RayConfig
+
+        ray_cfg = load_section(args.config, "ray", RayConfig)
     try:
-        stats = build(data, cfg, progress_bar=not args.no_progress)
+        stats = build(data, cfg, progress_bar=not args.no_progress, ray_cfg=ray_cfg)
     except WeakIsolationRefused as refused:
         raise SystemExit(f"build-dataset: {refused}") from None
     print(f"build-dataset: {stats['rollouts_kept']} rollouts kept ({stats['pass']} pass / {stats['fail']} fail), "

@@ -7,7 +7,7 @@ before top-p truncation). Forking reuses this: a branch is a request whose prefi
 prompt plus the trunk's tokens before the fork.
 
 - `hf`: transformers in-process (CPU or GPU); the n samples of a request are one batch.
-- `vllm`: offline engine with prefix caching (imported lazily; GPU machines only).
+- `vllm`: vLLM's offline engine, a wave per call, prefix caching (imported lazily; GPU machines only).
 - `openai`: an OpenAI-compatible /v1/completions server (vLLM serve, SGLang, llama.cpp's
   llama-cpp-python server) with `logprobs`; token-id prompts where the server takes them.
 """
@@ -57,10 +57,12 @@ def _trim_at_eos(ids: list[int], lps: list[float], eos_ids: set[int]) -> Sample:
 
 class HFBackend:
     def __init__(self, model_path: str, sampling: SamplingConfig, *, device: str = "cpu", dtype: str = "auto",
-                 revision: str | None = None):
+                 revision: str | None = None, threads: int = 0):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        if threads > 0:  # CPU results depend on it in the last bits (reduction order): fixed for reproducible runs
+            torch.set_num_threads(threads)
         self.torch = torch
         self.sampling = sampling
         self.device = device
@@ -107,33 +109,61 @@ class HFBackend:
         return [_trim_at_eos(new[i].tolist(), lps[i].tolist(), self.eos_ids) for i in range(request.n)]
 
 
+def vllm_logprobs_mode(sampling: SamplingConfig, requested: str | None = None) -> str:
+    """The vLLM `logprobs_mode` whose sampled-token values are ours: log softmax(logits / T), before
+    top-p. vLLM's raw_logprobs are the model's own (ours at T = 1, whatever top_p); its
+    processed_logprobs come after temperature *and* top-k/top-p, renormalised over the tokens
+    kept (ours at top_p = 1). Neither is ours when T != 1 and top_p < 1."""
+    agree = ({"raw_logprobs"} if sampling.temperature == 1.0 else set()) | (
+        {"processed_logprobs"} if sampling.top_p >= 1.0 else set())
+    if not agree:
+        raise ValueError(f"backend 'vllm' cannot record log-probabilities at temperature {sampling.temperature} "
+                         f"before top-p {sampling.top_p}: vLLM renormalises them over the top-p set. Use temperature 1 "
+                         "or top_p 1 (the paper: both 1), or the hf backend")
+    if requested is None:  # raw where it agrees: vLLM's fastest top-p sampler is not used with processed modes
+        return "raw_logprobs" if "raw_logprobs" in agree else "processed_logprobs"
+    if requested not in agree:
+        raise ValueError(f"rollouts.vllm.logprobs_mode {requested!r} records other log-probabilities than the hf backend "
+                         f"at temperature {sampling.temperature}, top_p {sampling.top_p}; use one of {sorted(agree)} or leave it out")
+    return requested
+
+
 class VLLMBackend:
-    def __init__(self, model_path: str, sampling: SamplingConfig, *, revision: str | None = None,
-                 enable_prefix_caching: bool = True, **engine_kwargs: Any):
+    """vLLM's offline engine at full rate (vLLM >= 0.11.1: pyproject's `vllm` extra).
+
+    `generate` gets a whole wave at once (build-dataset sends every trunk of a batch of problems in
+    one call, then every fork), so vLLM schedules them together. A fork is one request with n = M
+    samples from the prompt + trunk prefix: vLLM runs its prefill once and the M samples share its
+    KV blocks; automatic prefix caching (on here) reuses the prompt's, and the trunk's prefix
+    blocks, across the K forks of a trunk. Only generated-token log-probabilities are asked for
+    (`logprobs=0`: the sampled token's); prompt log-probabilities would recompute every prompt
+    token and bypass the cache. vLLM seeds a request's n samples seed, seed + 1, ...; token ids
+    come back undecoded (`detokenize=False`: records decode with the tokenizer, as for hf)."""
+
+    def __init__(self, model_path: str, sampling: SamplingConfig, *, revision: str | None = None, **engine_kwargs: Any):
         try:
             from vllm import LLM
         except ImportError as err:
             raise RuntimeError("backend 'vllm' needs vLLM on a GPU machine: pip install 'passlens-training[vllm]'") from err
         self.sampling = sampling
         self.generator_id, self.revision = model_path, revision
-        self.llm = LLM(model=model_path, revision=revision, enable_prefix_caching=enable_prefix_caching, **engine_kwargs)
+        engine_kwargs.setdefault("enable_prefix_caching", True)
+        engine_kwargs["logprobs_mode"] = vllm_logprobs_mode(sampling, engine_kwargs.get("logprobs_mode"))
+        self.llm = LLM(model=model_path, revision=revision, **engine_kwargs)
 
     def generate(self, requests: list[Request]) -> list[list[Sample]]:
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 
-        prompts, params = [], []
-        for r in requests:
-            prompts.append(TokensPrompt(prompt_token_ids=r.prefix_ids))
-            # logprobs=0: only the sampled token's log-probability. Which distribution it is under
-            # follows the engine's logprobs_mode (configs set processed_logprobs: after temperature, like `hf`).
-            params.append(SamplingParams(n=r.n, temperature=self.sampling.temperature, top_p=self.sampling.top_p,
-                                         max_tokens=max(r.max_new_tokens, 1), logprobs=0, seed=r.seed))
+        prompts = [TokensPrompt(prompt_token_ids=r.prefix_ids) for r in requests]
+        params = [SamplingParams(n=r.n, temperature=self.sampling.temperature, top_p=self.sampling.top_p,
+                                 max_tokens=max(r.max_new_tokens, 1), logprobs=0, seed=r.seed, detokenize=False)
+                  for r in requests]
         outputs = self.llm.generate(prompts, params, use_tqdm=False)
         results = []
         for r, out in zip(requests, outputs):
             samples = []
-            for comp in out.outputs:
+            for comp in sorted(out.outputs, key=lambda c: c.index):
                 ids = list(comp.token_ids)[: max(r.max_new_tokens, 0)]
                 lps = [step[tok].logprob for tok, step in zip(ids, comp.logprobs or [])]
                 samples.append(Sample(ids, lps))
@@ -145,8 +175,8 @@ class OpenAIBackend:
     """Client of an OpenAI-compatible completions server, in the formats real servers answer:
 
     - vLLM: token-id prompts, `return_tokens_as_token_ids` gives `token_id:N` strings, `n`
-      honoured; its logprobs follow `--logprobs-mode` (processed_logprobs: after temperature,
-      like `hf`).
+      honoured; its logprobs follow `--logprobs-mode` (like `hf` with the mode
+      `vllm_logprobs_mode` names: raw_logprobs at temperature 1, processed_logprobs at top_p 1).
     - llama.cpp's llama-cpp-python server: text prompts only (the prefix is decoded and must
       re-tokenise to the same ids, or the request is refused here), tokens as the text they
       decode to (mapped back through the byte-level vocabulary), `n` ignored (the backend
@@ -241,9 +271,9 @@ class _RetryWithText(Exception):
 
 def make_backend(kind: str, generator: str, sampling: SamplingConfig, *, revision: str | None = None,
                  device: str = "cpu", dtype: str = "auto", server_url: str = "", tokenizer=None,
-                 vllm_options: dict[str, Any] | None = None) -> Backend:
+                 vllm_options: dict[str, Any] | None = None, threads: int = 0) -> Backend:
     if kind == "hf":
-        return HFBackend(generator, sampling, device=device, dtype=dtype, revision=revision)
+        return HFBackend(generator, sampling, device=device, dtype=dtype, revision=revision, threads=threads)
     if kind == "vllm":
         return VLLMBackend(generator, sampling, revision=revision, **(vllm_options or {}))
     if kind == "openai":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +52,9 @@ class Judge:
             raise WeakIsolationRefused(f"rollouts.judge_isolation is {isolation!r}, the judge's weak isolation, which model-written "
                                        f"code can escape. {ALLOW_WEAK_HINT}")
         self.isolation, self.allow_weak = isolation, allow_weak_isolation
-        # The mode the last run reported (None before any run).
-        self.mode: str | None = None
+        # The mode the last run reported; before any run, the mode asked for by name (auto: None).
+        # Empty programs, which run nowhere, are labelled in it.
+        self.mode: str | None = None if isolation == AUTO_ISOLATION else isolation
 
     def probe(self) -> str:
         """Runs one trivial program to learn the isolation mode this machine gives; raises
@@ -72,6 +74,11 @@ class Judge:
 
         Identical (code, tests) items run once: rollouts sampled from one fork often end in the
         same program (on the micro problems ~5 in 6 do), and a verdict is a function of both."""
+        return self.judge_counted(items)[0]
+
+    def judge_counted(self, items: list[tuple[str, str, dict[str, Any]]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """`judge`, and what the sandbox ran: {programs, tests (test cases), seconds}."""
+        start = time.perf_counter()
         requests, responses = [], {}
         first_of: dict[tuple[str, str], str] = {}
         same_as: dict[str, str] = {}
@@ -113,9 +120,11 @@ class Judge:
                                                f"{note} {ALLOW_WEAK_HINT}".replace("  ", " "))
                 self.mode = resp.get("isolation", self.mode)
                 responses[resp["id"]] = resp
+        run = {"programs": len(requests), "tests": sum(len(responses[r["id"]].get("results", [])) for r in requests),
+               "seconds": time.perf_counter() - start if requests else 0.0}
         for rid in responses:
             # Empty programs ran nowhere; they are labelled in the same run's mode.
             responses[rid].setdefault("isolation", self.mode)
         for rid, first in same_as.items():
             responses[rid] = {**responses[first], "id": rid}
-        return [responses[rid] for rid, _, _ in items]
+        return [responses[rid] for rid, _, _ in items], run
