@@ -44,13 +44,14 @@ STOPPED = ("pruned", "budget")
 
 @dataclasses.dataclass(frozen=True)
 class Policy:
-    """Guided search's knobs (names as in the extension's GuidedPolicy, snake_case)."""
+    """Guided search's knobs (names as in the extension's GuidedPolicy, snake_case; defaults
+    as its DEFAULT_GUIDED, chosen by guided_report.py)."""
 
     width: int
-    interval: int = 32
+    interval: int = 8
     prune_fraction: float = 0.25
     threshold: float = 0.0
-    warmup_tokens: int = 32
+    warmup_tokens: int = 16
     rebranch: bool = True
     window: int = 32
 
