@@ -156,7 +156,7 @@ def test_scores_of_other_records_are_refused(tmp_path):
         gs.load_pools([data], tmp_path / "other.jsonl")
 
 
-def test_run_averages_draws_and_compare_chooses_within_best_of_n_tokens(tmp_path):
+def test_run_averages_draws_and_compare_chooses_a_policy(tmp_path):
     data, scores = write_dataset(tmp_path, {"a": constructed_problem(True), "b": constructed_problem(False)})
     pools, max_new = gs.load_pools([data], scores)
     prune = gs.Policy(width=4, interval=1, prune_fraction=0.5, threshold=0, warmup_tokens=0, rebranch=False, window=1)
@@ -171,16 +171,29 @@ def test_run_averages_draws_and_compare_chooses_within_best_of_n_tokens(tmp_path
     assert 0 < best_of[0].pass_at_1 < 1, "best-of-1 draws a random root"
 
 
-def test_choose_takes_the_best_pass_rate_within_the_baselines_tokens_then_the_cheapest():
-    def result(label, pass_at_1, tokens):
-        return gs.Result(label, gs.Policy(width=2), None, pass_at_1, tokens, 0.0, {}, {})
-    baseline = result("best-of-2", 0.5, 100)
-    picks = [result("over budget", 0.9, 120), result("good", 0.6, 80), result("good and cheap", 0.6, 40), result("cheap", 0.4, 10)]
-    assert gs.choose(picks, baseline).label == "good and cheap"
-    assert gs.tokens_to_match(picks, 0.5).label == "good and cheap"
+def result(label, pass_at_1, tokens, per_problem=None):
+    per_problem = per_problem or {"a": pass_at_1, "b": pass_at_1}
+    return gs.Result(label, gs.Policy(width=2), None, pass_at_1, tokens, 0.0, per_problem, {}, {k: tokens for k in per_problem})
+
+
+def test_best_of_n_at_a_budget_mixes_the_two_neighbouring_n():
+    best_of = [result("best-of-1", 0.4, 50, {"a": 0.0, "b": 0.8}), result("best-of-2", 0.5, 100, {"a": 0.2, "b": 0.8})]
+    mixed, how = gs.best_of_n_at(best_of, 75)
+    assert mixed == pytest.approx({"a": 0.1, "b": 0.8}) and how == "0.50 × best-of-1 + 0.50 × best-of-2"
+    assert gs.best_of_n_at(best_of, 20) == ({"a": 0.0, "b": 0.8}, "best-of-1"), "below best-of-1: best-of-1, which spends more"
+    assert gs.best_of_n_at(best_of, 500)[1] == "best-of-2"
+
+
+def test_choose_takes_the_largest_gain_over_best_of_n_at_equal_tokens_then_the_cheapest():
+    best_of = [result("best-of-1", 0.4, 50), result("best-of-2", 0.5, 100)]
+    picks = [result("more pass, more tokens", 0.55, 100), result("even", 0.45, 75),
+             result("gains 0.1", 0.5, 50), result("gains 0.1, cheaper", 0.5, 40)]
+    assert gs.advantage(picks[0], best_of) == pytest.approx(0.05) and gs.advantage(picks[1], best_of) == pytest.approx(0)
+    assert gs.choose(picks, best_of).label == "gains 0.1, cheaper"
+    assert gs.tokens_to_match(picks, 0.5).label == "gains 0.1, cheaper"
     assert gs.tokens_to_match(picks, 0.95) is None
-    with pytest.raises(ValueError, match="no policy spends fewer tokens"):
-        gs.choose([picks[0]], baseline)
+    with pytest.raises(ValueError, match="no guided policies"):
+        gs.choose([], best_of)
 
 
 def test_the_grid_holds_only_policies_that_stop_something():

@@ -44,13 +44,14 @@ STOPPED = ("pruned", "budget")
 
 @dataclasses.dataclass(frozen=True)
 class Policy:
-    """Guided search's knobs (names as in the extension's GuidedPolicy, snake_case)."""
+    """Guided search's knobs (names as in the extension's GuidedPolicy, snake_case; defaults
+    as its DEFAULT_GUIDED, chosen by guided_report.py)."""
 
     width: int
-    interval: int = 32
+    interval: int = 8
     prune_fraction: float = 0.25
     threshold: float = 0.0
-    warmup_tokens: int = 32
+    warmup_tokens: int = 16
     rebranch: bool = True
     window: int = 32
 
@@ -319,11 +320,13 @@ class Result:
     steps: float
     per_problem: dict[str, float]
     rebranches: dict[str, int]
+    per_problem_tokens: dict[str, float] = dataclasses.field(default_factory=dict)
 
     def row(self) -> dict[str, Any]:
         return {"label": self.label, "policy": dataclasses.asdict(self.policy), "token_budget": self.token_budget,
                 "pass_at_1": self.pass_at_1, "tokens": self.tokens, "steps": self.steps,
-                "per_problem": self.per_problem, "rebranches": self.rebranches}
+                "per_problem": self.per_problem, "per_problem_tokens": self.per_problem_tokens,
+                "rebranches": self.rebranches}
 
 
 def run(pools: Mapping[str, Pool], policy: Policy, max_new_tokens: int, draws: int, seed: int,
@@ -331,19 +334,20 @@ def run(pools: Mapping[str, Pool], policy: Policy, max_new_tokens: int, draws: i
     """Mean over problems of the mean over `draws` shuffles (the same shuffles for every policy)."""
     if not pools:
         raise ValueError("no problems to simulate")
-    passes, tokens, steps = {}, [], []
+    passes, tokens, steps = {}, {}, []
     rebranches = {"wanted": 0, "exact": 0, "moved": 0, "missing": 0}
     for pid, pool in sorted(pools.items()):
         outcomes = [simulate(pool, policy, max_new_tokens, token_budget, random.Random(f"{seed}:{pid}:{d}")) for d in range(draws)]
         passes[pid] = sum(o.passed for o in outcomes) / draws
-        tokens.append(sum(o.tokens for o in outcomes) / draws)
+        tokens[pid] = sum(o.tokens for o in outcomes) / draws
         steps.append(sum(o.steps for o in outcomes) / draws)
         for o in outcomes:
             for k, v in o.rebranches.items():
                 rebranches[k] += v
     n = len(pools)
     label = policy.label() + ("" if token_budget is None else f" budget {token_budget}")
-    return Result(label, policy, token_budget, sum(passes.values()) / n, sum(tokens) / n, sum(steps) / n, passes, rebranches)
+    return Result(label, policy, token_budget, sum(passes.values()) / n, sum(tokens.values()) / n, sum(steps) / n,
+                  passes, rebranches, tokens)
 
 
 def policy_grid(width: int) -> list[Policy]:
@@ -354,13 +358,36 @@ def policy_grid(width: int) -> list[Policy]:
     return sorted(policies, key=lambda p: dataclasses.astuple(p))
 
 
-def choose(guided: Sequence[Result], baseline: Result) -> Result:
-    """The default: the highest pass@1 among policies spending no more tokens than the baseline
-    (best-of-n at the same width); ties go to fewer tokens. Run it on validation problems only."""
-    affordable = [r for r in guided if r.tokens <= baseline.tokens]
-    if not affordable:
-        raise ValueError("no policy spends fewer tokens than the baseline")
-    return max(affordable, key=lambda r: (r.pass_at_1, -r.tokens))
+def best_of_n_at(best_of: Sequence[Result], tokens: float) -> tuple[dict[str, float], str]:
+    """Best-of-n's per-problem pass rate at a mean budget of `tokens`: a random mix of best-of-n
+    and best-of-(n+1) that spends `tokens` on average (`best_of` is n = 1, 2, …; outside their
+    range, the nearest end). Returns the rates and how they were mixed."""
+    if not best_of:
+        raise ValueError("no best-of-n results to compare with")
+    ordered = sorted(best_of, key=lambda r: r.tokens)
+    if tokens <= ordered[0].tokens:
+        return dict(ordered[0].per_problem), ordered[0].label
+    if tokens >= ordered[-1].tokens:
+        return dict(ordered[-1].per_problem), ordered[-1].label
+    upper = next(i for i, r in enumerate(ordered) if r.tokens >= tokens)
+    low, high = ordered[upper - 1], ordered[upper]
+    weight = (tokens - low.tokens) / (high.tokens - low.tokens)
+    mixed = {pid: (1 - weight) * low.per_problem[pid] + weight * high.per_problem[pid] for pid in low.per_problem}
+    return mixed, f"{1 - weight:.2f} × {low.label} + {weight:.2f} × {high.label}"
+
+
+def advantage(result: Result, best_of: Sequence[Result]) -> float:
+    """pass@1 above best-of-n's at the same mean tokens (best_of_n_at)."""
+    at_equal_tokens, _ = best_of_n_at(best_of, result.tokens)
+    return result.pass_at_1 - sum(at_equal_tokens.values()) / len(at_equal_tokens)
+
+
+def choose(guided: Sequence[Result], best_of: Sequence[Result]) -> Result:
+    """The default: the policy whose pass@1 is highest above best-of-n's at equal generated
+    tokens (the issue's goal); ties go to fewer tokens. Run it on validation problems only."""
+    if not guided:
+        raise ValueError("no guided policies to choose from")
+    return max(guided, key=lambda r: (round(advantage(r, best_of), 12), -r.tokens))
 
 
 def tokens_to_match(results: Sequence[Result], target: float) -> Result | None:
@@ -382,7 +409,7 @@ def compare(pools: Mapping[str, Pool], width: int, max_new_tokens: int, draws: i
     best_of = [run(pools, Policy.best_of_n(n), max_new_tokens, draws, seed) for n in range(1, width + 1)]
     guided = [run(pools, p, max_new_tokens, draws, seed) for p in (policies or policy_grid(width))]
     baseline = best_of[-1]
-    chosen = choose(guided, baseline)
+    chosen = choose(guided, best_of)
     match = tokens_to_match(guided, baseline.pass_at_1)
     return {"best_of_n": best_of, "guided": guided, "chosen": chosen, "match": match, "baseline": baseline}
 
