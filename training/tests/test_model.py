@@ -123,3 +123,39 @@ def test_cache_kwargs_follow_the_forward_signature(tiny_value):
     (name,) = cache_kwargs(None)
     assert name in inspect.signature(tiny_value.forward).parameters
     assert name in inspect.signature(tiny_value.model.forward).parameters  # the backbone export calls
+
+
+@pytest.mark.parametrize("model_type", ["qwen2", "llama"])
+def test_other_decoders_load_from_causal_lm_and_value_checkpoints(tmp_path, tokenizer, model_type):
+    """Qwen2 and Llama (the real models of configs/real-cpu.yaml) take the Phi-3 critic's path:
+    backbone from a causal LM, a new small head, the architecture recorded in config.json."""
+    from transformers import AutoModelForCausalLM
+
+    from passlens_training.testing.tiny import tiny_decoder_config
+    from passlens_training.train.model import VALUE_ARCHITECTURES, cache_kwargs
+
+    config = tiny_decoder_config(model_type, len(tokenizer), num_layers=2)
+    torch.manual_seed(5)
+    lm = AutoModelForCausalLM.from_config(config)
+    lm.save_pretrained(tmp_path / "lm")
+    value = load_value_model(tmp_path / "lm").eval()
+    assert type(value).__name__ == VALUE_ARCHITECTURES[model_type] and value.config.architectures == [VALUE_ARCHITECTURES[model_type]]
+    assert torch.equal(value.model.layers[1].self_attn.q_proj.weight, lm.model.layers[1].self_attn.q_proj.weight)
+    assert value.score.weight.abs().max() < 0.01
+    with torch.no_grad():
+        value.score.weight.normal_()
+    value.save_pretrained(tmp_path / "value")
+    loaded = load_value_model(tmp_path / "value").eval()
+    ids = torch.tensor([tokenizer.encode("def f(x):\n    return x * 2\n")])
+    assert torch.equal(loaded.score.weight, value.score.weight)
+    assert torch.allclose(token_values(loaded, ids), token_values(value, ids), atol=1e-6)
+    (name,) = cache_kwargs(None)
+    assert name in inspect.signature(value.model.forward).parameters
+
+
+def test_unsupported_architectures_are_refused_by_name(tmp_path):
+    from transformers import GPT2Config
+
+    GPT2Config(n_layer=1, n_embd=32, n_head=2, vocab_size=64).save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="'gpt2'.*phi3, qwen2, llama"):
+        load_value_model(tmp_path)

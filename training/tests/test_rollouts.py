@@ -57,6 +57,15 @@ def test_logprobs_are_the_models_and_branches_share_the_trunk(backend, problems,
     expected = torch.log_softmax(logits, -1).gather(-1, torch.tensor(trunk["token_ids"])[:, None])[:, 0]
     assert torch.allclose(expected, torch.tensor(trunk["logprobs"]), atol=1e-4)
 
+    # A branch's own tokens too (sampled on the trunk prefix's cache, copied to its M samples).
+    branch = max(branches, key=lambda b: len(b["token_ids"]) - b["branch"]["fork_position"])
+    pos = branch["branch"]["fork_position"]
+    ids = torch.tensor([prompt_ids + branch["token_ids"]])
+    with torch.no_grad():
+        logits = backend.model(ids).logits[0, len(prompt_ids) - 1:-1].float() / 0.8
+    expected = torch.log_softmax(logits, -1).gather(-1, torch.tensor(branch["token_ids"])[:, None])[:, 0]
+    assert torch.allclose(expected[pos:], torch.tensor(branch["logprobs"][pos:]), atol=1e-4)
+
     # Forks are exactly the K least likely generated tokens, in rank order.
     ranked = sorted(range(len(trunk["logprobs"])), key=lambda i: (trunk["logprobs"][i], i))[:3]
     positions = sorted({(b["branch"]["fork_rank"], b["branch"]["fork_position"]) for b in branches})

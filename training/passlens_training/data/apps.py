@@ -1,8 +1,9 @@
-"""APPS problems: loading (hub parquet, original folder layout, JSONL) and seeded splits.
+"""APPS problems: loading (hub parquet, original folder layout, JSONL) and seeded splits;
+`load_problems` also takes HumanEval (`humaneval.py`).
 
 Every loader yields `Problem`s with parsed tests; problems without tests are skipped and
-counted in `LoadReport`. The split file records which ids are train/test so every stage
-uses the same ones.
+counted in `LoadReport`. The split file records which ids are train/validation/test so every
+stage uses the same ones.
 """
 from __future__ import annotations
 
@@ -21,14 +22,16 @@ KINDS = ("standard_input", "call_based")
 class Problem:
     problem_id: str
     question: str
-    tests: dict[str, Any]  # {"inputs": [...], "outputs": [...], "fn_name"?: str}
+    tests: dict[str, Any]  # {"inputs": [...], "outputs": [...], "fn_name"?: str} or {"check": str, "entry_point": str}
     difficulty: str = "unknown"
     starter_code: str = ""
     solutions: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def kind(self) -> str:
-        return "call_based" if self.tests.get("fn_name") else "standard_input"
+        """The prompt kind: a function to complete (call-based tests or a check program) or a
+        standard-input program."""
+        return "call_based" if self.tests.get("fn_name") or "check" in self.tests else "standard_input"
 
 
 @dataclasses.dataclass
@@ -141,8 +144,17 @@ def hub_parquet_files(dataset: str, split: str) -> str:
 
 def load_problems(source: str, *, split: str = "train", report: LoadReport | None = None) -> list[Problem]:
     """`source`: a .jsonl file, a folder in the original layout, `hub:OWNER/NAME`, or parquet
-    files (a glob) in the hub's schema, with `{split}` where the split goes in the path."""
+    files (a glob) in the hub's schema, with `{split}` where the split goes in the path; or
+    HumanEval (`humaneval`, or a HumanEval*.jsonl[.gz] file), which has one split (`train`:
+    every problem; make_split divides it)."""
     report = report if report is not None else LoadReport()
+    from .humaneval import is_humaneval_source, load_humaneval
+
+    if is_humaneval_source(source):
+        if split != "train":
+            raise ValueError(f"HumanEval has no '{split}' split: every problem loads as 'train' and "
+                             "data.test_fraction / validation_fraction divide them")
+        return load_humaneval(source, report)
     if source.startswith("hub:"):
         return load_parquet(hub_parquet_files(source[4:], split), split, report)
     if source.endswith(".parquet"):
@@ -155,22 +167,32 @@ def load_problems(source: str, *, split: str = "train", report: LoadReport | Non
     raise FileNotFoundError(f"APPS source not found: {source} (a .jsonl file, an APPS folder, parquet files, or hub:codeparrot/apps)")
 
 
-def make_split(ids: Iterable[str], test_fraction: float, seed: int) -> dict[str, list[str]]:
+def make_split(ids: Iterable[str], test_fraction: float, seed: int, validation_fraction: float = 0.0) -> dict[str, list[str]]:
+    """A seeded split by problem: train/test, and a validation split (what is tuned, so that
+    the test split stays untouched) when `validation_fraction` > 0."""
     ids = sorted(set(ids))
     rng = random.Random(seed)
     shuffled = ids[:]
     rng.shuffle(shuffled)
     n_test = round(len(ids) * test_fraction)
-    return {"train": sorted(shuffled[n_test:]), "test": sorted(shuffled[:n_test])}
+    n_validation = round(len(ids) * validation_fraction)
+    if n_test + n_validation > len(ids):
+        raise ValueError(f"test_fraction {test_fraction} + validation_fraction {validation_fraction} leave no problem to train on")
+    split = {"train": sorted(shuffled[n_test + n_validation:]), "test": sorted(shuffled[:n_test])}
+    if validation_fraction > 0:
+        split["validation"] = sorted(shuffled[n_test:n_test + n_validation])
+    return split
 
 
-def load_or_make_split(path: str | Path, ids: Iterable[str], test_fraction: float, seed: int) -> dict[str, list[str]]:
+def load_or_make_split(path: str | Path, ids: Iterable[str], test_fraction: float, seed: int,
+                       validation_fraction: float = 0.0) -> dict[str, list[str]]:
     """Reads the split file when it exists (so every stage agrees; every list in it is a split,
-    e.g. the micro world's validation), else writes a new seeded train/test one."""
+    e.g. the micro world's validation), else writes a new seeded one (train/test, and
+    validation when `validation_fraction` > 0)."""
     path = Path(path)
     if path.is_file():
         split = read_split(path)
         return {name: ids for name, ids in split.items() if isinstance(ids, list)}
-    split = make_split(ids, test_fraction, seed)
-    write_split(path, {**split, "seed": seed, "test_fraction": test_fraction})
+    split = make_split(ids, test_fraction, seed, validation_fraction)
+    write_split(path, {**split, "seed": seed, "test_fraction": test_fraction, "validation_fraction": validation_fraction})
     return split

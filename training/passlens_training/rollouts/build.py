@@ -49,8 +49,9 @@ TINY_PREFIX = "tiny-random:"
 
 @dataclasses.dataclass
 class DataConfig:
-    source: str = f"{REPO_PLACEHOLDER}/../shared/apps-sample/problems.jsonl"  # .jsonl, APPS folder or hub:codeparrot/apps
+    source: str = f"{REPO_PLACEHOLDER}/../shared/apps-sample/problems.jsonl"  # .jsonl, APPS folder, hub:codeparrot/apps or humaneval
     test_fraction: float = 465 / 4449  # the paper's 3,984 / 465 split of APPS train
+    validation_fraction: float = 0.0  # > 0: a validation split too (tuning), so test stays untouched
     split_seed: int = 0
     split_file: str = ""  # default: OUTPUT_DIR/split.json
     use_apps_test_split: bool = False  # test = APPS test split instead of held-out APPS train
@@ -151,11 +152,12 @@ def build(data: DataConfig, cfg: RolloutsConfig, *, progress_bar: bool = True,
         split = {"train": sorted(p.problem_id for p in apps_train), "test": sorted(p.problem_id for p in apps_test)}
     else:
         split = load_or_make_split(resolve_path(data.split_file) if data.split_file else out / "split.json",
-                                   by_id, data.test_fraction, data.split_seed)
+                                   by_id, data.test_fraction, data.split_seed, data.validation_fraction)
         write_split(out / "split.json", split)
     unknown = [name for name in data.splits if name not in split]
     if unknown:
-        raise SystemExit(f"data.splits names {unknown}, but the split file has only {sorted(split)}")
+        raise SystemExit(f"data.splits names {unknown}, but the split file has only {sorted(split)}; "
+                         "a validation split needs data.validation_fraction > 0")
     missing = [pid for name in data.splits for pid in split[name] if pid not in by_id]
     if missing:
         raise SystemExit(f"split file names {len(missing)} problems not in {source} (e.g. {missing[:3]})")

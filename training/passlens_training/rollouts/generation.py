@@ -78,17 +78,30 @@ class HFBackend:
         return [self._one(r) for r in requests]
 
     def _one(self, request: Request) -> list[Sample]:
+        from transformers import DynamicCache
+
+        from ..train.model import cache_kwargs
+
         torch = self.torch
         if request.max_new_tokens <= 0:
             return [Sample([], []) for _ in range(request.n)]
         ids = torch.tensor([request.prefix_ids] * request.n, device=self.device)
-        torch.manual_seed(request.seed)
+        cached = {}
         with torch.no_grad():
+            if ids.shape[1] > 1:
+                # The prefix (the prompt, and a fork's trunk tokens) runs once and its keys and
+                # values are copied to the n samples; generate would run it n times. On a CPU
+                # the prefix is most of a fork's cost.
+                cache = DynamicCache()
+                self.model(input_ids=ids[:1, :-1], use_cache=True, **cache_kwargs(cache))
+                cache.batch_repeat_interleave(request.n)
+                cached = cache_kwargs(cache)
+            torch.manual_seed(request.seed)
             out = self.model.generate(
                 input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=True,
                 temperature=self.sampling.temperature, top_p=self.sampling.top_p, top_k=0,
                 max_new_tokens=request.max_new_tokens, output_logits=True, return_dict_in_generate=True,
-                pad_token_id=self.pad_id,
+                pad_token_id=self.pad_id, **cached,
             )
         new = out.sequences[:, ids.shape[1]:]
         logits = torch.stack(out.logits, dim=1).float() / self.sampling.temperature  # [n, steps, vocab]

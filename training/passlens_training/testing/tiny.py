@@ -83,6 +83,27 @@ def tiny_phi3_config(
     )
 
 
+def tiny_decoder_config(model_type: str, vocab_size: int, *, num_layers: int = 2, hidden_size: int = 64,
+                        num_heads: int = 4, num_kv_heads: int = 2, max_positions: int = 2048, eos_token_id: int = 0,
+                        pad_token_id: int = 0):
+    """A tiny config of any supported critic architecture (`phi3`, `qwen2`, `llama`), each with
+    its family's traits: Qwen2's q/k/v biases, Llama's and Qwen2's tied embeddings."""
+    if model_type == "phi3":
+        return tiny_phi3_config(vocab_size, num_layers=num_layers, hidden_size=hidden_size, num_heads=num_heads,
+                                num_kv_heads=num_kv_heads, max_positions=max_positions, eos_token_id=eos_token_id,
+                                pad_token_id=pad_token_id)
+    from transformers import LlamaConfig, Qwen2Config
+
+    classes = {"qwen2": Qwen2Config, "llama": LlamaConfig}
+    if model_type not in classes:
+        raise ValueError(f"no tiny config for '{model_type}'; known: phi3, {', '.join(classes)}")
+    return classes[model_type](
+        vocab_size=vocab_size, hidden_size=hidden_size, intermediate_size=4 * hidden_size, num_hidden_layers=num_layers,
+        num_attention_heads=num_heads, num_key_value_heads=num_kv_heads, max_position_embeddings=max_positions,
+        bos_token_id=eos_token_id, eos_token_id=eos_token_id, pad_token_id=pad_token_id, tie_word_embeddings=True,
+    )
+
+
 def save_tiny_causal_lm(out_dir: str | Path, *, seed: int = 0, corpus: Iterable[str] | None = None, **config_kwargs) -> Path:
     """Writes a random tiny Phi3ForCausalLM with its tokenizer in Hugging Face layout."""
     import torch

@@ -1,10 +1,12 @@
-"""The value-head critic: a Phi-3-architecture decoder whose LM head is replaced by one
-linear output per token, read through a sigmoid as p(pass | tokens so far).
+"""The value-head critic: a decoder whose LM head is replaced by one linear output per
+token, read through a sigmoid as p(pass | tokens so far).
 
-The checkpoint is a plain Hugging Face `Phi3ForTokenClassification` with `num_labels=1`,
-so transformers loads it as is and vLLM can serve it as a pooling model
-(`token_classify`, which applies the sigmoid for a single label). transformers' own
-token-classification loss is cross-entropy, wrong for one label: use `value_loss`.
+The checkpoint is a plain Hugging Face `*ForTokenClassification` with `num_labels=1`
+(`Phi3ForTokenClassification` for the paper's Phi-4 critics; Qwen2 and Llama decoders too,
+the architectures in `VALUE_ARCHITECTURES`, each tested), so transformers loads it as is and
+vLLM can serve it as a pooling model (`token_classify`, which applies the sigmoid for a
+single label). transformers' own token-classification loss is cross-entropy, wrong for one
+label: use `value_loss`.
 """
 from __future__ import annotations
 
@@ -16,10 +18,17 @@ from typing import Callable
 
 import torch
 import torch.nn.functional as F
-from transformers import AutoConfig, Phi3Config, Phi3ForTokenClassification, Phi3Model
+import transformers
+from transformers import AutoConfig, Phi3Model, PretrainedConfig, PreTrainedModel
 from transformers.integrations import is_deepspeed_zero3_enabled
 
-VALUE_ARCHITECTURE = "Phi3ForTokenClassification"
+# model_type -> the token-classification class the critic is built on. Only decoders whose
+# whole path (training, scoring, export, the Node runtime) is tested are listed.
+VALUE_ARCHITECTURES = {
+    "phi3": "Phi3ForTokenClassification",
+    "qwen2": "Qwen2ForTokenClassification",
+    "llama": "LlamaForTokenClassification",
+}
 # A fresh head starts near p=0.5 for every token: large random logits would make the
 # first steps fight the head's own noise instead of learning from the labels.
 NEW_HEAD_STD = 1e-3
@@ -35,21 +44,30 @@ def cache_argument(forward: Callable) -> str:
 @functools.cache
 def _phi3_cache_argument() -> str:
     # Read off the installed transformers' Phi-3 model, once: a wrapper (DDP, peft) hides the
-    # signature behind *args/**kwargs, and the batch loop should not inspect per call.
+    # signature behind *args/**kwargs, and the batch loop should not inspect per call. Every
+    # decoder of one transformers version takes the same name (test_model checks Qwen2, Llama).
     return cache_argument(Phi3Model.forward)
 
 
 def cache_kwargs(cache) -> dict:
-    """`{name: cache}` for a Phi-3 forward of the installed transformers."""
+    """`{name: cache}` for a decoder forward of the installed transformers."""
     return {_phi3_cache_argument(): cache}
 
 
-def _as_value_config(config: Phi3Config) -> Phi3Config:
-    """Sets the fields that make a Phi-3 config a one-output value model."""
+def value_class(model_type: str) -> type[PreTrainedModel]:
+    """The `*ForTokenClassification` class of a decoder architecture the critic supports."""
+    if model_type not in VALUE_ARCHITECTURES:
+        raise ValueError(f"a '{model_type}' model cannot be a PassLens critic; the supported decoder architectures "
+                         f"are {', '.join(VALUE_ARCHITECTURES)} (Phi-3/Phi-4, Qwen2/Qwen2.5, Llama/SmolLM2)")
+    return getattr(transformers, VALUE_ARCHITECTURES[model_type])
+
+
+def _as_value_config(config: PretrainedConfig) -> PretrainedConfig:
+    """Sets the fields that make a decoder config a one-output value model."""
     config.num_labels = 1
     config.id2label = {0: "pass"}
     config.label2id = {"pass": 0}
-    config.architectures = [VALUE_ARCHITECTURE]
+    config.architectures = [VALUE_ARCHITECTURES[config.model_type]]
     if getattr(config, "classifier_dropout", None) is None:
         # GenericForTokenClassification falls back to 0.1 dropout on the head input;
         # the value head is trained without it (deterministic per-token targets).
@@ -58,10 +76,11 @@ def _as_value_config(config: Phi3Config) -> Phi3Config:
 
 
 def is_value_checkpoint(config) -> bool:
-    return VALUE_ARCHITECTURE in (getattr(config, "architectures", None) or []) and config.num_labels == 1
+    return (VALUE_ARCHITECTURES.get(config.model_type) in (getattr(config, "architectures", None) or [])
+            and config.num_labels == 1)
 
 
-def _init_new_head(model: Phi3ForTokenClassification) -> None:
+def _init_new_head(model: PreTrainedModel) -> None:
     gathered = contextlib.nullcontext()
     if is_deepspeed_zero3_enabled():
         # Loaded under ZeRO-3's zero.Init, each rank holds an empty placeholder of the head:
@@ -75,12 +94,13 @@ def _init_new_head(model: Phi3ForTokenClassification) -> None:
             model.score.bias.zero_()
 
 
-def load_value_model(name_or_path: str | Path, *, torch_dtype: torch.dtype | None = None) -> Phi3ForTokenClassification:
+def load_value_model(name_or_path: str | Path, *, torch_dtype: torch.dtype | None = None) -> PreTrainedModel:
     """Loads a value model from a hub id or a local folder.
 
     A value checkpoint (saved by this package or `train`) loads with its trained head.
-    A causal-LM checkpoint (e.g. microsoft/Phi-4-mini-instruct) loads its backbone and
-    gets a new head initialised small; its LM head weights are dropped.
+    A causal-LM checkpoint (e.g. microsoft/Phi-4-mini-instruct, or a Qwen2/Llama folder from
+    data/pretrained.py) loads its backbone and gets a new head initialised small; its LM head
+    weights are dropped.
     """
     name = str(name_or_path)
     try:
@@ -90,28 +110,28 @@ def load_value_model(name_or_path: str | Path, *, torch_dtype: torch.dtype | Non
             f"cannot load a model config from '{name}': give a local folder with config.json "
             f"or a Hugging Face hub id ({err})"
         ) from err
-    if config.model_type != "phi3":
-        raise ValueError(f"'{name}' is a '{config.model_type}' model; the PassLens critic needs the Phi-3 architecture (Phi-4, Phi-4-mini)")
+    cls = value_class(config.model_type)
     from_value = is_value_checkpoint(config)
     config = _as_value_config(config)
     kwargs = {"config": config}
     if torch_dtype is not None:
         kwargs["dtype"] = torch_dtype
-    model = Phi3ForTokenClassification.from_pretrained(name, **kwargs)
+    model = cls.from_pretrained(name, **kwargs)
     if not from_value:
         _init_new_head(model)
     return model
 
 
-def value_model_from_config(config: Phi3Config, *, seed: int | None = None) -> Phi3ForTokenClassification:
+def value_model_from_config(config: PretrainedConfig, *, seed: int | None = None) -> PreTrainedModel:
     """A randomly initialised value model (tiny configs for tests and fixtures)."""
-    config = _as_value_config(Phi3Config.from_dict(config.to_dict()))
+    cls = value_class(config.model_type)
+    config = _as_value_config(type(config).from_dict(config.to_dict()))
     if seed is not None:
         torch.manual_seed(seed)
-    return Phi3ForTokenClassification(config)
+    return cls(config)
 
 
-def freeze_all_but_last(model: Phi3ForTokenClassification, n_layers: int) -> dict[str, int]:
+def freeze_all_but_last(model: PreTrainedModel, n_layers: int) -> dict[str, int]:
     """Trains only the last `n_layers` decoder layers, the final norm and the value head
     (the paper fine-tunes the regression head plus the last 12 layers)."""
     layers = model.model.layers
@@ -182,7 +202,7 @@ def shared_prompt_logits(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
 
 
 @torch.no_grad()
-def token_values(model: Phi3ForTokenClassification, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+def token_values(model: PreTrainedModel, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
     """p(pass) after each token, [B, T] float32 (padding positions carry junk; mask them)."""
     if attention_mask is None:
         attention_mask = torch.ones_like(input_ids)

@@ -31,8 +31,10 @@ from transformers import AutoTokenizer, get_scheduler
 
 from ..config import read_config
 from ..contracts import ranking_index
+from ..data.prompts import dataset_prompt_templates
 from ..evaluate.metrics import compute_metrics
 from ..records import ScoredRollout, read_rollouts, rollout_files
+from .hidden_cache import HiddenStateCache
 from .model import freeze_all_but_last, load_value_model, shared_prompt_logits, token_values, value_loss
 from .value_data import ValueExample, collate, collate_shared_prompt, merge_duplicates, shared_prompt_batches, to_example
 
@@ -80,6 +82,10 @@ class TrainConfig:
     # gradient in thread order, and a 1e-12 difference changed which features a micro critic
     # learned (held-out AUROC 0.74-0.92 from one config). CUDA also needs CUBLAS_WORKSPACE_CONFIG.
     deterministic: bool = False
+    # A folder for the hidden states entering the first trainable layer, computed once by the
+    # frozen layers; each step then runs only the trainable layers (exact; hidden_cache.py).
+    # "" = off. Single-process runs without LoRA or shared_prompt_rollouts.
+    hidden_states_cache: str = ""
 
 
 def load_train_config(path: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
@@ -268,6 +274,15 @@ def train(cfg: TrainConfig, resume: bool = False, config_path: str | None = None
         train_examples = merge_duplicates(train_examples)
         accelerator.print(f"merge_duplicates: {before} rollouts -> {len(train_examples)} distinct")
     eval_examples = load_examples(rollout_files(cfg.eval_data, "test"), cfg.max_length) if cfg.eval_data else []
+    forward = batch_logits
+    if cfg.hidden_states_cache:
+        if (cfg.lora or cfg.shared_prompt_rollouts or world > 1
+                or accelerator.distributed_type in (DistributedType.DEEPSPEED, DistributedType.FSDP)):
+            raise ValueError("hidden_states_cache needs one plain process (no DeepSpeed or FSDP), no lora and "
+                             "shared_prompt_rollouts: 0 (the cache holds the frozen layers' output for whole sequences)")
+        forward = HiddenStateCache.build(cfg.hidden_states_cache, model, len(model.model.layers) - freeze_info["trainable_layers"],
+                                         train_examples, pad_id, accelerator.device, batch_size=cfg.batch_size,
+                                         progress=accelerator.is_local_main_process).logits
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.learning_rate)
 
     plan = [(e, batches) for e in range(cfg.epochs) for batches in epoch_steps(train_examples, cfg, e, micro_batches_per_step)]
@@ -313,7 +328,7 @@ def train(cfg: TrainConfig, resume: bool = False, config_path: str | None = None
         for k, (indices, counts) in enumerate(share):
             # DeepSpeed runs its optimizer step inside the backward that ends the accumulation.
             accelerator.sync_gradients = k == len(share) - 1
-            logits, batch = batch_logits(model, [train_examples[i] for i in indices], pad_id, cfg, accelerator.device)
+            logits, batch = forward(model, [train_examples[i] for i in indices], pad_id, cfg, accelerator.device)
             loss = value_loss(logits, batch["labels"], batch["token_mask"], batch["weights"], token_count) * float(counts)
             # DDP, FSDP and ZeRO average gradients over processes; the step's gradient is their sum.
             accelerator.backward(loss * world)
@@ -353,7 +368,9 @@ def train(cfg: TrainConfig, resume: bool = False, config_path: str | None = None
         info = {"base_model": cfg.base_model, "config_file": config_path, "config": dataclasses.asdict(cfg),
                 "data": {"train": [str(p) for p in train_files(cfg)], "variant": "balanced" if cfg.balanced else "imbalanced",
                          "n_train_rollouts": len(train_examples), "n_eval_rollouts": len(eval_examples)},
-                "parameters": freeze_info, "metrics": summary}
+                "parameters": freeze_info, "metrics": summary,
+                # what the rollouts were sampled with; export puts it in the bundle's manifest
+                "prompt_templates": dataset_prompt_templates(cfg.train_data)}
         (final / TRAINING_INFO).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     accelerator.end_training()
     return summary
