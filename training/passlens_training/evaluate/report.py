@@ -55,7 +55,7 @@ RANKER_LABELS = {
     "critic_min": "critic minimum over code tokens",
     "oracle": "oracle",
 }
-SUBSET_LABELS = {"all": "all test problems", "solvable": "problems with at least one passing sample"}
+SUBSET_LABELS = {"all": "all problems of the split", "solvable": "problems with at least one passing sample"}
 GUTTER_LABELS = {"critic_largest_drop": "line of the critic's largest drop",
                  "generator_least_likely_token": "line of the generator's least likely token",
                  "random_line": "a random line"}
