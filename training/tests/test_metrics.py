@@ -5,8 +5,9 @@ import pytest
 
 import numpy as np
 
-from passlens_training.records import ScoredRollout
-from passlens_training.evaluate.calibrate import fit_calibration, fit_platt
+from passlens_training.records import ScoredRollout, score_row, write_jsonl
+from passlens_training.evaluate.calibrate import NOT_CALIBRATED_EXIT, NotCalibratable, fit_calibration, fit_platt
+from passlens_training.evaluate.calibrate import main as calibrate_main
 from passlens_training.evaluate.gutter import decisive_index, decisive_indices, gutter_hits, gutter_metrics, line_changes
 from passlens_training.evaluate.intervals import bootstrap_indices, interval
 from passlens_training.evaluate.metrics import (
@@ -282,8 +283,23 @@ def test_fit_calibration_improves_ece_and_refuses_an_inverted_critic():
     assert cal["method"] == "platt" and 0 < cal["a"] < 1 and cal["fitted_on"]["rollouts"] == 400
     assert cal["validation"]["ece_after"] < cal["validation"]["ece_before"] - 0.1
     inverted = [dataclasses.replace(r, values=(1 - r.s,)) for r in rs]
-    with pytest.raises(ValueError, match="no order-preserving calibration"):
+    with pytest.raises(NotCalibratable, match="no order-preserving calibration"):
         fit_calibration(inverted)
+
+
+def test_calibrate_cli_says_not_calibrated_with_its_own_status_and_writes_nothing(tmp_path, capsys):
+    """An inverted critic is a result (exit 3, nothing written: raw values downstream), which the
+    micro build carries on from; a missing scores file is an error (another status)."""
+    rows = [R(f"p{i // 8}", f"p{i // 8}/i{i % 8}", i % 2 == 0, [0.1 if i % 2 == 0 else 0.9], independent=True) for i in range(64)]
+    scores = tmp_path / "validation.jsonl"
+    write_jsonl(scores, [score_row(r) for r in rows])
+    out = tmp_path / "critic" / "passlens-calibration.json"
+    assert calibrate_main(["--scores", str(scores), "--out", str(out)]) == NOT_CALIBRATED_EXIT
+    assert not out.exists()
+    assert "no order-preserving calibration" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as missing:
+        calibrate_main(["--scores", str(tmp_path / "nowhere.jsonl"), "--out", str(out)])
+    assert missing.value.code != NOT_CALIBRATED_EXIT
 
 
 def test_compute_metrics_has_every_section():

@@ -49,6 +49,8 @@ def test_micro_pipeline_mechanics(tmp_path):
            "--no-progress"]
     first = subprocess.run(cmd, capture_output=True, text=True)
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-4000:]
+    calibration_file = work / "critic" / "passlens-calibration.json"
+    calibrated = calibration_file.is_file()
     # The build prints the validation figures; the test families' are left to the report.
     assert "[micro] validation: effect bar:" in first.stdout and "scores-validation: accuracy" in first.stdout
     assert "scores-test: accuracy" not in first.stdout
@@ -102,16 +104,24 @@ def test_micro_pipeline_mechanics(tmp_path):
             expected = sum(pass_at_k(len(v), sum(v), int(k)) for v in by_problem.values()) / len(by_problem)
             assert rankers["random"]["best_of_k"][k]["value"] == pytest.approx(expected)
         assert rankers["oracle"]["best_of_k"]["1"]["value"] == pytest.approx(sum(any(v) for v in by_problem.values()) / len(by_problem))
-        assert metrics["calibration"]["data"] == "independent samples"
+        if calibrated:
+            assert metrics["calibration"]["data"] == "independent samples"
+        else:
+            assert "calibration" not in metrics
         report = (work / "evaluation" / name / "report.md").read_text()
         assert "generator mean token log-prob" in report and "line of the critic's largest drop" in report
 
-    # --- calibration fitted on validation, carried by the bundle; the bundle is the checkpoint
-    calibration = json.loads((work / "critic" / "passlens-calibration.json").read_text())
-    assert calibration["fitted_on"]["scores"] == "scores-validation.jsonl" and calibration["a"] > 0
+    # --- calibration fitted on validation, carried by the bundle; the bundle is the checkpoint.
+    # A critic this small may rank validation failures above passes (no order-preserving fit):
+    # then the build says so and goes on with raw values, and the bundle carries none.
     manifest = json.loads((work / "critic-bundle" / "passlens-critic.json").read_text())
     contracts.validate(manifest, "critic-manifest")
-    assert {k: manifest["calibration"][k] for k in ("method", "a", "b")} == {k: calibration[k] for k in ("method", "a", "b")}
+    if calibrated:
+        calibration = json.loads(calibration_file.read_text())
+        assert calibration["fitted_on"]["scores"] == "scores-validation.jsonl" and calibration["a"] > 0
+        assert {k: manifest["calibration"][k] for k in ("method", "a", "b")} == {k: calibration[k] for k in ("method", "a", "b")}
+    else:
+        assert "[micro] calibrate: not calibrated" in first.stdout and manifest["calibration"] is None
     assert check_bundle(work / "critic-bundle", work / "critic") == []
     assert any((work / "generator").rglob("*.onnx")), "generator not exported for transformers.js"
 

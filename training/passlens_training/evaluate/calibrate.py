@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Sequence
 
@@ -62,6 +63,13 @@ def calibration_rollouts(rollouts: Sequence[ScoredRollout]) -> tuple[list[Scored
     return (independent, "independent samples") if independent else (list(rollouts), "all rollouts")
 
 
+NOT_CALIBRATED_EXIT = 3  # the CLI's exit status when no order-preserving calibration fits (a result, not a failure)
+
+
+class NotCalibratable(ValueError):
+    """The critic ranks failing rollouts above passing ones here: a Platt slope a <= 0."""
+
+
 def fit_calibration(rollouts: Sequence[ScoredRollout], source: str = "") -> dict:
     """The manifest's `calibration` object, with what it was fitted on and its effect there."""
     data, kind = calibration_rollouts(rollouts)
@@ -69,7 +77,7 @@ def fit_calibration(rollouts: Sequence[ScoredRollout], source: str = "") -> dict
     y = [r.passed for r in data]
     a, b = fit_platt(s, y)
     if a <= 0:
-        raise ValueError(f"the fitted slope is a = {a:.4f} <= 0: on these rollouts the critic ranks failing ones above "
+        raise NotCalibratable(f"the fitted slope is a = {a:.4f} <= 0: on these rollouts the critic ranks failing ones above "
                          "passing ones, and no order-preserving calibration fits; not calibrated")
     calibration = {"method": "platt", "a": a, "b": b}
     after = calibrate(s, calibration)
@@ -98,6 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         calibration = fit_calibration(read_scores(args.scores), args.scores.name)
+    except NotCalibratable as exc:
+        # Nothing is written, so export and the runtimes use raw values; callers tell this apart by the status.
+        print(f"calibrate: {exc}", file=sys.stderr)
+        return NOT_CALIBRATED_EXIT
     except (ValueError, FileNotFoundError) as exc:
         raise SystemExit(f"calibrate: {exc}") from exc
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -40,7 +40,7 @@ from typing import Any, Callable
 import yaml
 
 from ..config import REPO_ROOT, from_dict, read_config
-from ..evaluate.calibrate import CALIBRATION_NAME
+from ..evaluate.calibrate import CALIBRATION_NAME, NOT_CALIBRATED_EXIT
 from ..evaluate.metrics import beats_likelihood
 from ..source_digest import source_digest
 from .generator import GeneratorConfig
@@ -190,13 +190,14 @@ class Build:
         if not self.derived_config.exists() or self.derived_config.read_text() != text:
             self.derived_config.write_text(text)
 
-    def stage_cli(self, module: str, *args: str) -> None:
+    def stage_cli(self, module: str, *args: str, also_ok: tuple[int, ...] = ()) -> int:
         cmd = [sys.executable, "-m", f"passlens_training.{module}", *args]
         print(f"[micro] $ {' '.join(cmd)}", flush=True)
         env = {**os.environ, **numeric_env(self.cfg.threads), "PYTHONUNBUFFERED": "1"}
         result = subprocess.run(cmd, env=env)
-        if result.returncode != 0:
+        if result.returncode != 0 and result.returncode not in also_ok:
             raise SystemExit(f"[micro] stage command failed ({result.returncode}): {' '.join(cmd)}")
+        return result.returncode
 
     def run(self, stages: list[Stage], only_until: str | None = None) -> None:
         self.write_derived_config()
@@ -292,14 +293,19 @@ def score_critic(b: Build) -> None:
 
 
 def calibrate_critic(b: Build) -> None:
-    b.stage_cli("evaluate.calibrate", "--scores", str(b.scores_file("validation")), "--out", str(b.calibration_file))
+    status = b.stage_cli("evaluate.calibrate", "--scores", str(b.scores_file("validation")), "--out", str(b.calibration_file),
+                         also_ok=(NOT_CALIBRATED_EXIT,))
+    if status == NOT_CALIBRATED_EXIT:
+        # A critic no order-preserving calibration fits is a result to report, not a broken build.
+        print("[micro] calibrate: not calibrated; evaluation and the bundle use raw values", flush=True)
 
 
 def evaluate_critic(b: Build) -> None:
     for split in EVALUATED:
         # The test families' figures are printed in the report only, not in build logs.
+        calibration = ["--calibration", str(b.calibration_file)] if b.calibration_file.is_file() else []
         b.stage_cli("evaluate", "--scores", str(b.scores_file(split)), "--out", str(b.evaluation_dir(split)),
-                    "--calibration", str(b.calibration_file), *(["--quiet"] if split == "test" else []))
+                    *calibration, *(["--quiet"] if split == "test" else []))
 
 
 def export_bundle(b: Build) -> None:
