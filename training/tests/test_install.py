@@ -41,9 +41,11 @@ def test_wheel_install_runs_a_stage_from_another_folder(tmp_path):
     config.write_text(yaml.safe_dump({
         "data": {"source": str(problems), "test_fraction": 0.5, "limit": 1},
         "rollouts": {"output_dir": "out", "generator": str(save_tiny_causal_lm(tmp_path / "gen", seed=1)), "max_new_tokens": 8,
-                     "num_forks": 1, "samples_per_fork": 1, "judge_workers": 1, "exclude_no_pass": False}}))
+                     "num_forks": 1, "samples_per_fork": 1, "independent_samples": 1, "judge_workers": 1,
+                     "exclude_no_pass": False}}))
     run = subprocess.run([sys.executable, "-m", "passlens_training.rollouts", "--config", str(config), "--no-progress"],
                          cwd=elsewhere, env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-2000:]
     stats = json.loads((elsewhere / "out" / "stats.json").read_text())
-    assert stats["rollouts_kept"] == 2 * 2  # one train and one test problem, trunk + 1 fork sample each
+    # one train and one test problem, trunk + 1 fork sample each, and the test problem's independent sample
+    assert stats["rollouts_kept"] == 2 * 2 + 1
