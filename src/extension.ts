@@ -5,7 +5,9 @@ import type { ScoreStore } from './vscode/confidence/scoreStore';
 import { registerCritic } from './vscode/critic/feature';
 import type { CandidateStore } from './vscode/generateAndRank/candidateStore';
 import { registerGenerateAndRank } from './vscode/generateAndRank/feature';
+import { CandidatesPanel } from './vscode/generateAndRank/candidatesPanel';
 import { registerGeneration } from './vscode/generation/feature';
+import { registerInlineCompletion, type InlineFeature } from './vscode/inlineCompletion/feature';
 import { registerProblem } from './vscode/problem/feature';
 import { registerRunCandidate, registerSandbox } from './vscode/sandbox/feature';
 import { registerOriginAccess } from './vscode/trust/feature';
@@ -15,6 +17,9 @@ export interface PassLensApi {
   decorations: ConfidenceDecorations;
   scores: ScoreStore;
   candidates: CandidateStore;
+  inline: InlineFeature;
+  /** The candidates panel, when open. */
+  candidatesPanel: () => CandidatesPanel | undefined;
 }
 
 /**
@@ -32,8 +37,9 @@ export function activate(context: vscode.ExtensionContext): PassLensApi {
   const { scores, decorations } = registerConfidence(context, { critics, problems, log });
   const candidates = registerGenerateAndRank(context, { generators, critics, sandbox, problems, log });
   registerRunCandidate(context, { sandbox, candidates, problems, log });
+  const inline = registerInlineCompletion(context, { generators, critics, problems, sandbox, candidates, log });
   log.info('PassLens activated');
-  return { decorations, scores, candidates };
+  return { decorations, scores, candidates, inline, candidatesPanel: () => CandidatesPanel.open };
 }
 
 export function deactivate(): void {

@@ -1,6 +1,8 @@
 /**
- * Runs editorSuite in a real editor (the integration tests' code-server + headless
- * Chromium harness) and prints the medians side by side. Use editor-bench.sh.
+ * Runs a benchmark suite in a real editor (the integration tests' code-server + headless
+ * Chromium harness) and prints the medians side by side. Use editor-bench.sh [inline].
+ * The suite is editorSuite, or the one named as the first argument; a suite that writes
+ * `report` lines with its samples has them printed as they are.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +14,7 @@ import { baseSettings, makeWorkspace, repoRoot } from '../../test/integration/ha
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main(): Promise<void> {
-  const suite = join(repoRoot, 'out', 'benchmarks', 'editor', 'editorSuite.js');
+  const suite = join(repoRoot, 'out', 'benchmarks', 'editor', `${process.argv[2] ?? 'editorSuite'}.js`);
   const stateDir = mkdtempSync(join(tmpdir(), 'passlens-bench-'));
   const results = join(stateDir, 'bench.json');
   try {
@@ -31,7 +33,11 @@ async function main(): Promise<void> {
       await browser.close();
       server.stop();
     }
-    const s = JSON.parse(readFileSync(results, 'utf8')) as { open: number[]; appendKeystroke: number[]; midKeystroke: number[]; incrementalAppends: number };
+    const s = JSON.parse(readFileSync(results, 'utf8')) as { open: number[]; appendKeystroke: number[]; midKeystroke: number[]; incrementalAppends: number; report?: string[] };
+    if (s.report) {
+      console.log(s.report.join('\n'));
+      return;
+    }
     const ms = (x: number) => `${x.toFixed(1)} ms`.padStart(10);
     console.log(`PassLens in the editor (code-server), 300-line file, tiny 8k-context bundle, CPU, median of ${s.open.length}`);
     console.log(`  file opened → decorations shown              ${ms(median(s.open))}`);

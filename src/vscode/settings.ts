@@ -31,6 +31,7 @@ export interface PassLensSettings {
     executionProvider: 'cpu' | 'cuda' | 'dml' | 'coreml';
   };
   liveConfidence: { enabled: boolean; debounceMs: number };
+  inline: { automatic: boolean; debounceMs: number; candidates: number; maxNewTokens: number; fillInTheMiddle: boolean };
   sandbox: { pythonPath: string; timeoutSeconds: number; memoryMb: number; allowWeakIsolation: boolean };
 }
 
@@ -72,6 +73,13 @@ export function readSettings(): PassLensSettings {
     liveConfidence: {
       enabled: c.get('liveConfidence.enabled', false),
       debounceMs: c.get('liveConfidence.debounceMs', 400),
+    },
+    inline: {
+      automatic: c.get('inline.automatic', false),
+      debounceMs: c.get('inline.debounceMs', 300),
+      candidates: c.get('inline.candidates', 4),
+      maxNewTokens: c.get('inline.maxNewTokens', 256),
+      fillInTheMiddle: c.get('inline.fillInTheMiddle', false),
     },
     sandbox: {
       pythonPath: c.get('sandbox.pythonPath', 'python3'),

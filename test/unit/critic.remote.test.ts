@@ -145,6 +145,18 @@ test('long prompts are cut from the left; server and network errors are CriticEr
   await assert.rejects(createRemoteCritic({ url: deadUrl }), (e: CriticError) => e instanceof CriticError && e.code === 'remote_error' && /Cannot reach the critic server.*vllm serve/.test(e.message));
 });
 
+test('a fork starts with the stream\'s text and scores and then extends on its own', async () => {
+  const critic = await createRemoteCritic({ url, model: 'passlens-critic' });
+  const stream = await critic.open(PROBLEM);
+  await stream.append('total = 0\nfor x in range(10):\n');
+  const fork = await stream.fork();
+  assert.deepEqual(fork.current(), stream.current());
+  await Promise.all([fork.append('    total += x\n'), stream.append('    total -= x\n')]);
+  assert.deepEqual(fork.current(), await critic.score(PROBLEM, 'total = 0\nfor x in range(10):\n    total += x\n'));
+  assert.deepEqual(stream.current(), await critic.score(PROBLEM, 'total = 0\nfor x in range(10):\n    total -= x\n'));
+  await Promise.all([stream.close(), fork.close()]);
+});
+
 test('a served critic applies the calibration it is given (read from a calibration file or a bundle)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'passlens-calibration-'));
   try {

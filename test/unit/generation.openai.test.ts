@@ -184,3 +184,21 @@ test('readServerSentEvents joins multi-line data, skips comments and handles CRL
   for await (const data of readServerSentEvents(body)) seen.push(data);
   assert.deepEqual(seen, ['a\nb', 'c', 'tail']);
 });
+
+test('a response prefix, stop strings and a suffix reach the server in each API\'s fields', async () => {
+  requests.length = 0;
+  honourN = true;
+  const continuation = { ...request, n: 1, responsePrefix: '```python\nx = ', stop: ['```'], suffix: 'print(x)\n' };
+  await collectCandidates(new OpenAIGenerator({ baseUrl, model: 'tiny', api: 'completions', apiKey: 'good-key' }), continuation);
+  await collectCandidates(new OpenAIGenerator({ baseUrl, model: 'tiny', api: 'chat', apiKey: 'good-key' }), continuation);
+  const [completions, chat] = requests.map((r) => r.body);
+  assert.ok(String(completions.prompt).endsWith('<|assistant|>```python\nx = '), 'the prompt ends with the response prefix');
+  assert.equal(completions.suffix, 'print(x)\n');
+  assert.deepEqual(completions.stop, ['```']);
+  const messages = chat.messages as Array<{ role: string; content: string }>;
+  assert.deepEqual(messages.at(-1), { role: 'assistant', content: '```python\nx = ' });
+  assert.equal(chat.continue_final_message, true);
+  assert.equal(chat.add_generation_prompt, false);
+  assert.deepEqual(chat.stop, ['```']);
+  assert.equal(chat.suffix, undefined, 'the chat API has no suffix');
+});

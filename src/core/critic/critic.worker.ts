@@ -43,6 +43,8 @@ async function call(id: number, request: EngineCall): Promise<FromWorker> {
       const { from, scores }: AppendResult = await engine.append(...request.args);
       return { type: 'result', id, value: { from, scores: calibrated(scores) } };
     }
+    case 'fork':
+      return { type: 'result', id, value: engine.fork(...request.args) };
     case 'close':
       engine.close(...request.args);
       return { type: 'result', id, value: null };
@@ -64,8 +66,8 @@ port.on('message', (message: ToWorker) => {
         await engine?.dispose();
         engine = undefined;
         post({ type: 'disposed' });
-      } else if (cancelled.has(message.id) && message.method !== 'append' && message.method !== 'open') {
-        // Appends and opens always run, so the caller's view of a stream never misses a chunk.
+      } else if (cancelled.has(message.id) && message.method !== 'append' && message.method !== 'open' && message.method !== 'fork') {
+        // Appends, opens and forks always run, so the caller's view of a stream never misses a chunk.
         post({ type: 'error', id: message.id, code: 'aborted', message: 'Critic scoring was cancelled.' });
       } else {
         post(await call(message.id, message));

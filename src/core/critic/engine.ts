@@ -297,6 +297,21 @@ export class CriticEngine {
     return { from: same, scores: this.scores(text, ids, bytes, values, same, this.truncationNotice(state.prompt)) };
   }
 
+  /**
+   * A new stream holding `streamId`'s text and scores. The cache is shared, not copied: both
+   * streams get copy-on-write views of it (the cache is written in place, and a cut lets an
+   * append overwrite positions the other stream still reads), so each copies it at its first write.
+   */
+  fork(streamId: number): number {
+    const state = this.streams.get(streamId);
+    if (!state) throw new CriticError('disposed', 'This critic stream is closed; open a new one.');
+    const id = this.nextStream++;
+    const kv = state.kv;
+    state.kv = kv?.fork();
+    this.streams.set(id, { ...state, kv: kv?.fork() });
+    return id;
+  }
+
   close(streamId: number): void {
     this.streams.delete(streamId);
   }

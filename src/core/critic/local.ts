@@ -106,7 +106,6 @@ class LocalCritic implements Critic {
 }
 
 class LocalCriticStream implements CriticStream {
-  private scored: TokenScores = { tokens: [], tokenIds: [], charOffsets: [], values: [] };
   /** Appends run in order; each updates `scored` when the worker answers, aborted or not. */
   private last: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -114,6 +113,7 @@ class LocalCriticStream implements CriticStream {
   constructor(
     private readonly critic: LocalCritic,
     private readonly id: number,
+    private scored: TokenScores = { tokens: [], tokenIds: [], charOffsets: [], values: [] },
   ) {}
 
   append(chunk: string, signal?: AbortSignal): Promise<TokenScores> {
@@ -138,6 +138,16 @@ class LocalCriticStream implements CriticStream {
       signal.addEventListener('abort', onAbort, { once: true });
       done.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
     });
+  }
+
+  async fork(): Promise<CriticStream> {
+    if (this.closed) throw new CriticError('disposed', 'This critic stream is closed; open a new one.');
+    // Sent now, so the worker forks after exactly the appends sent so far; their scores are
+    // in `scored` once the last of them has answered.
+    const forked = this.critic.call<number>({ method: 'fork', args: [this.id] }).done;
+    await this.last;
+    const scored = this.scored;
+    return new LocalCriticStream(this.critic, await forked, scored);
   }
 
   current(): TokenScores {

@@ -15,6 +15,7 @@ export type EngineCall =
   | { method: 'scoreMany'; args: [Problem, string[]] }
   | { method: 'open'; args: [Problem] }
   | { method: 'append'; args: [number, string] }
+  | { method: 'fork'; args: [number] }
   | { method: 'close'; args: [number] };
 
 export type ToWorker =

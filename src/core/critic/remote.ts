@@ -148,13 +148,13 @@ class RemoteCritic implements Critic {
 }
 
 class RemoteCriticStream implements CriticStream {
-  private text = '';
-  private scored: TokenScores = { tokens: [], tokenIds: [], charOffsets: [], values: [] };
   private last: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly critic: RemoteCritic,
     private readonly problem: Problem,
+    private text = '',
+    private scored: TokenScores = { tokens: [], tokenIds: [], charOffsets: [], values: [] },
   ) {}
 
   append(chunk: string, signal?: AbortSignal): Promise<TokenScores> {
@@ -178,6 +178,13 @@ class RemoteCriticStream implements CriticStream {
     });
     this.last = done.catch(() => undefined);
     return done;
+  }
+
+  /** The server keeps no cache between requests: a fork is this stream's text and scores. */
+  async fork(): Promise<CriticStream> {
+    const text = this.text;
+    await this.last;
+    return new RemoteCriticStream(this.critic, this.problem, text, this.scored);
   }
 
   current(): TokenScores {

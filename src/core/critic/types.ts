@@ -36,6 +36,12 @@ export interface CriticInfo {
 export interface CriticStream {
   /** Appends text; returns scores of the tokens that changed or are new (offsets into the full text). */
   append(chunk: string, signal?: AbortSignal): Promise<TokenScores>;
+  /**
+   * A second stream that starts with this one's text and scores, without scoring them
+   * again (locally it shares the KV cache); each then extends on its own. It sees every
+   * append sent before it.
+   */
+  fork(): Promise<CriticStream>;
   /** Everything scored so far. */
   current(): TokenScores;
   close(): Promise<void>;

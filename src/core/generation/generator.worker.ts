@@ -9,6 +9,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { FromWorker, LoadOptions, ToWorker } from './protocol';
 import { logSumExp, truncateLogits } from './sampling';
+import { emittableLength, stopIndex } from './stop';
 
 type Transformers = typeof import('@huggingface/transformers', { with: { 'resolution-mode': 'import' } });
 type Tokenizer = Awaited<ReturnType<Transformers['AutoTokenizer']['from_pretrained']>>;
@@ -89,6 +90,7 @@ async function generate(message: Extract<ToWorker, { type: 'generate' }>): Promi
   }) as string;
   const prefix = [...(message.prefixText ? tokenizer.encode(message.prefixText, { add_special_tokens: false }) : []), ...(message.prefixIds ?? [])];
   const inputs = prefix.length ? withPrefix(lib, tokenizer.encode(prompt, { add_special_tokens: false }), prefix) : tokenizer(prompt, { add_special_tokens: false });
+  const stops = message.stop ?? [];
   const doSample = message.temperature > 0;
   const configured = (model.generation_config as { eos_token_id?: number | number[] | null } | undefined)?.eos_token_id;
   const eos = new Set<number>([configured ?? tokenizer.eos_token_id].flat().filter((t): t is number => typeof t === 'number'));
@@ -106,9 +108,10 @@ async function generate(message: Extract<ToWorker, { type: 'generate' }>): Promi
       return logits;
     }
   }
-  class StopWhenCancelled extends lib.StoppingCriteria {
+  let stopped = false;
+  class StopWhenCancelledOrStopped extends lib.StoppingCriteria {
     override _call(inputIds: number[][]) {
-      return inputIds.map(() => cancelled.has(id));
+      return inputIds.map(() => cancelled.has(id) || stopped);
     }
   }
 
@@ -117,11 +120,20 @@ async function generate(message: Extract<ToWorker, { type: 'generate' }>): Promi
     const processors = new lib.LogitsProcessorList();
     processors.push(recorder);
     const stopping = new lib.StoppingCriteriaList();
-    stopping.push(new StopWhenCancelled());
+    stopping.push(new StopWhenCancelledOrStopped());
+    stopped = false;
     // A continued response is decoded whole, so a character split across the boundary comes out once.
     let generated: number[] = prefix;
-    let emittedText = prefix.length ? tokenizer.decode(prefix, { skip_special_tokens: true }).replace(/\uFFFD+$/, '') : '';
+    const prefixText = prefix.length ? tokenizer.decode(prefix, { skip_special_tokens: true }).replace(/\uFFFD+$/, '') : '';
+    let emittedText = prefixText;
     let sawEos = false;
+    /** The response so far: cut before a stop string in the generated part (not in the prefix), which ends it. */
+    const visible = (text: string) => {
+      const at = stopIndex(text.slice(prefixText.length), stops);
+      if (at < 0) return text;
+      stopped = true;
+      return text.slice(0, prefixText.length + at);
+    };
     // Streams by re-decoding the generated ids: the text a step adds is the difference,
     // which keeps multi-byte characters split across tokens intact.
     const streamer = new (class extends lib.BaseStreamer {
@@ -133,13 +145,15 @@ async function generate(message: Extract<ToWorker, { type: 'generate' }>): Promi
           return;
         }
         const tokenId = Number(value[0][0]);
-        if (eos.has(tokenId)) {
-          sawEos = true;
+        if (eos.has(tokenId) || stopped) {
+          sawEos ||= eos.has(tokenId);
           return;
         }
         generated = [...generated, tokenId];
-        const text = tokenizer.decode(generated, { skip_special_tokens: true });
-        const stable = text.endsWith('\uFFFD') ? emittedText : text;
+        const text = visible(tokenizer.decode(generated, { skip_special_tokens: true }));
+        // Hold back a partial character, and a tail that may still become a stop string.
+        const stable = text.endsWith('\uFFFD') ? emittedText : stopped ? text : text.slice(0, prefixText.length + emittableLength(text.slice(prefixText.length), stops));
+        if (stable.length < emittedText.length) return;
         const added = stable.slice(emittedText.length);
         emittedText = stable;
         const last = recorder.last;
@@ -159,9 +173,9 @@ async function generate(message: Extract<ToWorker, { type: 'generate' }>): Promi
       // The declared type wants a TextStreamer; generate() only calls put() and end().
       streamer: streamer as unknown as InstanceType<Transformers['TextStreamer']>,
     });
-    const finishReason = cancelled.has(id) ? 'cancelled' : sawEos ? 'stop' : 'length';
     // A candidate that ends at once (end token first) has no ids, which decode() refuses.
-    const finalText = generated.length ? tokenizer.decode(generated, { skip_special_tokens: true }) : '';
+    const finalText = generated.length ? visible(tokenizer.decode(generated, { skip_special_tokens: true })) : '';
+    const finishReason = cancelled.has(id) ? 'cancelled' : sawEos || stopped ? 'stop' : 'length';
     if (finalText.length > emittedText.length && !(message.holdPartial && finishReason === 'length')) {
       post({ type: 'token', id, candidate, text: finalText.slice(emittedText.length), tokenId: -1, logprob: Number.NaN });
     }

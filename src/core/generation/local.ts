@@ -92,8 +92,9 @@ export class LocalGenerator implements Generator, StreamingCapable {
     return this.ready;
   }
 
+  /** A response prefix is the start of the assistant turn, which the candidates continue. */
   stream(request: GenerationRequest, signal?: AbortSignal): AsyncIterable<GenerationEvent> {
-    return this.generation(request, {}, signal);
+    return this.generation(request, request.responsePrefix ? { prefixText: request.responsePrefix } : {}, signal);
   }
 
   /**
@@ -183,6 +184,7 @@ export class LocalGenerator implements Generator, StreamingCapable {
           topP: request.topP ?? 1,
           maxNewTokens: request.maxNewTokens,
           seed: request.seed,
+          stop: request.stop,
           ...continued,
         });
         if (signal?.aborted) abort();

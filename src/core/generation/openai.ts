@@ -164,7 +164,8 @@ export class OpenAIGenerator implements Generator, StreamingCapable {
     if (failure) throw failure.reason;
   }
 
-  private body(request: GenerationRequest, n: number, prefix = ''): Record<string, unknown> {
+  /** `prefix`: a stream's prefix (guided search); otherwise the request's response prefix, if any. */
+  private body(request: GenerationRequest, n: number, prefix?: string): Record<string, unknown> {
     const common = {
       model: this.options.model,
       n,
@@ -178,8 +179,19 @@ export class OpenAIGenerator implements Generator, StreamingCapable {
       ...(request.seed !== undefined ? { seed: request.seed } : {}),
     };
     const logprobs = this.options.logprobs ?? true;
-    if (this.options.api === 'chat') return { ...common, messages: request.messages, ...(logprobs ? { logprobs: true } : {}) };
-    return { ...common, prompt: renderPhiChat(request.messages) + prefix, ...(logprobs ? { logprobs: 1 } : {}) };
+    const stop = request.stop?.length ? { stop: request.stop } : {};
+    const continued = prefix ?? request.responsePrefix ?? '';
+    if (this.options.api === 'chat') {
+      // A response prefix is sent as the assistant's unfinished turn: vLLM continues it with
+      // continue_final_message, llama.cpp's server continues a final assistant message itself.
+      // (Guided search's streams do not rely on this: they continue prefixes through completions only.)
+      const prefill = continued
+        ? { messages: [...request.messages, { role: 'assistant', content: continued }], continue_final_message: true, add_generation_prompt: false }
+        : { messages: request.messages };
+      return { ...common, ...prefill, ...stop, ...(logprobs ? { logprobs: true } : {}) };
+    }
+    const suffix = request.suffix !== undefined ? { suffix: request.suffix } : {};
+    return { ...common, prompt: renderPhiChat(request.messages) + continued, ...suffix, ...stop, ...(logprobs ? { logprobs: 1 } : {}) };
   }
 
   /** One streaming request; `candidateOf` maps the server's choice index to our candidate index. */

@@ -27,6 +27,8 @@ export type ToWorker =
       prefixIds?: number[];
       /** More of this response may follow: at a length stop, a character split across tokens is held back. */
       holdPartial?: boolean;
+      /** Each candidate ends before the first of these strings in what it generates. */
+      stop?: string[];
     }
   | { type: 'cancel'; id: number };
 

@@ -13,6 +13,18 @@ export interface GenerationRequest {
   /** Top-k sampling; 0 (the default) keeps every token. Training samples with neither. */
   topK?: number;
   seed?: number;
+  /**
+   * The start of the assistant's response, which each candidate continues (candidates'
+   * text is what follows it): e.g. an open ```python block holding the code above the cursor.
+   */
+  responsePrefix?: string;
+  /** Each candidate ends before the first of these strings (not included), finishing 'stop'. */
+  stop?: string[];
+  /**
+   * Text that follows the generated part (fill-in-the-middle). Only the completions API
+   * sends it, as `suffix`, to servers that support it; local models ignore it.
+   */
+  suffix?: string;
 }
 
 /** Events of a generation, in order per candidate; candidates may interleave. */

@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import { randomBytes } from 'node:crypto';
+import { CURVE_SCRIPT, CURVE_STYLE } from './curveScript';
 import type { ScoreStore } from './scoreStore';
 
 interface CurveData {
@@ -97,13 +98,7 @@ function curveHtml(cspSource: string, nonce: string): string {
   header { display: flex; gap: 1em; align-items: baseline; }
   #wrap { display: flex; gap: 12px; height: calc(100vh - 48px); }
   #chart { flex: 3; min-width: 0; }
-  svg { width: 100%; height: 100%; }
-  .axis { stroke: var(--vscode-editorLineNumber-foreground); stroke-width: 1; }
-  .half { stroke: var(--vscode-editorWarning-foreground); stroke-dasharray: 4 3; }
-  .curve { fill: none; stroke: var(--vscode-charts-blue, var(--vscode-textLink-foreground)); stroke-width: 1.5; }
-  .pt { fill: var(--vscode-charts-blue, var(--vscode-textLink-foreground)); cursor: pointer; }
-  .pt:hover, .pt.sel { fill: var(--vscode-charts-orange, var(--vscode-editorWarning-foreground)); r: 4; }
-  text { fill: var(--vscode-descriptionForeground); font-size: 10px; }
+${CURVE_STYLE}
   #code { flex: 2; overflow: auto; font-family: var(--vscode-editor-font-family); font-size: var(--vscode-editor-font-size); white-space: pre; border-left: 1px solid var(--vscode-panel-border); padding-left: 8px; }
   #code span { cursor: pointer; }
   #code span.sel { outline: 1px solid var(--vscode-focusBorder); }
@@ -112,6 +107,7 @@ function curveHtml(cspSource: string, nonce: string): string {
 <header><strong id="file">PassLens</strong><span id="final"></span></header>
 <div id="wrap"><div id="chart"></div><div id="code"></div></div>
 <script nonce="${nonce}">
+${CURVE_SCRIPT}
 const vscode = acquireVsCodeApi();
 const chart = document.getElementById('chart');
 const codeView = document.getElementById('code');
@@ -125,32 +121,7 @@ function reveal(i) {
 function hue(v) { return Math.round(120 * Math.max(0, Math.min(1, v))); }
 function render() {
   if (!data) return;
-  const W = chart.clientWidth || 600, H = chart.clientHeight || 300, L = 34, B = 22, T = 8, R = 8;
-  const n = data.values.length;
-  const x = (i) => L + (n <= 1 ? 0 : (i * (W - L - R)) / (n - 1));
-  const y = (v) => T + (1 - v) * (H - T - B);
-  const ns = 'http://www.w3.org/2000/svg';
-  const svg = document.createElementNS(ns, 'svg');
-  svg.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
-  const line = (x1, y1, x2, y2, cls) => { const l = document.createElementNS(ns, 'line'); Object.entries({ x1, y1, x2, y2 }).forEach(([k, v]) => l.setAttribute(k, v)); l.setAttribute('class', cls); svg.appendChild(l); };
-  const label = (tx, ty, s, anchor) => { const t = document.createElementNS(ns, 'text'); t.setAttribute('x', tx); t.setAttribute('y', ty); t.setAttribute('text-anchor', anchor || 'end'); t.textContent = s; svg.appendChild(t); };
-  line(L, T, L, H - B, 'axis'); line(L, H - B, W - R, H - B, 'axis'); line(L, y(0.5), W - R, y(0.5), 'half');
-  [0, 0.5, 1].forEach((v) => label(L - 4, y(v) + 3, v.toFixed(1)));
-  label(W - R, H - 6, 'token position (' + n + ')');
-  const path = document.createElementNS(ns, 'polyline');
-  path.setAttribute('points', data.values.map((v, i) => x(i) + ',' + y(v)).join(' '));
-  path.setAttribute('class', 'curve');
-  svg.appendChild(path);
-  data.values.forEach((v, i) => {
-    if (data.offsets[i][1] <= 0) return;
-    const c = document.createElementNS(ns, 'circle');
-    c.setAttribute('cx', x(i)); c.setAttribute('cy', y(v)); c.setAttribute('r', n > 400 ? 1.5 : 2.5);
-    c.setAttribute('class', 'pt'); c.dataset.i = i;
-    const tip = document.createElementNS(ns, 'title'); tip.textContent = JSON.stringify(data.tokens[i]) + '  p=' + v.toFixed(3); c.appendChild(tip);
-    c.addEventListener('click', () => reveal(i));
-    svg.appendChild(c);
-  });
-  chart.replaceChildren(svg);
+  drawCurve(chart, data.values, { tokens: data.tokens, skip: (i) => data.offsets[i][1] <= 0, onPoint: reveal });
   const frag = document.createDocumentFragment();
   let at = 0;
   data.values.forEach((v, i) => {

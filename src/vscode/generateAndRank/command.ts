@@ -15,6 +15,8 @@ import { readSettings } from '../settings';
 import type { CandidateStore } from './candidateStore';
 import { pickCandidate, rankingLabel } from './picker';
 import { PREVIEW_SCHEME, type CandidatePreviews } from './preview';
+import type { CandidateSource } from './candidatesPanel';
+import { RankRunCards } from './rankRunCards';
 
 export interface GenerateAndRankDeps {
   generators: GeneratorService;
@@ -24,6 +26,7 @@ export interface GenerateAndRankDeps {
   previews: CandidatePreviews;
   store: CandidateStore;
   log: vscode.LogOutputChannel;
+  openPanel: (source: CandidateSource) => void;
 }
 
 /** Problem for generation: the selection, the docstring/comment above the cursor, the file's problem, or typed. */
@@ -62,6 +65,24 @@ export function textAfterAccept(document: vscode.TextDocument, selection: vscode
   return { range: new vscode.Range(at.range.end, at.range.end), text: '\n' + body + end };
 }
 
+/** The run as the candidates panel shows it: streaming, then ranked and judged; Accept inserts like the picker's Enter. */
+function panelRun(editor: vscode.TextEditor, problem: Problem, n: number, deps: GenerateAndRankDeps): RankRunCards {
+  const { document, selection } = editor;
+  const run = new RankRunCards(document, problem, n, `${n} candidates, best first by the critic's p(pass)`, {
+    after: (code) => {
+      const { range, text } = textAfterAccept(document, selection, code, 'insert');
+      return document.getText(new vscode.Range(new vscode.Position(0, 0), range.start)) + text + document.getText(new vscode.Range(range.end, document.lineAt(document.lineCount - 1).range.end));
+    },
+    apply: async (code) => {
+      const target = await vscode.window.showTextDocument(document, editor.viewColumn);
+      const { range, text } = textAfterAccept(document, selection, code, 'insert');
+      if (!(await target.edit((edit) => edit.replace(range, text)))) throw new Error(`Could not edit ${vscode.workspace.asRelativePath(document.uri)}.`);
+    },
+  });
+  deps.store.setLive(run);
+  return run;
+}
+
 /** Closes the diff tabs the picker opened. */
 async function closePreviews(): Promise<void> {
   const tabs = vscode.window.tabGroups.all.flatMap((group) =>
@@ -80,6 +101,7 @@ export async function generateAndRankCommand(deps: GenerateAndRankDeps): Promise
   const problem = await problemAtCursor(editor, deps.problems);
   if (!problem) return undefined;
   const settings = readSettings();
+  const run = panelRun(editor, problem, settings.generator.candidates, deps);
   let candidates: RankedCandidate[] | undefined;
   let calibrated = false;
   try {
@@ -120,7 +142,8 @@ export async function generateAndRankCommand(deps: GenerateAndRankDeps): Promise
             },
             signal,
             {
-              onUpdate: ({ index, values, tokens, pruned, meanLogprob }) => {
+              onUpdate: ({ index, text, values, tokens, pruned, meanLogprob }) => {
+                run.update(index, { text, values, tokens, pruned });
                 const last = values[values.length - 1];
                 const score = critic
                   ? `p(pass) ${last === undefined ? '—' : (last * 100).toFixed(0) + '%'}`
@@ -133,6 +156,7 @@ export async function generateAndRankCommand(deps: GenerateAndRankDeps): Promise
             },
           ),
         );
+        run.finish(ranked);
         const pruned = ranked.filter((c) => c.pruned !== false);
         if (pruned.length) deps.log.info(`guided search pruned ${pruned.length} of ${ranked.length} candidates; ${ranked.reduce((sum, c) => sum + c.tokens, 0)} tokens generated`);
         if (problem.tests && vscode.workspace.isTrusted) {
@@ -149,6 +173,7 @@ export async function generateAndRankCommand(deps: GenerateAndRankDeps): Promise
         }
         return ranked;
       } finally {
+        run.end();
         deps.generators.idle();
         if (critic && !settings.liveConfidence.enabled) deps.critics.idle();
       }
@@ -168,7 +193,7 @@ export async function generateAndRankCommand(deps: GenerateAndRankDeps): Promise
     const uri = deps.previews.put(`candidate-${candidate.index}`, fileName, after);
     void vscode.commands.executeCommand('vscode.diff', document.uri, uri, `${fileName} ↔ candidate (${rankingLabel(candidate).replace(/\s+/g, ' ')})`, { preview: true, preserveFocus: true });
   };
-  const chosen = await pickCandidate(candidates, preview, !selection.isEmpty, calibrated);
+  const chosen = await pickCandidate(candidates, preview, !selection.isEmpty, calibrated, () => deps.openPanel(run));
   await closePreviews();
   deps.previews.clear();
   const target = await vscode.window.showTextDocument(document, editor.viewColumn);

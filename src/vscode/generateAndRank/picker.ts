@@ -54,6 +54,7 @@ export function candidateItems(candidates: readonly RankedCandidate[]): Candidat
 }
 
 const REPLACE_BUTTON: vscode.QuickInputButton = { iconPath: new vscode.ThemeIcon('replace'), tooltip: 'Replace the selection with this candidate' };
+const PANEL_BUTTON: vscode.QuickInputButton = { iconPath: new vscode.ThemeIcon('layout-panel-justify'), tooltip: 'Show all candidates side by side (Candidates panel)' };
 
 /**
  * Shows the ranked candidates; `onActive` fires as the user moves (for the diff preview).
@@ -65,6 +66,8 @@ export function pickCandidate(
   onActive: (candidate: RankedCandidate, mode: 'insert' | 'replace') => void,
   canReplace: boolean,
   calibrated = false,
+  /** The title bar's panel button: the picker closes and the candidates panel opens. */
+  openPanel?: () => void,
 ): Promise<{ candidate: RankedCandidate; mode: 'insert' | 'replace' } | undefined> {
   const quickPick = vscode.window.createQuickPick<CandidateItem>();
   quickPick.title = pickerTitle(candidates, calibrated);
@@ -72,6 +75,7 @@ export function pickCandidate(
   quickPick.matchOnDetail = true;
   quickPick.ignoreFocusOut = true;
   quickPick.items = candidateItems(candidates).map((item) => (canReplace ? { ...item, buttons: [REPLACE_BUTTON] } : item));
+  if (openPanel) quickPick.buttons = [PANEL_BUTTON];
   return new Promise((resolve) => {
     let accepted: { candidate: RankedCandidate; mode: 'insert' | 'replace' } | undefined;
     quickPick.onDidChangeActive((items) => items[0] && onActive(items[0].candidate, 'insert'));
@@ -79,6 +83,10 @@ export function pickCandidate(
       const item = quickPick.selectedItems[0] ?? quickPick.activeItems[0];
       if (item) accepted = { candidate: item.candidate, mode: 'insert' };
       quickPick.hide();
+    });
+    quickPick.onDidTriggerButton(() => {
+      quickPick.hide();
+      openPanel?.();
     });
     quickPick.onDidTriggerItemButton(({ item }) => {
       accepted = { candidate: item.candidate, mode: 'replace' };
