@@ -18,6 +18,19 @@ after(() => critic.dispose());
 const close = (a: readonly number[], b: readonly number[]) =>
   a.length === b.length && a.every((v, i) => Math.abs(v - b[i]) < 1e-4);
 
+/** Line confidences equal up to float noise: the KV-cache pass and a full pass differ in the last bits. */
+function assertLinesClose(actual: unknown, expected: unknown, path = 'lines'): void {
+  if (typeof expected === 'number') {
+    assert.equal(typeof actual, 'number', path);
+    assert.ok(Math.abs((actual as number) - expected) < 1e-4, `${path}: ${String(actual)} vs ${expected}`);
+  } else if (expected && typeof expected === 'object') {
+    assert.deepEqual(Object.keys(actual as object).sort(), Object.keys(expected).sort(), path);
+    for (const [key, value] of Object.entries(expected)) assertLinesClose((actual as Record<string, unknown>)[key], value, `${path}.${key}`);
+  } else {
+    assert.equal(actual, expected, path);
+  }
+}
+
 test('appending code is scored incrementally and matches a full rescoring', async () => {
   const scorer = new DocumentScorer(critic, problem);
   const first = await scorer.score('n = int(input())\n');
@@ -26,9 +39,9 @@ test('appending code is scored incrementally and matches a full rescoring', asyn
   assert.equal(second.incremental, true);
   const full = await critic.score(problem, codeAsResponse(second.code).text);
   assert.ok(close(second.scores.values, full.values), 'KV-cache scores equal a full pass');
-  assert.deepEqual(second.lines, lineConfidences(full, second.code, second.codeStart));
+  assertLinesClose(second.lines, lineConfidences(full, second.code, second.codeStart));
   assert.deepEqual(second.lines.map((l) => l.line), [0, 1]);
-  assert.equal(second.final, full.values[full.values.length - 1]);
+  assert.ok(Math.abs(second.final - full.values[full.values.length - 1]) < 1e-4);
   await scorer.dispose();
 });
 
