@@ -62,9 +62,13 @@ suite('ranked inline suggestions and the candidates panel', () => {
     const status = page.locator('.statusbar-item', { hasText: /PassLens \d+\/\d+/ });
     await status.waitFor({ timeout: 120_000 });
     await page.locator('.monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text').first().waitFor({ timeout: 30_000 });
+    assert.match(await status.innerText(), /PassLens 1\/\d+ · p\(pass\) \d+%/);
+    await screenshot('inline-ghost-text-first');
+    // The spinner gives way to the sparkle once every continuation is scored (the list may re-order until then).
+    await status.locator('.codicon-sparkle').waitFor({ timeout: 60_000 });
+    await page.locator('.monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text').first().waitFor({ timeout: 10_000 });
     const first = await status.innerText();
     assert.match(first, /PassLens 1\/\d+ · p\(pass\) \d+%/);
-    await screenshot('inline-ghost-text-first');
 
     const count = Number(/\/(\d+)/.exec(first)![1]);
     if (count > 1) {
@@ -103,7 +107,13 @@ suite('ranked inline suggestions and the candidates panel', () => {
     await focusEnd();
     await runCommand('PassLens: Generate and Rank Solutions');
     await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'p(pass)' }).first().waitFor({ timeout: 120_000 });
-    await page.locator('.quick-input-widget .quick-input-titlebar a[aria-label*="Candidates panel"], .quick-input-widget .quick-input-titlebar [title*="Candidates panel"]').first().click({ force: true });
+    // Playwright's actionability checks (visible, stable, receiving events): a forced click can land while the picker still moves.
+    const panelButton = page.locator('.quick-input-widget .quick-input-titlebar a[aria-label*="Candidates panel"]').first();
+    await panelButton.waitFor({ state: 'visible', timeout: 10_000 });
+    // A hover left by the mouse's last place (the placeholder's) would take the click.
+    await page.mouse.move(5, 500);
+    await page.locator('.context-view .hover-contents').waitFor({ state: 'hidden', timeout: 10_000 }).catch(() => undefined);
+    await panelButton.click();
     const cards = panelView().locator('article');
     await cards.nth(3).waitFor({ timeout: 30_000 });
     assert.equal(await cards.count(), 4);

@@ -18,6 +18,7 @@ import { buildInlineRequest, continuationOf, CLOSING_FENCE, leadRequest, LEAD_MA
 import { LeadCache } from '../../src/core/inlineCompletion/lead';
 import { collectCandidates } from '../../src/core/generation/types';
 import { ContinuationRanker, type InlineRanking } from '../../src/core/inlineCompletion/rankContinuations';
+import { codeAfterTopStatement } from '../../src/core/problem/extraction';
 import type { Problem } from '../../src/core/problem/types';
 import { isAbortError } from '../../src/core/shared/abort';
 import { tinyCriticBundle, tinyGenerator } from '../fixtures/models';
@@ -62,6 +63,29 @@ describe('the request', () => {
       assert.equal(request.generation.responsePrefix, lead + codeAsResponse(text.slice(0, text.length - healed.length)).text);
       assert.equal(request.responsePrefix, codeAsResponse(text).text, 'the critic scores the file as it is');
     }
+  });
+
+  test('a file whose top docstring is the problem: the generator sees the code after it, the critic the whole file', () => {
+    const lead = 'Add 1..n up.\n\n';
+    const statement = '"""Read n and print the sum of 1..n.\n\nInput: n.\n"""\n\n';
+    const codeFrom = codeAfterTopStatement(statement + 'n = int(input())\n');
+    assert.equal(codeFrom, statement.length);
+    for (const [code, healed] of [['n = int(input())\nprint(total', 'total'], ['', '']]) {
+      const text = statement + code;
+      const request = buildInlineRequest(PROBLEM, DEFAULT_TEMPLATES, text, text.length, OPTIONS, lead, codeFrom);
+      assert.equal(request.healed, healed);
+      assert.equal(request.generation.responsePrefix, lead + codeAsResponse(code.slice(0, code.length - healed.length)).text);
+      assert.equal(request.responsePrefix, codeAsResponse(text).text, 'the critic scores the file as it is');
+    }
+    // Only blank lines after the statement: nothing for the generator to repeat.
+    const blank = buildInlineRequest(PROBLEM, DEFAULT_TEMPLATES, statement + '\n\n', statement.length + 1, OPTIONS, lead, codeFrom);
+    assert.equal(blank.healed, '');
+    assert.equal(blank.generation.responsePrefix, lead + codeAsResponse('').text);
+    // A cursor inside the docstring sees the file from its start.
+    const inside = buildInlineRequest(PROBLEM, DEFAULT_TEMPLATES, statement, 10, OPTIONS, lead, codeFrom);
+    assert.equal(inside.generation.responsePrefix, lead + codeAsResponse(statement.slice(0, 10 - inside.healed.length)).text);
+    assert.equal(codeAfterTopStatement('n = 1\n'), 0, 'no statement: all of the file is code');
+    assert.equal(codeAfterTopStatement('# Read n.\n# Print it.\nn = int(input())\n'), '# Read n.\n# Print it.\n'.length, 'a comment block is a statement too');
   });
 
   test('fill-in-the-middle sends the text after the cursor, closed like the block it is in', () => {

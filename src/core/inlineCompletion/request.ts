@@ -53,13 +53,20 @@ export interface InlineRequest {
  * The request for continuations of `text` at UTF-16 `offset`, under `problem` and the
  * critic's templates. `lead` is what the generator's response says before its code block
  * (`leadRequest`): the code is continued where the generator would have written it.
+ * `codeFrom` is where the generator's view of the file starts (`codeAfterTopStatement` when
+ * the problem is the file's top docstring: the prompt holds it already, and a code block
+ * that opens with it is text the generator never wrote); a cursor before it sees it all.
+ * The critic scores the whole file, as the status bar does.
  */
-export function buildInlineRequest(problem: Problem, templates: PromptTemplates, text: string, offset: number, options: InlineOptions, lead = ''): InlineRequest {
+export function buildInlineRequest(problem: Problem, templates: PromptTemplates, text: string, offset: number, options: InlineOptions, lead = '', codeFrom = 0): InlineRequest {
   if (!Number.isInteger(offset) || offset < 0 || offset > text.length) throw new RangeError(`cursor offset ${offset} is outside the document (0..${text.length})`);
   const prefix = text.slice(0, offset);
   const suffix = text.slice(offset);
   const responsePrefix = codeAsResponse(prefix).text;
-  const healed = /(?:\s+|[^\S\n]?[\p{L}\p{N}_]+|[^\S\n]?[^\s\p{L}\p{N}_]+)$/u.exec(prefix)?.[0] ?? '';
+  // Blank lines between the statement and the cursor are not code the generator must repeat.
+  const seen = offset >= codeFrom ? prefix.slice(codeFrom) : prefix;
+  const context = seen.trim() ? seen : '';
+  const healed = /(?:\s+|[^\S\n]?[\p{L}\p{N}_]+|[^\S\n]?[^\s\p{L}\p{N}_]+)$/u.exec(context)?.[0] ?? '';
   return {
     problem,
     prefix,
@@ -74,7 +81,7 @@ export function buildInlineRequest(problem: Problem, templates: PromptTemplates,
       topK: options.topK,
       maxNewTokens: options.maxNewTokens,
       seed: options.seed,
-      responsePrefix: lead + codeAsResponse(prefix.slice(0, prefix.length - healed.length)).text,
+      responsePrefix: lead + codeAsResponse(context.slice(0, context.length - healed.length)).text,
       stop: [CLOSING_FENCE],
       ...(options.fillInTheMiddle ? { suffix: suffix + CLOSING_FENCE } : {}),
     },

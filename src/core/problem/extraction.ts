@@ -43,19 +43,40 @@ function dedent(text: string): string {
   return lines.map((l) => l.slice(Math.min(cut, /^\s*/.exec(l)![0].length))).join('\n');
 }
 
-/** Statement at the top of a Python file: its module docstring or leading comment block. */
-export function topOfFileStatement(fileText: string): string | undefined {
-  const lines = fileText.split(/\r?\n/);
+/** The statement at the top of a Python file and the line it ends on, or undefined when none. */
+function topStatement(lines: readonly string[]): { body: string; end: number } | undefined {
   let i = 0;
   // Shebang and encoding lines are not part of the statement.
   while (i < lines.length && /^#!|^#.*coding[:=]/.test(lines[i])) i++;
   while (i < lines.length && !lines[i].trim()) i++;
   if (i >= lines.length) return undefined;
   const docstring = readDocstring(lines, i);
-  if (docstring) return docstring.body || undefined;
+  if (docstring) return docstring.body ? docstring : undefined;
   const comments: string[] = [];
   while (i < lines.length && /^\s*#/.test(lines[i])) comments.push(lines[i++]);
-  return uncomment(comments) || undefined;
+  const body = uncomment(comments);
+  return body ? { body, end: i - 1 } : undefined;
+}
+
+/** Statement at the top of a Python file: its module docstring or leading comment block. */
+export function topOfFileStatement(fileText: string): string | undefined {
+  return topStatement(fileText.split(/\r?\n/))?.body;
+}
+
+/**
+ * Where the code after the file's top statement starts (UTF-16 offset): past the statement's
+ * last line and the blank lines after it; 0 when the file has no top statement. The statement
+ * is the problem, which the prompt holds already: a generator continuing the file is given
+ * the code from here.
+ */
+export function codeAfterTopStatement(fileText: string): number {
+  const lines = fileText.split('\n');
+  const statement = topStatement(lines.map((line) => line.replace(/\r$/, '')));
+  if (!statement) return 0;
+  let line = statement.end + 1;
+  while (line < lines.length && !lines[line].trim()) line++;
+  if (line >= lines.length) return fileText.length;
+  return lines.slice(0, line).reduce((offset, text) => offset + text.length + 1, 0);
 }
 
 /**

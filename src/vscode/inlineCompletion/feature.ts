@@ -8,7 +8,7 @@ import type { SandboxService } from '../sandbox/sandboxService';
 import type { InlineSession } from './inlineSession';
 import { InlineSessions } from './inlineSessions';
 import { InlineStatusBar } from './inlineStatusBar';
-import { ACCEPTED_COMMAND, RankedInlineCompletionProvider } from './provider';
+import { ACCEPTED_COMMAND, ghostText, RankedInlineCompletionProvider } from './provider';
 import { SessionCards } from './sessionCards';
 
 /** What the editor tests reach: the sessions (the current one's ranking, timings, the list the editor got). */
@@ -92,12 +92,20 @@ export function registerInlineCompletion(
       statusBar.hide();
     }),
     // Accepting records nothing but a line in the PassLens log: no file, state or network.
-    vscode.commands.registerCommand(ACCEPTED_COMMAND, (sessionId: number, rank: number) => {
+    vscode.commands.registerCommand(ACCEPTED_COMMAND, async (sessionId: number, rank: number) => {
       const session = sessions.current;
       statusBar.hide();
       if (session?.id !== sessionId) return;
       const accepted = session.provided[rank];
       deps.log.info(`inline suggestion accepted: ${rank + 1} of ${session.provided.length}, p(pass) ${accepted ? accepted.final.toFixed(3) : '?'}`);
+      // The line breaks the ghost text left out (ghostText) go in after it: the p(pass) shown was the file's with them.
+      const shown = accepted && ghostText(accepted.continuation, session.position);
+      const editor = vscode.window.activeTextEditor;
+      if (!accepted || !shown || shown === accepted.continuation || editor?.document !== session.document) return;
+      const end = session.document.positionAt(session.document.offsetAt(session.position) + shown.length);
+      if (session.document.getText(new vscode.Range(session.position, end)) === shown) {
+        await editor.edit((edit) => edit.insert(end, accepted.continuation.slice(shown.length)), { undoStopBefore: false, undoStopAfter: true });
+      }
     }),
     vscode.window.onDidChangeTextEditorSelection((event) => {
       const session = sessions.current;

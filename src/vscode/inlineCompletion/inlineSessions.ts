@@ -3,6 +3,7 @@ import type { Critic } from '../../core/critic/types';
 import { LeadCache } from '../../core/inlineCompletion/lead';
 import { ContinuationRanker } from '../../core/inlineCompletion/rankContinuations';
 import { buildInlineRequest, leadRequest, type InlineOptions } from '../../core/inlineCompletion/request';
+import { codeAfterTopStatement } from '../../core/problem/extraction';
 import { isAbortError } from '../../core/shared/abort';
 import type { CriticService } from '../critic/criticService';
 import type { GeneratorService } from '../generation/generatorService';
@@ -95,7 +96,9 @@ export class InlineSessions implements vscode.Disposable {
       session.problem = found.problem;
       session.critic = critic;
       const lead = await this.leads.get(generator, leadRequest(found.problem, critic.info.templates, options), signal);
-      const request = buildInlineRequest(found.problem, critic.info.templates, session.document.getText(), session.document.offsetAt(session.position), options, lead);
+      const text = session.document.getText();
+      const codeFrom = found.source === 'docstring' ? codeAfterTopStatement(text) : 0;
+      const request = buildInlineRequest(found.problem, critic.info.templates, text, session.document.offsetAt(session.position), options, lead, codeFrom);
       session.request = request;
       const ranking = await timed(this.log, `inline suggestions at ${where} (${options.n} with ${generator.name})`, () =>
         ranker.rank(generator, request, signal, { onRanking: (r) => session.update(r), onText: (c) => session.text(c) }),

@@ -9,7 +9,7 @@ const pct = (v: number) => (Number.isNaN(v) ? '—' : `${(v * 100).toFixed(0)}%`
 
 /**
  * While a PassLens suggestion shows: its rank and p(pass) in the status bar ("PassLens 2/4
- * · p(pass) 71%"), the whole ranking in the tooltip, and a click opens the candidates
+ * · p(pass) 71%", behind a spinner until every continuation is scored), the whole ranking in the tooltip, and a click opens the candidates
  * panel. The inline API does not report which item the editor shows, so the rank follows
  * the list the provider returned and the next/previous commands PassLens binds to Alt+] and Alt+[.
  */
@@ -53,7 +53,8 @@ export class InlineStatusBar implements vscode.Disposable {
       return;
     }
     const current = list[shown];
-    this.item.text = `$(sparkle) PassLens ${shown + 1}/${list.length} · p(pass) ${pct(current.final)}`;
+    // A spinning icon while more continuations are being written and scored (the list may grow and re-order).
+    this.item.text = `$(${session.done ? 'sparkle' : 'sync~spin'}) PassLens ${shown + 1}/${list.length} · p(pass) ${pct(current.final)}`;
     this.item.tooltip = this.tooltip(session, list, shown);
     this.item.backgroundColor = current.final < 0.2 ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
     this.item.show();

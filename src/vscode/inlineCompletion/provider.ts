@@ -9,6 +9,16 @@ import type { InlineSessions } from './inlineSessions';
 /** Runs after the editor inserted a suggestion: (session id, rank in the list). */
 export const ACCEPTED_COMMAND = 'passlens.inline.accepted';
 
+/**
+ * The item's text as the editor can show it as ghost text. The editor moves an insertion at
+ * the start of a line that ends in a line break to the end of the line above (line break
+ * first), where the cursor is not, and then offers it only as an inline edit behind a gutter
+ * icon: there, the last line breaks are left out.
+ */
+export function ghostText(continuation: string, position: vscode.Position): string {
+  return position.character === 0 && position.line > 0 ? continuation.replace(/(?:\r?\n)+$/, '') : continuation;
+}
+
 /** Resolves true after `ms`, false as soon as `token` is cancelled. */
 function pause(ms: number, token: vscode.CancellationToken): Promise<boolean> {
   if (token.isCancellationRequested) return Promise.resolve(false);
@@ -70,7 +80,7 @@ export class RankedInlineCompletionProvider implements vscode.InlineCompletionIt
     return new vscode.InlineCompletionList(
       items.map(
         (scored, rank) =>
-          new vscode.InlineCompletionItem(scored.continuation, new vscode.Range(position, position), {
+          new vscode.InlineCompletionItem(ghostText(scored.continuation, position), new vscode.Range(position, position), {
             command: ACCEPTED_COMMAND,
             title: 'PassLens: suggestion accepted',
             arguments: [session.id, rank],

@@ -135,7 +135,9 @@ export class SessionCards implements CandidateSource, vscode.Disposable {
     if (session.document.isClosed || session.document.version !== session.version) {
       throw new Error(`${vscode.workspace.asRelativePath(session.document.uri)} changed since these suggestions were made; trigger a new suggestion there.`);
     }
-    const editor = await vscode.window.showTextDocument(session.document, { preserveFocus: false });
+    // In the column that shows the file already, so the panel stays in view beside it.
+    const column = vscode.window.visibleTextEditors.find((e) => e.document === session.document)?.viewColumn;
+    const editor = await vscode.window.showTextDocument(session.document, { viewColumn: column, preserveFocus: false });
     if (!(await editor.edit((edit) => edit.insert(session.position, key)))) throw new Error('The editor refused the edit.');
     return `Inserted the continuation with p(pass) ${(scored.final * 100).toFixed(0)}%.`;
   }
