@@ -54,6 +54,19 @@ export function registerInlineCompletion(
     }, REFRESH_DELAY_MS);
   };
 
+  /**
+   * The editor stopped waiting before the first continuation was scored (it cancels and
+   * re-asks on its own, not only when the user types): the session goes on while the file
+   * and cursor stay as they were, and its suggestion is shown when it comes, once.
+   */
+  const shownLate = new WeakSet<InlineSession>();
+  const showLate = (session: InlineSession) => {
+    const editor = vscode.window.activeTextEditor;
+    if (shownLate.has(session) || session.signal.aborted || editor?.document !== session.document || session.document.version !== session.version || !editor.selection.active.isEqual(session.position)) return;
+    shownLate.add(session);
+    void vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
+  };
+
   const provider = new RankedInlineCompletionProvider(sessions, (session, items) => {
     session.provided = items;
     session.shown = items.length ? 0 : undefined;
@@ -74,7 +87,10 @@ export function registerInlineCompletion(
     sessions.onDidStart((session) => {
       statusBar.hide();
       deps.candidates.setLive(new SessionCards(session, { judge: () => deps.sandbox.get(), get limits() { return deps.sandbox.limits; } }));
-      session.onDidChange(() => session.provided.length && refresh(session));
+      session.onDidChange(() => {
+        if (session.provided.length) refresh(session);
+        else if (session.ranked.length && !provider.isWaiting(session)) showLate(session);
+      });
     }),
     vscode.languages.registerInlineCompletionItemProvider({ language: 'python' }, provider),
     vscode.commands.registerCommand('passlens.suggestInline', async () => {

@@ -41,6 +41,7 @@ export function inlineOptions(settings: PassLensSettings): InlineOptions {
  */
 export class InlineSessions implements vscode.Disposable {
   private session: InlineSession | undefined;
+  private pending: { document: vscode.TextDocument; version: number; position: vscode.Position; session: Promise<InlineSession | undefined>; cancel(): void } | undefined;
   private ranker: { critic: Critic; ranker: ContinuationRanker } | undefined;
   private readonly leads = new LeadCache();
   private readonly started = new vscode.EventEmitter<InlineSession>();
@@ -56,11 +57,15 @@ export class InlineSessions implements vscode.Disposable {
   ) {
     this.disposables = [
       vscode.workspace.onDidChangeTextDocument((event) => {
-        if (event.document === this.session?.document && event.contentChanges.length) this.session.abort();
+        if (!event.contentChanges.length) return;
+        if (event.document === this.session?.document) this.session.abort();
+        if (event.document === this.pending?.document) this.cancelPending();
       }),
       vscode.window.onDidChangeTextEditorSelection((event) => {
         const session = this.session;
-        if (session && event.textEditor.document === session.document && !event.selections[0].active.isEqual(session.position)) session.abort();
+        const moved = (document: vscode.TextDocument, position: vscode.Position) => event.textEditor.document === document && !event.selections[0].active.isEqual(position);
+        if (session && moved(session.document, session.position)) session.abort();
+        if (this.pending && moved(this.pending.document, this.pending.position)) this.cancelPending();
       }),
       critics.onDidChange(() => void this.dropRanker()),
       problems.onDidChange(() => this.leads.clear()),
@@ -70,6 +75,34 @@ export class InlineSessions implements vscode.Disposable {
   /** The latest session, running or ended. */
   get current(): InlineSession | undefined {
     return this.session;
+  }
+
+  /**
+   * An automatic session at `position` once typing has paused for `ms`: the same promise for
+   * every request at that place and document version; undefined when an edit or a cursor
+   * move comes first. The pause is PassLens' own: the editor cancels and repeats its requests
+   * while the user is idle, so its cancellation cannot tell a pause from typing.
+   */
+  startAfterPause(document: vscode.TextDocument, position: vscode.Position, ms: number): Promise<InlineSession | undefined> {
+    const pending = this.pending;
+    if (pending && pending.document === document && pending.version === document.version && pending.position.isEqual(position)) return pending.session;
+    this.cancelPending();
+    let resolve!: (session: InlineSession | undefined) => void;
+    const session = new Promise<InlineSession | undefined>((r) => (resolve = r));
+    const version = document.version;
+    const timer = setTimeout(() => {
+      this.pending = undefined;
+      const editor = vscode.window.activeTextEditor;
+      const still = editor?.document === document && document.version === version && editor.selection.active.isEqual(position);
+      resolve(still ? this.start(document, position, false) : undefined);
+    }, ms);
+    this.pending = { document, version, position, session, cancel: () => (clearTimeout(timer), resolve(undefined)) };
+    return session;
+  }
+
+  private cancelPending(): void {
+    this.pending?.cancel();
+    this.pending = undefined;
   }
 
   /** Starts a session at `position` (ending the one before) and returns it at once; it runs in the background. */
@@ -134,6 +167,7 @@ export class InlineSessions implements vscode.Disposable {
   }
 
   dispose(): void {
+    this.cancelPending();
     this.session?.dispose();
     void this.dropRanker();
     this.started.dispose();

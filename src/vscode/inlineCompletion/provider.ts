@@ -19,22 +19,6 @@ export function ghostText(continuation: string, position: vscode.Position): stri
   return position.character === 0 && position.line > 0 ? continuation.replace(/(?:\r?\n)+$/, '') : continuation;
 }
 
-/** Resolves true after `ms`, false as soon as `token` is cancelled. */
-function pause(ms: number, token: vscode.CancellationToken): Promise<boolean> {
-  if (token.isCancellationRequested) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      listener.dispose();
-      resolve(true);
-    }, ms);
-    const listener = token.onCancellationRequested(() => {
-      clearTimeout(timer);
-      listener.dispose();
-      resolve(false);
-    });
-  });
-}
-
 /**
  * Ranked inline suggestions for Python: on an explicit trigger (Alt+\, PassLens: Suggest
  * Ranked Continuations) and, with passlens.inline.automatic, after a pause in typing. The
@@ -66,8 +50,10 @@ export class RankedInlineCompletionProvider implements vscode.InlineCompletionIt
       const explicit = context.triggerKind === vscode.InlineCompletionTriggerKind.Invoke;
       const settings = readSettings().inline;
       if (!explicit && !settings.automatic) return undefined;
-      if (!explicit && !(await pause(settings.debounceMs, token))) return undefined;
-      session = this.sessions.start(document, position, explicit);
+      const started = explicit ? this.sessions.start(document, position, true) : await this.sessions.startAfterPause(document, position, settings.debounceMs);
+      // A session started after the editor stopped waiting shows its suggestion when it comes (feature.ts).
+      if (!started || token.isCancellationRequested) return undefined;
+      session = started;
     }
     const answered = await this.waitForFirst(session, token);
     if (!answered) return undefined;
@@ -89,9 +75,15 @@ export class RankedInlineCompletionProvider implements vscode.InlineCompletionIt
     );
   }
 
+  /** Whether a request of the editor waits for `session`'s first continuation now. */
+  isWaiting(session: InlineSession): boolean {
+    return this.waiting.has(session);
+  }
+
   /**
-   * Waits for the session's first scored continuation. A request cancelled before then
-   * (the user typed, pressed Escape, moved on) ends the session when no other request waits on it.
+   * Waits for the session's first scored continuation. A cancelled request leaves the
+   * session running: the editor cancels and asks again on its own, and what makes a
+   * session stale (an edit, the cursor moving, a newer request, Escape) ends it elsewhere.
    */
   private async waitForFirst(session: InlineSession, token: vscode.CancellationToken): Promise<boolean> {
     this.waiting.set(session, (this.waiting.get(session) ?? 0) + 1);
@@ -102,7 +94,6 @@ export class RankedInlineCompletionProvider implements vscode.InlineCompletionIt
       const left = (this.waiting.get(session) ?? 1) - 1;
       if (left) this.waiting.set(session, left);
       else this.waiting.delete(session);
-      if (token.isCancellationRequested && !left && !session.ranked.length) session.abort();
     }
     return !token.isCancellationRequested;
   }

@@ -148,14 +148,17 @@ suite('inline suggestions and the candidates panel (micro-ci models, held-out mi
 
   test('automatic suggestions: off by default; on, typing starts one after the pause and typing again cancels it end to end', async function () {
     this.timeout(240_000);
-    const editor = await openSolution('inline_auto', 'n, d = map(int, input().split())\n');
-    const before = api.inline.sessions.current;
-    await vscode.commands.executeCommand('type', { text: 'c' });
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    assert.equal(api.inline.sessions.current, before, 'no suggestion without passlens.inline.automatic');
-    await config().update('inline.automatic', true, vscode.ConfigurationTarget.Workspace);
-    await config().update('inline.debounceMs', 200, vscode.ConfigurationTarget.Workspace);
+    // Words of the files the other tests opened would open the suggest widget, to which inline suggestions yield.
+    const editorConfig = vscode.workspace.getConfiguration('editor', { languageId: 'python' });
+    await editorConfig.update('quickSuggestions', { other: 'off', comments: 'off', strings: 'off' }, vscode.ConfigurationTarget.Workspace, true);
     try {
+      const editor = await openSolution('inline_auto', 'n, d = map(int, input().split())\n');
+      const before = api.inline.sessions.current;
+      await vscode.commands.executeCommand('type', { text: 'c' });
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      assert.equal(api.inline.sessions.current, before, 'no suggestion without passlens.inline.automatic');
+      await config().update('inline.automatic', true, vscode.ConfigurationTarget.Workspace);
+      await config().update('inline.debounceMs', 200, vscode.ConfigurationTarget.Workspace);
       await vscode.commands.executeCommand('type', { text: 'o' });
       const first = await waitFor('an automatic session', () => {
         const current = api.inline.sessions.current;
@@ -175,6 +178,7 @@ suite('inline suggestions and the candidates panel (micro-ci models, held-out mi
       await waitFor('the second session to rank', () => (second.done ? second : undefined), 120_000);
       assert.equal(second.error, undefined, `the second session failed: ${String(second.error)}`);
     } finally {
+      await editorConfig.update('quickSuggestions', undefined, vscode.ConfigurationTarget.Workspace, true);
       await config().update('inline.automatic', undefined, vscode.ConfigurationTarget.Workspace);
       await config().update('inline.debounceMs', undefined, vscode.ConfigurationTarget.Workspace);
       await vscode.commands.executeCommand('editor.action.inlineSuggest.hide');
