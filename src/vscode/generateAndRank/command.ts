@@ -196,8 +196,12 @@ export async function generateAndRankCommand(deps: GenerateAndRankDeps): Promise
   const chosen = await pickCandidate(candidates, preview, !selection.isEmpty, calibrated, () => deps.openPanel(run));
   await closePreviews();
   deps.previews.clear();
+  if (!chosen) {
+    // Back to the file after the previews; a dismissal never fails the command (the editor may be closing).
+    await Promise.resolve(vscode.window.showTextDocument(document, editor.viewColumn)).catch(() => undefined);
+    return undefined;
+  }
   const target = await vscode.window.showTextDocument(document, editor.viewColumn);
-  if (!chosen) return undefined;
   const { range, text } = textAfterAccept(document, selection, chosen.candidate.code, chosen.mode);
   await target.edit((edit) => edit.replace(range, text));
   deps.log.info(`accepted candidate ${chosen.candidate.index} (${rankingLabel(chosen.candidate).replace(/\s+/g, ' ')}, ${chosen.mode})`);
