@@ -72,6 +72,17 @@ def test_real_ci_run_labels_trains_exports_and_scores_alike_in_node(tmp_path):
     for expected, got in zip(reference["values"], node):
         assert len(got) == len(expected) and max(abs(a - b) for a, b in zip(expected, got)) < 1e-4
 
+    # The run's page: its headline names every ranker and says whether the critic beats likelihood.
+    page = tmp_path / "docs" / "real.md"
+    page.parent.mkdir()
+    report = subprocess.run([sys.executable, "-m", "passlens_training.real.report", "--config", str(CONFIG), "--work-dir", str(work),
+                             "--out", str(page)], capture_output=True, text=True, timeout=120)
+    assert report.returncode == 0, report.stderr[-4000:]
+    text = page.read_text()
+    assert "Does the critic beat likelihood ranking" in text and "| likelihood, mean log-prob |" in text
+    assert "smollm2-135m-instruct" in text and "## Evaluation report" in text
+    assert (tmp_path / "docs" / "real" / "metrics.json").is_file() and (tmp_path / "docs" / "real" / "scores-test.jsonl").is_file()
+
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-4000:]
     assert again.stdout.count("up to date") == 6, again.stdout
