@@ -43,6 +43,11 @@ export interface ContinuationCandidate {
   finishReason?: FinishReason;
 }
 
+/** Whether two lists hold the same continuations in the same order. */
+export function sameOrder(a: readonly ScoredContinuation[], b: readonly ScoredContinuation[]): boolean {
+  return a.length === b.length && a.every((c, i) => c.continuation === b[i].continuation);
+}
+
 export interface InlineRanking {
   /** Distinct non-empty continuations scored so far, best first. */
   ranked: ScoredContinuation[];

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import type { ScoredContinuation } from '../../core/inlineCompletion/rankContinuations';
+import { sameOrder } from '../../core/inlineCompletion/rankContinuations';
 import type { CriticService } from '../critic/criticService';
 import type { CandidateStore } from '../generateAndRank/candidateStore';
 import type { GeneratorService } from '../generation/generatorService';
@@ -18,8 +18,6 @@ export interface InlineFeature {
 
 /** Scored continuations re-rank the shown list this long after the last one (coalesces a burst). */
 const REFRESH_DELAY_MS = 50;
-
-const sameOrder = (a: readonly ScoredContinuation[], b: readonly ScoredContinuation[]) => a.length === b.length && a.every((c, i) => c.continuation === b[i].continuation);
 
 /**
  * Ranked inline suggestions: the provider, PassLens: Suggest Ranked Continuations, the

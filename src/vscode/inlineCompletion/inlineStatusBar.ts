@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import type { ScoredContinuation } from '../../core/inlineCompletion/rankContinuations';
+import { sameOrder, type ScoredContinuation } from '../../core/inlineCompletion/rankContinuations';
 import type { InlineSession } from './inlineSession';
 
 /** Context key that routes Alt+], Alt+[, Escape and Ctrl+Enter to PassLens while its suggestion shows. */
@@ -53,8 +53,10 @@ export class InlineStatusBar implements vscode.Disposable {
       return;
     }
     const current = list[shown];
-    // A spinning icon while more continuations are being written and scored (the list may grow and re-order).
-    this.item.text = `$(${session.done ? 'sparkle' : 'sync~spin'}) PassLens ${shown + 1}/${list.length} · p(pass) ${pct(current.final)}`;
+    // A spinning icon until the list the editor walks is final: continuations are still being
+    // written and scored, or the editor has yet to fetch the final order (unless the user walks it already).
+    const settled = session.done && (shown !== 0 || sameOrder(list, session.ranked));
+    this.item.text = `$(${settled ? 'sparkle' : 'sync~spin'}) PassLens ${shown + 1}/${list.length} · p(pass) ${pct(current.final)}`;
     this.item.tooltip = this.tooltip(session, list, shown);
     this.item.backgroundColor = current.final < 0.2 ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
     this.item.show();
