@@ -76,13 +76,14 @@ def render(run: RealRun, config_path: Path, assets_rel: str) -> str:
     evaluation = run.evaluation_dir
     metrics = json.loads((evaluation / "metrics.json").read_text())
     report = (evaluation / "report.md").read_text()
-    timings = json.loads((run.work / "timings.json").read_text()) if (run.work / "timings.json").is_file() else {}
+    # Each stage's time from its stamp (timings.json is written only when the whole run ends).
+    timings = {f.stem: float(f.read_text()) for f in sorted((run.work / ".stamps").glob("*.seconds"), key=lambda f: f.stat().st_mtime)}
     rollouts = run.runner.section("rollouts")
     train = run.runner.section("train")
     data = run.runner.section("data")
     asset = ASSETS[run.cfg.model]
     body = report.split("\n", 1)[1].replace("\n## ", "\n### ").replace("\n### #", "\n####")
-    stage_times = ", ".join(f"{name} {_clock(s)}" for name, s in timings.items() if name not in ("total", "this_run"))
+    stage_times = ", ".join(f"{name} {_clock(s)}" for name, s in timings.items())
     out = [
         "# The paper's method on a real code model, on CPU",
         "",
@@ -154,8 +155,6 @@ def copy_results(run: RealRun, assets: Path) -> None:
     for split in run.cfg.evaluated_splits:
         shutil.copy(run.scores_file(split), assets / f"scores-{split}.jsonl")
     shutil.copy(run.dataset_dir / "stats.json", assets / "dataset-stats.json")
-    if (run.work / "timings.json").is_file():
-        shutil.copy(run.work / "timings.json", assets / "timings.json")
 
 
 def main(argv: list[str] | None = None) -> int:
