@@ -10,29 +10,11 @@ import * as assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FrameLocator } from 'playwright-core';
+import { COUNT_DIGITS_STATEMENT, heldOutProblemDocstring, QUOTES } from '../fixtures/problems';
 import { openFile, runCommand, screenshot, workbench } from './workbench';
 
-const QUOTES = '"' + '"' + '"';
-const SOURCE = [
-  QUOTES,
-  'You are given a positive integer n and a digit d. Count the digits of n that are at least d.',
-  '',
-  '-----Input-----',
-  '',
-  'The only line contains the integers n and d.',
-  '',
-  '-----Output-----',
-  '',
-  'Print the answer.',
-  '',
-  '-----Example-----',
-  'Input',
-  '1319537 1',
-  'Output',
-  '7',
-  QUOTES,
-  '',
-].join('\n');
+/** The held-out problem as the file's docstring, the cursor's line right below it. */
+const SOURCE = `${QUOTES}\n${COUNT_DIGITS_STATEMENT}\n${QUOTES}\n`;
 
 /** The candidates panel's page (the only webview open: each check starts with all editors closed). */
 function panelView(): FrameLocator {
@@ -102,7 +84,7 @@ suite('ranked inline suggestions and the candidates panel', () => {
     this.timeout(180_000);
     const { page, workspace } = workbench();
     await closeAllEditors();
-    writeFileSync(join(workspace, 'panel_here.py'), SOURCE + '\n');
+    writeFileSync(join(workspace, 'panel_here.py'), heldOutProblemDocstring);
     await openFile('panel_here.py');
     await focusEnd();
     await runCommand('PassLens: Generate and Rank Solutions');

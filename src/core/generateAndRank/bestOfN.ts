@@ -6,7 +6,7 @@
  */
 import type { Critic, CriticStream, TokenScores } from '../critic/types';
 import type { GenerationRequest, Generator } from '../generation/types';
-import type { Problem } from '../problem/types';
+import type { Problem, PromptTemplates } from '../problem/types';
 import { DEFAULT_TEMPLATES, buildMessages, extractCode } from '../contracts';
 import { throwIfAborted } from '../shared/abort';
 import { finalScore, meanLogprob, rankCandidates, rankSearchResult, type RankedBy } from './ranking';
@@ -98,6 +98,12 @@ class StreamingScore {
   }
 }
 
+/** N samples for `problem` under `templates`, drawn as `options` say (best-of-n, inline suggestions). */
+export function samplingRequest(problem: Problem, templates: PromptTemplates, options: Pick<GenerateOptions, 'n' | 'temperature' | 'topP' | 'topK' | 'maxNewTokens' | 'seed'>): GenerationRequest {
+  const { n, temperature, topP, topK, maxNewTokens, seed } = options;
+  return { messages: buildMessages(problem, templates), n, temperature, topP, topK, maxNewTokens, seed };
+}
+
 export interface GenerateOptions {
   n: number;
   temperature: number;
@@ -124,15 +130,7 @@ export async function generateAndRank(
   callbacks: BestOfNCallbacks = {},
 ): Promise<RankedCandidate[]> {
   throwIfAborted(signal);
-  const request: GenerationRequest = {
-    messages: buildMessages(problem, critic?.info.templates ?? DEFAULT_TEMPLATES),
-    n: options.n,
-    temperature: options.temperature,
-    topP: options.topP,
-    topK: options.topK,
-    maxNewTokens: options.maxNewTokens,
-    seed: options.seed,
-  };
+  const request = samplingRequest(problem, critic?.info.templates ?? DEFAULT_TEMPLATES, options);
   const scorers = new Map<number, StreamingScore>();
   const texts = new Map<number, string>();
   const logprobs = new Map<number, number[]>();

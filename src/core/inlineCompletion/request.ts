@@ -6,8 +6,8 @@
  * (`codeAsResponse`), so a suggestion's p(pass) is the one the status bar shows once it is in.
  */
 import { codeAsResponse } from '../confidence/documentScoring';
-import { buildMessages } from '../contracts';
 import type { GenerationRequest } from '../generation/types';
+import { samplingRequest } from '../generateAndRank/bestOfN';
 import type { Problem, PromptTemplates } from '../problem/types';
 import { stopIndex } from '../generation/stop';
 
@@ -74,13 +74,7 @@ export function buildInlineRequest(problem: Problem, templates: PromptTemplates,
     healed,
     responsePrefix,
     generation: {
-      messages: buildMessages(problem, templates),
-      n: options.n,
-      temperature: options.temperature,
-      topP: options.topP,
-      topK: options.topK,
-      maxNewTokens: options.maxNewTokens,
-      seed: options.seed,
+      ...samplingRequest(problem, templates, options),
       responsePrefix: lead + codeAsResponse(context.slice(0, context.length - healed.length)).text,
       stop: [CLOSING_FENCE],
       ...(options.fillInTheMiddle ? { suffix: suffix + CLOSING_FENCE } : {}),
@@ -96,8 +90,7 @@ export function buildInlineRequest(problem: Problem, templates: PromptTemplates,
  * written once per problem and reused by every suggestion.
  */
 export function leadRequest(problem: Problem, templates: PromptTemplates, options: Pick<InlineOptions, 'temperature' | 'topP' | 'topK' | 'seed'>): GenerationRequest {
-  const { temperature, topP, topK, seed } = options;
-  return { messages: buildMessages(problem, templates), n: 1, temperature, topP, topK, maxNewTokens: LEAD_MAX_TOKENS, seed, stop: [CLOSING_FENCE] };
+  return { ...samplingRequest(problem, templates, { ...options, n: 1, maxNewTokens: LEAD_MAX_TOKENS }), stop: [CLOSING_FENCE] };
 }
 
 /** A lead longer than this is not waited for: the code block then opens the response. */

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -82,7 +83,8 @@ def render(run: RealRun, config_path: Path, assets_rel: str) -> str:
     train = run.runner.section("train")
     data = run.runner.section("data")
     asset = ASSETS[run.cfg.model]
-    body = report.split("\n", 1)[1].replace("\n## ", "\n### ").replace("\n### #", "\n####")
+    # The evaluation report's sections, one heading level down under this page's own.
+    body = re.sub(r"^(#+) ", r"#\1 ", report.split("\n", 1)[1], flags=re.MULTILINE)
     stage_times = ", ".join(f"{name} {_clock(s)}" for name, s in timings.items())
     out = [
         "# The paper's method on a real code model, on CPU",
