@@ -42,8 +42,20 @@ for runner in test/integration/run.sh test/ui/run.sh; do
   [ -f "$runner" ] && run_suite "$(basename "$(dirname "$runner")")" bash "$runner"
 done
 
+# What failed, last, where a CI log's tail shows it: pytest's FAILED lines, node's ✖ lines,
+# the integration runner's "FAILED:" blocks and the UI runner's mocha "N failing" section.
+failures_of() {
+  grep -aE '^FAILED |^✖ ' "$1" | cut -c1-300 | head -20
+  grep -aE -A4 '^FAILED: ' "$1" | cut -c1-300 | head -40
+  awk '/^ *[0-9]+ failing/ {n = 40} n > 0 {print; n--}' "$1" | cut -c1-300
+}
+
 echo
 if [ ${#failed_suites[@]} -gt 0 ]; then
+  for name in "${failed_suites[@]}"; do
+    echo "--- what failed in $name ---"
+    failures_of "test-results/$name.log"
+  done
   echo "Failed suites: ${failed_suites[*]} (logs in test-results/)"
 fi
 echo "passlens: $total_pass passed, $total_fail failed"

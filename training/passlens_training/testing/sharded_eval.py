@@ -30,21 +30,21 @@ from ..train.trainer import load_examples, score_examples
 
 
 def shard(model, sharding: str):
-    """The model to run, its parameters sharded over the process group, and how many parameter
-    elements this rank holds."""
+    """The model to run, its parameters sharded over the process group, how many parameter
+    elements this rank holds, and what releases the sharding before the group goes."""
     if sharding == "fsdp2":
         from torch.distributed.fsdp import fully_shard
 
         for layer in model.model.layers:
             fully_shard(layer)
         fully_shard(model)
-        return model, sum(p.to_local().numel() for p in model.parameters())
+        return model, sum(p.to_local().numel() for p in model.parameters()), lambda: None
     import deepspeed
 
     # Threshold 0: even this tiny model's parameters are partitioned, none kept whole on every rank.
     engine, *_ = deepspeed.initialize(model=model, config={
         "zero_optimization": {"stage": 3, "stage3_param_persistence_threshold": 0}, "train_micro_batch_size_per_gpu": 1})
-    return engine.module, sum(p.ds_tensor.numel() for p in engine.module.parameters())
+    return engine.module, sum(p.ds_tensor.numel() for p in engine.module.parameters()), engine.destroy
 
 
 def main() -> None:
@@ -63,7 +63,7 @@ def main() -> None:
     tokenizer = AutoTokenizer.from_pretrained(args.checkpoint)
     model = load_value_model(args.checkpoint)
     full_numel = sum(p.numel() for p in model.parameters())
-    model, local_numel = shard(model, args.sharding)
+    model, local_numel, release = shard(model, args.sharding)
     examples = load_examples(rollout_files(args.data), args.max_length)
     scoring = dict(pad_id=tokenizer.pad_token_id, batch_size=args.batch_size, device=accelerator.device,
                    special_ids=tokenizer.all_special_ids)
@@ -80,6 +80,11 @@ def main() -> None:
         Path(args.out).write_text(json.dumps({
             "num_processes": accelerator.num_processes, "full_numel": full_numel, "rank0_local_numel": local_numel,
             "rollouts": [{"rollout_id": r.rollout_id, "values": list(r.values), "rank_index": r.rank_index} for r in scored]}))
+    # Every rank past its last collective before any tears the group down: a rank that left
+    # early closed gloo's connections under the other's work, which then aborted ("terminate
+    # called without an active exception", seen once in CI under ZeRO-3).
+    accelerator.wait_for_everyone()
+    release()
     accelerator.end_training()
 
 

@@ -372,6 +372,8 @@ def train(cfg: TrainConfig, resume: bool = False, config_path: str | None = None
                 # what the rollouts were sampled with; export puts it in the bundle's manifest
                 "prompt_templates": dataset_prompt_templates(cfg.train_data)}
         (final / TRAINING_INFO).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    # No rank tears the process group down while another still works in it (gloo aborts then).
+    accelerator.wait_for_everyone()
     accelerator.end_training()
     return summary
 
