@@ -50,23 +50,31 @@ fi
 
 # 4. llama-cpp-python's OpenAI-compatible server, the real server the generator tests talk
 #    to. Its sdist compiles llama.cpp (minutes on 2 cores), so the wheel is built once into
-#    .cache/llama-cpp-python/VERSION and installed from there. A failed build leaves the
-#    log beside it; those tests then skip and name it.
+#    .cache/llama-cpp-python/VERSION-FLAVOUR and installed from there. A failed build leaves
+#    the log beside it; those tests then skip and name it. The build targets AVX2, not the
+#    build machine's own CPU: a native build used AMX (ldtilecfg), and once the machine
+#    resumed on a host without AMX every generation died with a protection fault.
 LLAMA_CPP_SPEC=$(grep -oE 'llama-cpp-python\[server\]==[0-9.]+' training/pyproject.toml)
 LLAMA_CPP_VERSION=${LLAMA_CPP_SPEC##*==}
-wheels=.cache/llama-cpp-python/$LLAMA_CPP_VERSION
+LLAMA_CPP_FLAVOUR=avx2
+LLAMA_CPP_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
+wheels=.cache/llama-cpp-python/$LLAMA_CPP_VERSION-$LLAMA_CPP_FLAVOUR
+installed_build=.venv/.llama-cpp-python-build
 if ! .venv/bin/python -c "import llama_cpp.server" 2>/dev/null \
-   || [ "$(.venv/bin/python -c 'import llama_cpp; print(llama_cpp.__version__)' 2>/dev/null)" != "$LLAMA_CPP_VERSION" ]; then
+   || [ "$(cat "$installed_build" 2>/dev/null)" != "$LLAMA_CPP_VERSION-$LLAMA_CPP_FLAVOUR" ]; then
   if ! ls "$wheels"/llama_cpp_python-*.whl >/dev/null 2>&1; then
-    log "building llama-cpp-python $LLAMA_CPP_VERSION (compiles llama.cpp; log: $wheels/build.log)"
+    log "building llama-cpp-python $LLAMA_CPP_VERSION for $LLAMA_CPP_FLAVOUR (compiles llama.cpp; log: $wheels/build.log)"
     mkdir -p "$wheels"
     started=$SECONDS
-    CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) .venv/bin/pip wheel -q --no-deps "llama-cpp-python==$LLAMA_CPP_VERSION" -w "$wheels" \
+    CMAKE_ARGS="$LLAMA_CPP_CMAKE_ARGS" CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) \
+      .venv/bin/pip wheel -q --no-deps --no-cache-dir "llama-cpp-python==$LLAMA_CPP_VERSION" -w "$wheels" \
       >"$wheels/build.log" 2>&1 && log "llama-cpp-python built in $((SECONDS - started)) s" \
       || log "warning: llama-cpp-python did not build (see $wheels/build.log); the real-server tests will skip"
   fi
   if ls "$wheels"/llama_cpp_python-*.whl >/dev/null 2>&1; then
-    .venv/bin/pip install -q "$wheels"/llama_cpp_python-*.whl "$LLAMA_CPP_SPEC"
+    .venv/bin/pip install -q --force-reinstall --no-deps "$wheels"/llama_cpp_python-*.whl \
+      && .venv/bin/pip install -q "$wheels"/llama_cpp_python-*.whl "$LLAMA_CPP_SPEC" \
+      && echo "$LLAMA_CPP_VERSION-$LLAMA_CPP_FLAVOUR" >"$installed_build"
   fi
 fi
 
