@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020';
-import { buildMessages, calibrate, extractCode, parseCalibration, rankingIndex } from '../../src/core/contracts';
+import { DEFAULT_TEMPLATES, buildMessages, calibrate, extractCode, parseCalibration, rankingIndex, validateTemplates } from '../../src/core/contracts';
 import { readManifest } from '../../src/core/critic/manifest';
-import type { Problem } from '../../src/core/problem/types';
+import type { Problem, PromptTemplates } from '../../src/core/problem/types';
 import { SandboxClient, defaultJudgePath } from '../../src/core/sandbox';
 import type { JudgeRequest } from '../../src/core/sandbox/types';
 import { guidedSearch } from '../../src/core/generateAndRank/guided';
@@ -29,6 +29,8 @@ interface CalibrationCase { name: string; calibration: unknown; values: number[]
 interface PromptCase {
   name: string;
   problem: { question: string; starter_code: string; kind: Problem['kind'] };
+  /** The case's own prompt templates (a critic bundle carries its own); the contract's when absent. */
+  templates?: PromptTemplates;
   messages: Array<{ role: string; content: string }>;
   chat_template: string;
   rendered: string;
@@ -70,7 +72,8 @@ const runners: Record<string, () => Promise<void>> = {
     const { AutoTokenizer }: Transformers = await import('@huggingface/transformers');
     const tokenizer = await AutoTokenizer.from_pretrained(tinyCriticBundle(), { local_files_only: true });
     for (const c of load<{ cases: PromptCase[] }>('cases/prompts.json').cases) {
-      const messages = buildMessages({ question: c.problem.question, starterCode: c.problem.starter_code, kind: c.problem.kind });
+      const problem = { question: c.problem.question, starterCode: c.problem.starter_code, kind: c.problem.kind };
+      const messages = buildMessages(problem, c.templates ? validateTemplates(c.templates, c.name) : DEFAULT_TEMPLATES);
       assert.deepEqual(messages, c.messages, c.name);
       const rendered = tokenizer.apply_chat_template(messages, { chat_template: c.chat_template, add_generation_prompt: true, tokenize: false });
       assert.equal(rendered, c.rendered, c.name);

@@ -37,7 +37,8 @@ def tokenizer():
 @pytest.mark.parametrize("case", load("prompts.json")["cases"], ids=lambda c: c["name"])
 def test_prompt_case(case, tokenizer):
     p = case["problem"]
-    messages = contracts.build_messages(p["question"], p["starter_code"], p["kind"], contracts.load_templates())
+    templates = case.get("templates") or contracts.load_templates()  # a case may carry its own, as a bundle does
+    messages = contracts.build_messages(p["question"], p["starter_code"], p["kind"], templates)
     assert messages == case["messages"]
     rendered = tokenizer.apply_chat_template(messages, chat_template=case["chat_template"], add_generation_prompt=True,
                                              tokenize=False)
