@@ -143,7 +143,11 @@ export function problemFromStatement(statement: string, starterCode?: string): P
     kind: starter ? 'call_based' : 'standard_input',
     ...(starter ? { starterCode: starter } : {}),
   };
-  const tests = parseExamples(statement, fnName);
+  // Call-based examples come from the statement and from doctests in the starter code's
+  // docstring (HumanEval puts them there).
+  const tests = fnName
+    ? callTests([...callExamples(statement, fnName), ...doctestExamples(starter!, fnName, statement.length + 1)], fnName)
+    : parseStdinExamples(statement);
   if (tests) problem.tests = tests;
   return problem;
 }
@@ -151,11 +155,30 @@ export function problemFromStatement(statement: string, starterCode?: string): P
 /**
  * Examples in a statement as Tests. Understands APPS' standard-input layout
  * ("-----Examples-----" then "Input"/"Output" blocks, also "Sample Input"/"Sample Output")
- * and LeetCode's call-based "Input: a = [1,2], k = 3 / Output: 4" lines when `fnName` is
- * given. Returns undefined when the statement has no example.
+ * and, when `fnName` is given, LeetCode's call-based "Input: a = [1,2], k = 3 / Output: 4"
+ * lines and doctests calling `fnName` (see parseDoctestExamples). Returns undefined when
+ * the statement has no example.
  */
 export function parseExamples(statement: string, fnName?: string): Tests | undefined {
-  return fnName ? parseCallBasedExamples(statement, fnName) : parseStdinExamples(statement);
+  return fnName ? callTests(callExamples(statement, fnName), fnName) : parseStdinExamples(statement);
+}
+
+/**
+ * Doctest examples calling `fnName` as Tests: a `>>> fnName(args)` line (or
+ * `>>> Solution().fnName(args)`) and the expected value on the lines after it, up to a blank
+ * line, the next `>>>`, a Markdown fence or the docstring's closing quotes. Arguments and
+ * value must be Python literals; no output line means the call returns None (doctest shows
+ * nothing for None). Skipped: calls of anything else (`round(fn(x), 2)`, another function),
+ * keyword arguments (the judge calls with positional arguments only), `...` continuation
+ * lines, anything after the call (a `# doctest:` directive), and values that are not literals
+ * (a traceback, printed text, `...` ellipses).
+ */
+export function parseDoctestExamples(text: string, fnName: string): Tests | undefined {
+  return callTests(doctestExamples(text, fnName, 0), fnName);
+}
+
+function callExamples(statement: string, fnName: string): CallExample[] {
+  return [...leetCodeExamples(statement), ...doctestExamples(statement, fnName, 0)];
 }
 
 function parseStdinExamples(statement: string): Tests | undefined {
@@ -210,10 +233,6 @@ interface CallExample {
   output: unknown;
 }
 
-function parseCallBasedExamples(statement: string, fnName: string): Tests | undefined {
-  return callTests(leetCodeExamples(statement), fnName);
-}
-
 /** LeetCode's "Input: a = [1,2], k = 3 / Output: 4" lines. */
 function leetCodeExamples(statement: string): CallExample[] {
   const examples: CallExample[] = [];
@@ -227,6 +246,68 @@ function leetCodeExamples(statement: string): CallExample[] {
     }
   }
   return examples;
+}
+
+const DOCTEST_PROMPT = /^\s*>>>(?: (.*))?$/;
+
+/** Doctests of `text` calling `fnName`; `offset` places them among other examples. */
+function doctestExamples(text: string, fnName: string, offset: number): CallExample[] {
+  const examples: CallExample[] = [];
+  const raw = text.split('\n');
+  const lines = raw.map((line) => line.replace(/\r$/, ''));
+  let at = offset;
+  for (let i = 0; i < lines.length; at += raw[i].length + 1, i++) {
+    const prompt = DOCTEST_PROMPT.exec(lines[i]);
+    if (!prompt) continue;
+    const expected: string[] = [];
+    let continued = false;
+    for (let j = i + 1; j < lines.length; j++) {
+      const line = lines[j];
+      if (j === i + 1 && /^\s*\.\.\.(?: |$)/.test(line)) continued = true;
+      if (!line.trim() || DOCTEST_PROMPT.test(line) || /^\s*```/.test(line)) break;
+      const close = /"""|'''/.exec(line);
+      if (close) {
+        expected.push(line.slice(0, close.index));
+        break;
+      }
+      expected.push(line);
+    }
+    const args = continued ? undefined : callArguments(prompt[1] ?? '', fnName);
+    if (args === undefined) continue;
+    try {
+      const parts = splitTopLevel(args);
+      // Keyword arguments: the judge passes a test's inputs positionally (compare.apps_call_args).
+      if (parts.some((part) => /^[A-Za-z_]\w*\s*=(?!=)/.test(part))) continue;
+      const output = expected.join('\n').trim();
+      examples.push({ at, args: parts.map((part) => parsePythonLiteral(part)), output: output ? parsePythonLiteral(output) : null });
+    } catch {
+      // An example we cannot read as Python literals is skipped, not guessed.
+    }
+  }
+  return examples;
+}
+
+/**
+ * The text between the parentheses when `source` is exactly a call of `fnName` (or of
+ * `Solution().fnName`), nothing before or after it; otherwise undefined.
+ */
+function callArguments(source: string, fnName: string): string | undefined {
+  const head = new RegExp(`^\\s*(?:Solution\\(\\s*\\)\\s*\\.\\s*)?${fnName}\\s*\\(`).exec(source);
+  if (!head) return undefined;
+  let depth = 1;
+  let quote: string | undefined;
+  for (let i = head[0].length; i < source.length; i++) {
+    const ch = source[i];
+    if (quote) {
+      if (ch === '\\') i++;
+      else if (ch === quote) quote = undefined;
+    } else if (ch === '"' || ch === "'") quote = ch;
+    else if ('([{'.includes(ch)) depth++;
+    else if (')]}'.includes(ch) && --depth === 0) {
+      return source.slice(i + 1).trim() ? undefined : source.slice(head[0].length, i);
+    }
+  }
+  return undefined;
 }
 
 const isPlainObject = (value: unknown): value is Record<string, unknown> =>
