@@ -143,7 +143,11 @@ export function problemFromStatement(statement: string, starterCode?: string): P
     kind: starter ? 'call_based' : 'standard_input',
     ...(starter ? { starterCode: starter } : {}),
   };
-  const tests = parseExamples(statement, fnName);
+  // Call-based examples come from the statement and from doctests in the starter code's
+  // docstring (HumanEval puts them there).
+  const tests = fnName
+    ? callTests([...callExamples(statement, fnName), ...doctestExamples(starter!, fnName, statement.length + 1)], fnName)
+    : parseStdinExamples(statement);
   if (tests) problem.tests = tests;
   return problem;
 }
@@ -151,11 +155,30 @@ export function problemFromStatement(statement: string, starterCode?: string): P
 /**
  * Examples in a statement as Tests. Understands APPS' standard-input layout
  * ("-----Examples-----" then "Input"/"Output" blocks, also "Sample Input"/"Sample Output")
- * and LeetCode's call-based "Input: a = [1,2], k = 3 / Output: 4" lines when `fnName` is
- * given. Returns undefined when the statement has no example.
+ * and, when `fnName` is given, LeetCode's call-based "Input: a = [1,2], k = 3 / Output: 4"
+ * lines and doctests calling `fnName` (see parseDoctestExamples). Returns undefined when
+ * the statement has no example.
  */
 export function parseExamples(statement: string, fnName?: string): Tests | undefined {
-  return fnName ? parseCallBasedExamples(statement, fnName) : parseStdinExamples(statement);
+  return fnName ? callTests(callExamples(statement, fnName), fnName) : parseStdinExamples(statement);
+}
+
+/**
+ * Doctest examples calling `fnName` as Tests: a `>>> fnName(args)` line (or
+ * `>>> Solution().fnName(args)`) and the expected value on the lines after it, up to a blank
+ * line, the next `>>>`, a Markdown fence or the docstring's closing quotes. Arguments and
+ * value must be Python literals; no output line means the call returns None (doctest shows
+ * nothing for None). Skipped: calls of anything else (`round(fn(x), 2)`, another function),
+ * keyword arguments (the judge calls with positional arguments only), `...` continuation
+ * lines, anything after the call (a `# doctest:` directive), and values that are not literals
+ * (a traceback, printed text, `...` ellipses).
+ */
+export function parseDoctestExamples(text: string, fnName: string): Tests | undefined {
+  return callTests(doctestExamples(text, fnName, 0), fnName);
+}
+
+function callExamples(statement: string, fnName: string): CallExample[] {
+  return [...leetCodeExamples(statement), ...doctestExamples(statement, fnName, 0)];
 }
 
 function parseStdinExamples(statement: string): Tests | undefined {
@@ -203,19 +226,118 @@ function parseStdinExamples(statement: string): Tests | undefined {
   return inputs.length ? { inputs, outputs } : undefined;
 }
 
-function parseCallBasedExamples(statement: string, fnName: string): Tests | undefined {
-  const inputs: unknown[] = [];
-  const outputs: unknown[] = [];
+/** One call-based example: its arguments and the value the call returns, where it was found. */
+interface CallExample {
+  at: number;
+  args: unknown[];
+  output: unknown;
+}
+
+/** LeetCode's "Input: a = [1,2], k = 3 / Output: 4" lines. */
+function leetCodeExamples(statement: string): CallExample[] {
+  const examples: CallExample[] = [];
   const pattern = /^\s*Input:\s*(.+?)\s*\n\s*Output:\s*(.+?)\s*$/gim;
   for (let match = pattern.exec(statement); match; match = pattern.exec(statement)) {
     try {
       const args = splitTopLevel(match[1]).map((part) => parsePythonLiteral(part.replace(/^\s*[A-Za-z_]\w*\s*=\s*/, '')));
-      const output = parsePythonLiteral(match[2]);
-      inputs.push(args);
-      outputs.push(output);
+      examples.push({ at: match.index, args, output: parsePythonLiteral(match[2]) });
     } catch {
       // An example we cannot read as Python literals is skipped, not guessed.
     }
+  }
+  return examples;
+}
+
+const DOCTEST_PROMPT = /^\s*>>>(?: (.*))?$/;
+
+/** Doctests of `text` calling `fnName`; `offset` places them among other examples. */
+function doctestExamples(text: string, fnName: string, offset: number): CallExample[] {
+  const examples: CallExample[] = [];
+  const raw = text.split('\n');
+  const lines = raw.map((line) => line.replace(/\r$/, ''));
+  let at = offset;
+  for (let i = 0; i < lines.length; at += raw[i].length + 1, i++) {
+    const prompt = DOCTEST_PROMPT.exec(lines[i]);
+    if (!prompt) continue;
+    const expected: string[] = [];
+    let continued = false;
+    for (let j = i + 1; j < lines.length; j++) {
+      const line = lines[j];
+      if (j === i + 1 && /^\s*\.\.\.(?: |$)/.test(line)) continued = true;
+      if (!line.trim() || DOCTEST_PROMPT.test(line) || /^\s*```/.test(line)) break;
+      const close = /"""|'''/.exec(line);
+      if (close) {
+        expected.push(line.slice(0, close.index));
+        break;
+      }
+      expected.push(line);
+    }
+    const args = continued ? undefined : callArguments(prompt[1] ?? '', fnName);
+    if (args === undefined) continue;
+    try {
+      const parts = splitTopLevel(args);
+      // Keyword arguments: the judge passes a test's inputs positionally (compare.apps_call_args).
+      if (parts.some((part) => /^[A-Za-z_]\w*\s*=(?!=)/.test(part))) continue;
+      const output = expected.join('\n').trim();
+      examples.push({ at, args: parts.map((part) => parsePythonLiteral(part)), output: output ? parsePythonLiteral(output) : null });
+    } catch {
+      // An example we cannot read as Python literals is skipped, not guessed.
+    }
+  }
+  return examples;
+}
+
+/**
+ * The text between the parentheses when `source` is exactly a call of `fnName` (or of
+ * `Solution().fnName`), nothing before or after it; otherwise undefined.
+ */
+function callArguments(source: string, fnName: string): string | undefined {
+  const head = new RegExp(`^\\s*(?:Solution\\(\\s*\\)\\s*\\.\\s*)?${fnName}\\s*\\(`).exec(source);
+  if (!head) return undefined;
+  let depth = 1;
+  let quote: string | undefined;
+  for (let i = head[0].length; i < source.length; i++) {
+    const ch = source[i];
+    if (quote) {
+      if (ch === '\\') i++;
+      else if (ch === quote) quote = undefined;
+    } else if (ch === '"' || ch === "'") quote = ch;
+    else if ('([{'.includes(ch)) depth++;
+    else if (')]}'.includes(ch) && --depth === 0) {
+      return source.slice(i + 1).trim() ? undefined : source.slice(head[0].length, i);
+    }
+  }
+  return undefined;
+}
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** A dict key Python's int() accepts (the judge's APPS comparison turns such keys into ints). */
+const intLike = (key: string) => /^\s*[+-]?\d(?:_?\d)*\s*$/.test(key);
+
+/**
+ * Tests from call-based examples, in the order found, duplicates dropped. The judge compares
+ * the APPS way (python-sandbox/compare.py: `output == expected`, or `output == expected[0]`
+ * when the expected value is a non-empty list), so an expected non-empty list is stored as
+ * `[list]`, as APPS' own data does: stored bare, a function returning only its first item
+ * would pass, and one returning a list of tuples would fail. Examples the judge would
+ * change (a dict whose keys all look like ints, as the first argument or as the expected
+ * value: APPS turns the keys into ints and keeps only that argument) are skipped.
+ */
+function callTests(examples: readonly CallExample[], fnName: string): Tests | undefined {
+  const inputs: unknown[] = [];
+  const outputs: unknown[] = [];
+  const seen = new Set<string>();
+  for (const { args, output } of [...examples].sort((a, b) => a.at - b.at)) {
+    const key = JSON.stringify([args, output]);
+    if (seen.has(key)) continue;
+    const first = args[0];
+    if (isPlainObject(first) && Object.keys(first).every(intLike) && (args.length > 1 || Object.keys(first).length > 0)) continue;
+    if (isPlainObject(output) && Object.keys(output).length > 0 && Object.keys(output).every(intLike)) continue;
+    seen.add(key);
+    inputs.push(args);
+    outputs.push(Array.isArray(output) && output.length > 0 ? [output] : output);
   }
   return inputs.length ? { inputs, outputs, fn_name: fnName } : undefined;
 }
@@ -243,9 +365,46 @@ function splitTopLevel(text: string): string[] {
   return parts.map((p) => p.trim()).filter(Boolean);
 }
 
+const SIMPLE_ESCAPES: Record<string, string> = {
+  n: '\n', t: '\t', r: '\r', a: '\x07', b: '\b', f: '\f', v: '\v', '\\': '\\', "'": "'", '"': '"', '\n': '',
+};
+
+/** The string literal that opens at `text[start]` (a quote): its value and where it ends. */
+function readStringLiteral(text: string, start: number, source: string): { value: string; end: number } {
+  const quote = text[start];
+  let value = '';
+  let j = start + 1;
+  for (; j < text.length && text[j] !== quote; j++) {
+    if (text[j] === '\n') throw new Error(`unterminated string in ${source}`);
+    if (text[j] !== '\\' || j + 1 >= text.length) {
+      value += text[j];
+      continue;
+    }
+    const escaped = text[++j];
+    const hex = ({ x: 2, u: 4, U: 8 } as Record<string, number>)[escaped];
+    if (escaped in SIMPLE_ESCAPES) value += SIMPLE_ESCAPES[escaped];
+    else if (hex) {
+      const digits = text.slice(j + 1, j + 1 + hex);
+      if (!new RegExp(`^[0-9a-fA-F]{${hex}}$`).test(digits)) throw new Error(`bad \\${escaped} escape in ${source}`);
+      value += String.fromCodePoint(parseInt(digits, 16));
+      j += hex;
+    } else if (/[0-7]/.test(escaped)) {
+      const digits = /^[0-7]{1,3}/.exec(text.slice(j))![0];
+      value += String.fromCodePoint(parseInt(digits, 8));
+      j += digits.length - 1;
+    } else if (escaped === 'N') throw new Error(`\\N escape in ${source}`);
+    else value += '\\' + escaped; // Python keeps the backslash of an unknown escape
+  }
+  if (j >= text.length) throw new Error(`unterminated string in ${source}`);
+  return { value, end: j };
+}
+
+const PYTHON_NUMBER = /^(?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)(?:[eE][+-]?\d(?:_?\d)*)?/;
+
 /**
  * A Python literal (numbers, strings, lists, tuples, dicts, True/False/None) as JSON data.
- * Throws on anything else (an expression, a name).
+ * Throws on anything else (an expression, a name, a set, a dict with non-string keys, bytes,
+ * complex numbers) and on numbers JSON cannot hold exactly (integers beyond 2^53, infinities).
  */
 export function parsePythonLiteral(source: string): unknown {
   let json = '';
@@ -253,23 +412,27 @@ export function parsePythonLiteral(source: string): unknown {
   for (let i = 0; i < text.length; i++) {
     const ch = text[i];
     if (ch === '"' || ch === "'") {
-      let value = '';
-      let j = i + 1;
-      for (; j < text.length && text[j] !== ch; j++) {
-        if (text[j] === '\\' && j + 1 < text.length) {
-          const escaped = text[++j];
-          value += ({ n: '\n', t: '\t', r: '\r', '\\': '\\', "'": "'", '"': '"' } as Record<string, string>)[escaped] ?? '\\' + escaped;
-        } else value += text[j];
-      }
-      if (j >= text.length) throw new Error(`unterminated string in ${source}`);
+      const { value, end } = readStringLiteral(text, i, source);
       json += JSON.stringify(value);
-      i = j;
+      i = end;
     } else if (/[A-Za-z_]/.test(ch)) {
       const word = /^[A-Za-z_]\w*/.exec(text.slice(i))![0];
       const mapped = ({ True: 'true', False: 'false', None: 'null' } as Record<string, string>)[word];
       if (!mapped) throw new Error(`not a literal: ${word}`);
       json += mapped;
       i += word.length - 1;
+    } else if (/[\d.]/.test(ch) && PYTHON_NUMBER.test(text.slice(i))) {
+      const spelled = PYTHON_NUMBER.exec(text.slice(i))![0];
+      const digits = spelled.replace(/_/g, '');
+      const integer = /^\d+$/.test(digits);
+      const value = Number(digits);
+      // 1j, 0x10, 1.2.3 and 012 are not numbers JSON can take; big integers would lose digits.
+      if (/^[\w.]/.test(text.slice(i + spelled.length)) || (integer && /^0\d/.test(digits) && /[1-9]/.test(digits))) {
+        throw new Error(`not a literal: ${text.slice(i, i + spelled.length + 1)}`);
+      }
+      if (!Number.isFinite(value) || (integer && !Number.isSafeInteger(value))) throw new Error(`${spelled} does not fit a JSON number exactly`);
+      json += String(value);
+      i += spelled.length - 1;
     } else json += ch === '(' ? '[' : ch === ')' ? ']' : ch;
   }
   // Python allows trailing commas and one-element tuples; JSON does not.
