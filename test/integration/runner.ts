@@ -23,7 +23,7 @@ import { hostileSettings } from './harness/untrusted';
 import { baseSettings, makeWorkspace, repoRoot } from './harness/workspace';
 import type { SuiteResults } from './suite/index';
 
-const TIMEOUT_MS = Number(process.env.PASSLENS_EDITOR_TEST_TIMEOUT_MS ?? 300_000);
+const TIMEOUT_MS = Number(process.env.PASSLENS_EDITOR_TEST_TIMEOUT_MS ?? 600_000);
 
 async function main(): Promise<number> {
   const vsixIndex = process.argv.indexOf('--vsix');

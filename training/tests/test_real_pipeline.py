@@ -17,6 +17,7 @@ from passlens_training.records import read_dataset_shards, read_scores
 from passlens_training.rollouts.judging import Judge
 from passlens_training.testing.fixtures import reference_scores
 from passlens_training.testing.real import node_values, real_model_folder, require_asset
+from test_real_report import RECORD as EDITOR_RECORD
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "training" / "passlens_training" / "configs" / "real-ci.yaml"
@@ -75,6 +76,9 @@ def test_real_ci_run_labels_trains_exports_and_scores_alike_in_node(tmp_path):
     # The run's page: its headline names every ranker and says whether the critic beats likelihood.
     page = tmp_path / "docs" / "real.md"
     page.parent.mkdir()
+    # An editor run's record (scripts/real-cpu-editor.sh) survives the results being copied again and gets its section.
+    (tmp_path / "docs" / "real").mkdir()
+    (tmp_path / "docs" / "real" / "editor-run.json").write_text(json.dumps(EDITOR_RECORD))
     report = subprocess.run([sys.executable, "-m", "passlens_training.real.report", "--config", str(CONFIG), "--work-dir", str(work),
                              "--out", str(page)], capture_output=True, text=True, timeout=120)
     assert report.returncode == 0, report.stderr[-4000:]
@@ -82,6 +86,7 @@ def test_real_ci_run_labels_trains_exports_and_scores_alike_in_node(tmp_path):
     assert "Does the critic beat likelihood ranking" in text and "| likelihood, mean log-prob |" in text
     assert "smollm2-135m-instruct" in text and "## Evaluation report" in text
     assert (tmp_path / "docs" / "real" / "metrics.json").is_file() and (tmp_path / "docs" / "real" / "scores-test.jsonl").is_file()
+    assert (tmp_path / "docs" / "real" / "editor-run.json").is_file() and "## In the editor" in text
 
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-4000:]

@@ -71,7 +71,45 @@ def dataset_lines(stats: dict) -> list[str]:
     return lines
 
 
-def render(run: RealRun, config_path: Path, assets_rel: str) -> str:
+EDITOR_RECORD = "editor-run.json"  # written by scripts/real-cpu-editor.sh; kept when the results are copied again
+
+
+def editor_lines(record: dict) -> list[str]:
+    """The extension on this run's critic and the real generator, from the editor run's record."""
+    rows = record["picker"]
+    verdict = re.compile(r"(passes \d+ examples?|passes|wrong answer \(\d+/\d+\)|compile error \(\d+/\d+\)|runtime error \(\d+/\d+\)|timeout \(\d+/\d+\)|not run)")
+    table = ["| rank | p(pass) | sandbox, the problem's doctest examples | length |", "| --- | --- | --- | --- |"]
+    passing = 0
+    for row in rows:
+        rank, score = re.search(r"#(\d+)\s+p\(pass\)\s+(\d+)%", row).groups()
+        found = verdict.search(row)
+        said = found.group(1).strip() if found else "?"
+        passing += said.startswith("passes")
+        length = re.search(r"(\d+ tokens(?: · cut off at max tokens)?)", row)
+        table.append(f"| {rank} | {score} % | {said} | {length.group(1) if length else '?'} |")
+    return [
+        "## In the editor",
+        "",
+        f"`bash scripts/real-cpu-editor.sh` ran the extension in code-server on held-out {record['problem']}: "
+        f"{record['generator']} wrote {record['candidates']} candidates, this run's critic bundle ranked them "
+        f"(Generate and Rank took {record['generate_and_rank_s']:.0f} s on 2 shared cores, most of it generation), "
+        f"the top one was accepted, Score Current File put {record['gutter_icons']} gutter icons in {record['score_file_s']:.0f} s "
+        f"({record['status_bar']}), and the curve opened ({record['curve']}). The workspace named the server, so the "
+        "first request waited for the user's consent in a modal.",
+        "",
+        *table,
+        "",
+        f"{passing} of {len(rows)} candidates pass the example; the critic's first choice "
+        f"{'passes' if rows and verdict.search(rows[0]) and verdict.search(rows[0]).group(1).startswith('passes') else 'does not'}.",
+        "",
+        "![Generate and Rank on the real model](screenshots/real-generate-and-rank.png)",
+        "![gutter after Score Current File](screenshots/real-gutter.png)",
+        "![confidence curve](screenshots/real-confidence-curve.png)",
+        "",
+    ]
+
+
+def render(run: RealRun, config_path: Path, assets_rel: str, editor: dict | None = None) -> str:
     split = run.cfg.evaluated_splits[0]
     stats = json.loads((run.dataset_dir / "stats.json").read_text())
     evaluation = run.evaluation_dir
@@ -135,6 +173,7 @@ def render(run: RealRun, config_path: Path, assets_rel: str) -> str:
         f"![confidence trace]({assets_rel}/confidence_trace.png)",
         f"![scores by label]({assets_rel}/score_histogram.png)",
         "",
+        *(editor_lines(editor) if editor else []),
         "## Evaluation report",
         "",
         body.strip(),
@@ -144,7 +183,10 @@ def render(run: RealRun, config_path: Path, assets_rel: str) -> str:
 
 
 def copy_results(run: RealRun, assets: Path) -> None:
-    """The small results beside the page: metrics, the evaluated splits' scores, plots, stats."""
+    """The small results beside the page: metrics, the evaluated splits' scores, plots, stats
+    (and the editor run's record, which only scripts/real-cpu-editor.sh writes)."""
+    record = assets / EDITOR_RECORD
+    kept = record.read_bytes() if record.is_file() else None
     if assets.exists():
         shutil.rmtree(assets)
     assets.mkdir(parents=True)
@@ -157,6 +199,8 @@ def copy_results(run: RealRun, assets: Path) -> None:
     for split in run.cfg.evaluated_splits:
         shutil.copy(run.scores_file(split), assets / f"scores-{split}.jsonl")
     shutil.copy(run.dataset_dir / "stats.json", assets / "dataset-stats.json")
+    if kept is not None:
+        record.write_bytes(kept)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -171,7 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out.resolve()
     assets = out.with_suffix("")
     copy_results(run, assets)
-    out.write_text(render(run, args.config.resolve(), assets.name), encoding="utf-8")
+    record = assets / EDITOR_RECORD
+    editor = json.loads(record.read_text()) if record.is_file() else None
+    out.write_text(render(run, args.config.resolve(), assets.name, editor), encoding="utf-8")
     print(f"wrote {out} and {assets}/")
     return 0
 
