@@ -71,7 +71,33 @@ def dataset_lines(stats: dict) -> list[str]:
     return lines
 
 
-EDITOR_RECORD = "editor-run.json"  # written by scripts/real-cpu-editor.sh; kept when the results are copied again
+EDITOR_RECORD = "editor-run.json"  # written by scripts/real-cpu-editor.sh
+VARIANTS_RECORD = "variants.json"  # written by benchmarks/critic/variants_quality.py
+KEPT = (EDITOR_RECORD, VARIANTS_RECORD)  # records of later runs, kept when the results are copied again
+
+
+def variants_lines(record: dict) -> list[str]:
+    """What quantising this run's critic bundle costs, from benchmarks/critic/variants_quality.py."""
+    out = [
+        "## Quantised bundles",
+        "",
+        f"`benchmarks/critic/variants_quality.py` scored the {record['rollouts']} independent samples of the "
+        f"{record['problems']} test problems with each variant of the bundle (onnxruntime, CPU) and compared them with "
+        f"PyTorch's scores (AUROC {record['torch_auroc']:.3f}). Differences in p(pass) over every response token and at "
+        "the ranking token; best-of-1 is the critic's pick among each problem's samples, with a paired bootstrap 95 % "
+        "interval against fp32.",
+        "",
+        "| variant | size | max \\|Δ\\| tokens | mean \\|Δ\\| | max \\|Δ\\| ranking value | AUROC | best-of-1 | vs fp32 | same pick as fp32 | s / rollout |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for dtype, r in record["variants"].items():
+        vs = (f"{100 * r['best_of_1_minus_fp32']:+.1f} pp [{100 * r['best_of_1_minus_fp32_interval'][0]:+.1f}, "
+              f"{100 * r['best_of_1_minus_fp32_interval'][1]:+.1f}]") if "best_of_1_minus_fp32" in r else "—"
+        same = r.get("same_pick_as_fp32", record["problems"])
+        out.append(f"| {dtype} | {r['file_bytes'] / 1e6:,.0f} MB | {r['max_abs_diff_tokens']:.4f} | {r['mean_abs_diff_tokens']:.4f} | "
+                   f"{r['max_abs_diff_ranking_value']:.4f} | {r['auroc']:.3f} | {_pct(r['best_of_1'])} | {vs} | "
+                   f"{same}/{record['problems']} | {r['seconds_per_rollout']:.2f} |")
+    return [*out, ""]
 
 
 def editor_lines(record: dict) -> list[str]:
@@ -109,7 +135,7 @@ def editor_lines(record: dict) -> list[str]:
     ]
 
 
-def render(run: RealRun, config_path: Path, assets_rel: str, editor: dict | None = None) -> str:
+def render(run: RealRun, config_path: Path, assets_rel: str, editor: dict | None = None, variants: dict | None = None) -> str:
     split = run.cfg.evaluated_splits[0]
     stats = json.loads((run.dataset_dir / "stats.json").read_text())
     evaluation = run.evaluation_dir
@@ -174,6 +200,7 @@ def render(run: RealRun, config_path: Path, assets_rel: str, editor: dict | None
         f"![scores by label]({assets_rel}/score_histogram.png)",
         "",
         *(editor_lines(editor) if editor else []),
+        *(variants_lines(variants) if variants else []),
         "## Evaluation report",
         "",
         body.strip(),
@@ -185,8 +212,7 @@ def render(run: RealRun, config_path: Path, assets_rel: str, editor: dict | None
 def copy_results(run: RealRun, assets: Path) -> None:
     """The small results beside the page: metrics, the evaluated splits' scores, plots, stats
     (and the editor run's record, which only scripts/real-cpu-editor.sh writes)."""
-    record = assets / EDITOR_RECORD
-    kept = record.read_bytes() if record.is_file() else None
+    kept = {name: (assets / name).read_bytes() for name in KEPT if (assets / name).is_file()}
     if assets.exists():
         shutil.rmtree(assets)
     assets.mkdir(parents=True)
@@ -199,8 +225,8 @@ def copy_results(run: RealRun, assets: Path) -> None:
     for split in run.cfg.evaluated_splits:
         shutil.copy(run.scores_file(split), assets / f"scores-{split}.jsonl")
     shutil.copy(run.dataset_dir / "stats.json", assets / "dataset-stats.json")
-    if kept is not None:
-        record.write_bytes(kept)
+    for name, data in kept.items():
+        (assets / name).write_bytes(data)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -215,9 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out.resolve()
     assets = out.with_suffix("")
     copy_results(run, assets)
-    record = assets / EDITOR_RECORD
-    editor = json.loads(record.read_text()) if record.is_file() else None
-    out.write_text(render(run, args.config.resolve(), assets.name, editor), encoding="utf-8")
+    records = {name: json.loads((assets / name).read_text()) for name in KEPT if (assets / name).is_file()}
+    out.write_text(render(run, args.config.resolve(), assets.name, records.get(EDITOR_RECORD), records.get(VARIANTS_RECORD)),
+                   encoding="utf-8")
     print(f"wrote {out} and {assets}/")
     return 0
 
