@@ -187,13 +187,22 @@ export async function generateAndRankCommand(deps: GenerateAndRankDeps): Promise
   const document = editor.document;
   const selection = editor.selection;
   const fileName = document.uri.path.split('/').pop() || 'candidate.py';
+  // Diff tabs still opening when the pick ends: closed only once they exist (a tab that
+  // opened after the clean-up stayed behind the dismissed picker).
+  const opening = new Set<Promise<unknown>>();
   const preview = (candidate: RankedCandidate, mode: AcceptMode) => {
     const { range, text } = textAfterAccept(document, selection, candidate.code, mode);
     const after = document.getText(new vscode.Range(new vscode.Position(0, 0), range.start)) + text + document.getText(new vscode.Range(range.end, document.lineAt(document.lineCount - 1).range.end));
     const uri = deps.previews.put(`candidate-${candidate.index}`, fileName, after);
-    void vscode.commands.executeCommand('vscode.diff', document.uri, uri, `${fileName} ↔ candidate (${rankingLabel(candidate).replace(/\s+/g, ' ')})`, { preview: true, preserveFocus: true });
+    const opened = Promise.resolve(
+      vscode.commands.executeCommand('vscode.diff', document.uri, uri, `${fileName} ↔ candidate (${rankingLabel(candidate).replace(/\s+/g, ' ')})`, { preview: true, preserveFocus: true }),
+    ).catch(() => undefined); // the editor may be closing
+    opening.add(opened);
+    void opened.finally(() => opening.delete(opened));
   };
   const chosen = await pickCandidate(candidates, preview, !selection.isEmpty, calibrated, () => deps.openPanel(run));
+  // Bounded: a diff that never finishes opening must not hold the command.
+  await Promise.race([Promise.all([...opening]), new Promise((resolve) => setTimeout(resolve, 5000))]);
   await closePreviews();
   deps.previews.clear();
   if (!chosen) {
