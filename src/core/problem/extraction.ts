@@ -294,20 +294,28 @@ function doctestExamples(text: string, fnName: string, offset: number): CallExam
 function callArguments(source: string, fnName: string): string | undefined {
   const head = new RegExp(`^\\s*(?:Solution\\(\\s*\\)\\s*\\.\\s*)?${fnName}\\s*\\(`).exec(source);
   if (!head) return undefined;
-  let depth = 1;
+  for (const { i, ch, depth } of unquoted(source, head[0].length)) {
+    if (')]}'.includes(ch) && depth === 0) return source.slice(i + 1).trim() ? undefined : source.slice(head[0].length, i);
+  }
+  return undefined;
+}
+
+/** The characters of `text` from `from` on that are outside string literals, each with the bracket depth before it. */
+function* unquoted(text: string, from = 0): Generator<{ i: number; ch: string; depth: number }> {
+  let depth = 0;
   let quote: string | undefined;
-  for (let i = head[0].length; i < source.length; i++) {
-    const ch = source[i];
+  for (let i = from; i < text.length; i++) {
+    const ch = text[i];
     if (quote) {
       if (ch === '\\') i++;
       else if (ch === quote) quote = undefined;
     } else if (ch === '"' || ch === "'") quote = ch;
-    else if ('([{'.includes(ch)) depth++;
-    else if (')]}'.includes(ch) && --depth === 0) {
-      return source.slice(i + 1).trim() ? undefined : source.slice(head[0].length, i);
+    else {
+      yield { i, ch, depth };
+      if ('([{'.includes(ch)) depth++;
+      else if (')]}'.includes(ch)) depth--;
     }
   }
-  return undefined;
 }
 
 const isPlainObject = (value: unknown): value is Record<string, unknown> =>
@@ -345,18 +353,9 @@ function callTests(examples: readonly CallExample[], fnName: string): Tests | un
 /** Splits `a = [1, 2], b = "x,y"` on commas outside brackets and strings. */
 function splitTopLevel(text: string): string[] {
   const parts: string[] = [];
-  let depth = 0;
-  let quote: string | undefined;
   let start = 0;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (quote) {
-      if (ch === '\\') i++;
-      else if (ch === quote) quote = undefined;
-    } else if (ch === '"' || ch === "'") quote = ch;
-    else if ('([{'.includes(ch)) depth++;
-    else if (')]}'.includes(ch)) depth--;
-    else if (ch === ',' && depth === 0) {
+  for (const { i, ch, depth } of unquoted(text)) {
+    if (ch === ',' && depth === 0) {
       parts.push(text.slice(start, i));
       start = i + 1;
     }

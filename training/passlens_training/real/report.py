@@ -105,12 +105,12 @@ def editor_lines(record: dict) -> list[str]:
     rows = record["picker"]
     verdict = re.compile(r"(passes \d+ examples?|passes|wrong answer \(\d+/\d+\)|compile error \(\d+/\d+\)|runtime error \(\d+/\d+\)|timeout \(\d+/\d+\)|not run)")
     table = ["| rank | p(pass) | sandbox, the problem's doctest examples | length |", "| --- | --- | --- | --- |"]
-    passing = 0
+    passes = []
     for row in rows:
         rank, score = re.search(r"#(\d+)\s+p\(pass\)\s+(\d+)%", row).groups()
         found = verdict.search(row)
         said = found.group(1).strip() if found else "?"
-        passing += said.startswith("passes")
+        passes.append(said.startswith("passes"))
         length = re.search(r"(\d+ tokens(?: · cut off at max tokens)?)", row)
         table.append(f"| {rank} | {score} % | {said} | {length.group(1) if length else '?'} |")
     return [
@@ -125,8 +125,8 @@ def editor_lines(record: dict) -> list[str]:
         "",
         *table,
         "",
-        f"{passing} of {len(rows)} candidates pass the example; the critic's first choice "
-        f"{'passes' if rows and verdict.search(rows[0]) and verdict.search(rows[0]).group(1).startswith('passes') else 'does not'}.",
+        f"{sum(passes)} of {len(rows)} candidates pass the example; the critic's first choice "
+        f"{'passes' if passes and passes[0] else 'does not'}.",
         "",
         "![Generate and Rank on the real model](screenshots/real-generate-and-rank.png)",
         "![gutter after Score Current File](screenshots/real-gutter.png)",
