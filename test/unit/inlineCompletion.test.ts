@@ -11,7 +11,7 @@ import { loadCritic } from '../../src/core/critic';
 import type { Critic, CriticStream } from '../../src/core/critic';
 import { codeAsResponse } from '../../src/core/confidence/documentScoring';
 import { buildMessages, DEFAULT_TEMPLATES } from '../../src/core/contracts';
-import { finalScore } from '../../src/core/generateAndRank/ranking';
+import { finalScore, meanLogprob } from '../../src/core/generateAndRank/ranking';
 import { LocalGenerator } from '../../src/core/generation/local';
 import type { GenerationEvent, GenerationRequest, Generator } from '../../src/core/generation/types';
 import { buildInlineRequest, continuationOf, CLOSING_FENCE, leadRequest, LEAD_MAX_TOKENS } from '../../src/core/inlineCompletion/request';
@@ -268,6 +268,49 @@ describe('ranking with the tiny generator and critic', () => {
     assert.equal(ranking.ranked.length, 1);
     assert.deepEqual(ranking.ranked[0].indices, [0, 1, 2]);
     assert.equal(log.filter((e) => e.op === 'fork').length, 1);
+    await ranker.dispose();
+  });
+
+  test('with no critic, continuations are ranked by their sample\'s mean log-probability, labelled likelihood', async () => {
+    // The generator's events pass through unchanged; what it reported per candidate is kept to check against.
+    const reported = new Map<number, number[]>();
+    let dropLogprobs = false;
+    const watched: Generator = {
+      name: generator.name,
+      dispose: async () => undefined,
+      stream: (r: GenerationRequest, signal?: AbortSignal) => ({
+        async *[Symbol.asyncIterator]() {
+          for await (const event of generator.stream(r, signal) as AsyncIterable<GenerationEvent>) {
+            if (event.type === 'token' && event.logprob !== undefined) {
+              if (dropLogprobs) {
+                yield { type: 'token', candidate: event.candidate, text: event.text, tokenId: event.tokenId };
+                continue;
+              }
+              reported.set(event.candidate, [...(reported.get(event.candidate) ?? []), event.logprob]);
+            }
+            yield event;
+          }
+        },
+      }),
+    };
+    const ranker = new ContinuationRanker(undefined);
+    const request = buildInlineRequest(PROBLEM, DEFAULT_TEMPLATES, FILE, 0, OPTIONS);
+    const ranking = await ranker.rank(watched, request);
+    assert.ok(ranking.ranked.length >= 2, 'several distinct continuations (seeded sampling)');
+    for (const scored of ranking.ranked) {
+      assert.equal(scored.rankedBy, 'likelihood');
+      assert.deepEqual(scored.values, [], 'no p(pass) without a critic');
+      assert.equal(scored.final, meanLogprob(reported.get(scored.indices[0]) ?? []));
+      assert.ok(scored.final < 0, 'a mean log-probability');
+    }
+    const finals = ranking.ranked.map((r) => r.final);
+    assert.deepEqual(finals, [...finals].sort((a, b) => b - a), 'most likely first');
+
+    // A generator that reports no log-probabilities: every continuation is still offered, unranked (NaN) in finishing order.
+    dropLogprobs = true;
+    const unranked = await ranker.rank(watched, request);
+    assert.ok(unranked.ranked.length >= 1);
+    assert.ok(unranked.ranked.every((r) => Number.isNaN(r.final) && r.rankedBy === 'likelihood'));
     await ranker.dispose();
   });
 

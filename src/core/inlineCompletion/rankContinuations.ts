@@ -1,6 +1,8 @@
 /**
  * Ranked inline suggestions: N continuations of the code at the cursor, each scored by the
  * critic in the context of the whole file and ranked by the contract's value (`finalScore`).
+ * With no critic configured they are ranked by the generator's mean token log-probability,
+ * as best-of-n is (`meanLogprob`): a ranking, never a p(pass).
  *
  * The file above the cursor is scored once, on a critic stream kept between requests
  * (typing forward only appends to it, as live confidence does), and each continuation is
@@ -10,7 +12,7 @@
  */
 import type { Critic, CriticStream, TokenScores } from '../critic/types';
 import type { Generator } from '../generation/types';
-import { finalScore, rankCandidates } from '../generateAndRank/ranking';
+import { finalScore, meanLogprob, rankCandidates, type RankedBy } from '../generateAndRank/ranking';
 import { AbortError, isAbortError, throwIfAborted } from '../shared/abort';
 import { continuationOf, type InlineRequest } from './request';
 
@@ -22,11 +24,12 @@ export interface ScoredContinuation {
   continuation: string;
   /** Generator candidates that wrote it (identical continuations are scored once). */
   indices: number[];
-  /** Scores over the file after accepting it, as the critic reads a file: codeAsResponse(prefix + continuation + suffix). */
+  /** Scores over the file after accepting it, as the critic reads a file: codeAsResponse(prefix + continuation + suffix); empty when ranked by likelihood. */
   scores: TokenScores;
   values: number[];
-  /** The ranking value: the contract's finalScore of `scores`. */
+  /** The ranking value: the contract's finalScore of `scores` (critic), or the mean token log-probability of the first sample that wrote it (likelihood). */
   final: number;
+  rankedBy: RankedBy;
   /** [start, end) of the continuation in the scored response text. */
   span: [number, number];
   finishReason: FinishReason;
@@ -64,16 +67,19 @@ export interface RankCallbacks {
   onRanking?: (ranking: InlineRanking) => void;
 }
 
+const NO_SCORES: TokenScores = { tokens: [], tokenIds: [], charOffsets: [], values: [] };
+
 /**
- * Ranks continuations for one critic. Holds the critic stream of the last file prefix it
- * scored, so the next request whose prefix extends it (typing forward) scores only the
- * new text. Requests run one at a time: a new one waits for the previous (cancelled) one.
+ * Ranks continuations for one critic (or, given none, by likelihood). Holds the critic
+ * stream of the last file prefix it scored, so the next request whose prefix extends it
+ * (typing forward) scores only the new text. Requests run one at a time: a new one waits
+ * for the previous (cancelled) one.
  */
 export class ContinuationRanker {
   private base: { stream: CriticStream; problemKey: string; text: string } | undefined;
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly critic: Critic) {}
+  constructor(private readonly critic: Critic | undefined) {}
 
   /** Generates `request.generation.n` continuations and ranks them; rejects with AbortError when `signal` aborts. */
   rank(generator: Generator, request: InlineRequest, signal?: AbortSignal, callbacks: RankCallbacks = {}): Promise<InlineRanking> {
@@ -88,9 +94,11 @@ export class ContinuationRanker {
     const candidates: ContinuationCandidate[] = Array.from({ length: n }, (_, index) => ({ index, generated: '', state: 'generating' }));
     const ranked: ScoredContinuation[] = [];
     const snapshot = (done: boolean): InlineRanking => ({ ranked: rankCandidates(ranked), candidates: candidates.map((c) => ({ ...c })), done });
+    const logprobs: number[][] = candidates.map(() => []);
     // Start scoring the file above the cursor while the generator starts.
-    const prefix = this.prefixStream(request, signal);
-    prefix.catch(() => undefined);
+    const critic = this.critic;
+    const prefix = critic ? this.prefixStream(critic, request, signal) : undefined;
+    prefix?.catch(() => undefined);
     const byText = new Map<string, Promise<ScoredContinuation>>();
     const jobs: Array<Promise<void>> = [];
     const finish = async (candidate: ContinuationCandidate, finishReason: FinishReason) => {
@@ -104,7 +112,7 @@ export class ContinuationRanker {
         if (scoring) {
           (await scoring).indices.push(candidate.index);
         } else {
-          scoring = this.scoreOn(await prefix, request, continuation, candidate, signal);
+          scoring = critic && prefix ? this.scoreOn(critic, await prefix, request, continuation, candidate, signal) : Promise.resolve(byLikelihood(request, continuation, candidate, logprobs[candidate.index]));
           byText.set(continuation, scoring);
           ranked.push(await scoring);
         }
@@ -118,6 +126,7 @@ export class ContinuationRanker {
         const candidate = candidates[event.candidate];
         if (!candidate || candidate.state !== 'generating') continue;
         if (event.type === 'token') {
+          if (event.logprob !== undefined) logprobs[event.candidate].push(event.logprob);
           if (!event.text) continue;
           candidate.generated += event.text;
           callbacks.onText?.({ ...candidate });
@@ -137,13 +146,13 @@ export class ContinuationRanker {
   }
 
   /** The stream holding codeAsResponse(prefix): the kept one when the new prefix extends it, else a new one. */
-  private async prefixStream(request: InlineRequest, signal?: AbortSignal): Promise<CriticStream> {
+  private async prefixStream(critic: Critic, request: InlineRequest, signal?: AbortSignal): Promise<CriticStream> {
     const problemKey = JSON.stringify(request.problem);
     const text = request.responsePrefix;
     let base = this.base;
     if (!base || base.problemKey !== problemKey || !text.startsWith(base.text)) {
       await this.dropBase();
-      base = { stream: await this.critic.open(request.problem), problemKey, text: '' };
+      base = { stream: await critic.open(request.problem), problemKey, text: '' };
       this.base = base;
     }
     if (text.length > base.text.length) {
@@ -161,7 +170,7 @@ export class ContinuationRanker {
   }
 
   /** Scores `continuation` + the text after the cursor on a fork of the prefix stream. */
-  private async scoreOn(prefix: CriticStream, request: InlineRequest, continuation: string, candidate: ContinuationCandidate, signal?: AbortSignal): Promise<ScoredContinuation> {
+  private async scoreOn(critic: Critic, prefix: CriticStream, request: InlineRequest, continuation: string, candidate: ContinuationCandidate, signal?: AbortSignal): Promise<ScoredContinuation> {
     throwIfAborted(signal);
     const fork = await prefix.fork();
     try {
@@ -173,7 +182,8 @@ export class ContinuationRanker {
         indices: [candidate.index],
         scores,
         values: scores.values,
-        final: finalScore(scores, this.critic.info.specialIds),
+        final: finalScore(scores, critic.info.specialIds),
+        rankedBy: 'critic',
         span: [start, start + continuation.length],
         finishReason: candidate.finishReason ?? 'cancelled',
       };
@@ -193,4 +203,19 @@ export class ContinuationRanker {
     await this.queue;
     await this.dropBase();
   }
+}
+
+/** A continuation ranked by its sample's mean token log-probability (NaN when the generator reports none: listed last). */
+function byLikelihood(request: InlineRequest, continuation: string, candidate: ContinuationCandidate, logprobs: readonly number[]): ScoredContinuation {
+  const start = request.responsePrefix.length;
+  return {
+    continuation,
+    indices: [candidate.index],
+    scores: NO_SCORES,
+    values: [],
+    final: meanLogprob(logprobs),
+    rankedBy: 'likelihood',
+    span: [start, start + continuation.length],
+    finishReason: candidate.finishReason ?? 'cancelled',
+  };
 }

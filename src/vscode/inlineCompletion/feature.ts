@@ -7,7 +7,7 @@ import type { ProblemService } from '../problem/problemService';
 import type { SandboxService } from '../sandbox/sandboxService';
 import type { InlineSession } from './inlineSession';
 import { InlineSessions } from './inlineSessions';
-import { InlineStatusBar } from './inlineStatusBar';
+import { InlineStatusBar, rankingValue } from './inlineStatusBar';
 import { ACCEPTED_COMMAND, ghostText, RankedInlineCompletionProvider } from './provider';
 import { SessionCards } from './sessionCards';
 
@@ -111,7 +111,7 @@ export function registerInlineCompletion(
       statusBar.hide();
       if (session?.id !== sessionId) return;
       const accepted = session.provided[rank];
-      deps.log.info(`inline suggestion accepted: ${rank + 1} of ${session.provided.length}, p(pass) ${accepted ? accepted.final.toFixed(3) : '?'}`);
+      deps.log.info(`inline suggestion accepted: ${rank + 1} of ${session.provided.length}, ${accepted ? rankingValue(accepted) : '?'}`);
       // The line breaks the ghost text left out (ghostText) go in after it: the p(pass) shown was the file's with them.
       const shown = accepted && ghostText(accepted.continuation, session.position);
       const editor = vscode.window.activeTextEditor;

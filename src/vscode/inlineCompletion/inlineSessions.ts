@@ -5,7 +5,8 @@ import { ContinuationRanker } from '../../core/inlineCompletion/rankContinuation
 import { buildInlineRequest, leadRequest, type InlineOptions } from '../../core/inlineCompletion/request';
 import { codeAfterTopStatement } from '../../core/problem/extraction';
 import { isAbortError } from '../../core/shared/abort';
-import type { CriticService } from '../critic/criticService';
+import { DEFAULT_TEMPLATES } from '../../core/contracts';
+import { NoCriticError, type CriticService } from '../critic/criticService';
 import type { GeneratorService } from '../generation/generatorService';
 import { errorMessage, timed } from '../log';
 import type { ProblemService } from '../problem/problemService';
@@ -42,7 +43,9 @@ export function inlineOptions(settings: PassLensSettings): InlineOptions {
 export class InlineSessions implements vscode.Disposable {
   private session: InlineSession | undefined;
   private pending: { document: vscode.TextDocument; version: number; position: vscode.Position; session: Promise<InlineSession | undefined>; cancel(): void } | undefined;
-  private ranker: { critic: Critic; ranker: ContinuationRanker } | undefined;
+  private ranker: { critic: Critic | undefined; ranker: ContinuationRanker } | undefined;
+  /** Said once per window: with no critic configured, suggestions are ranked by likelihood. */
+  private toldNoCritic = false;
   private readonly leads = new LeadCache();
   private readonly started = new vscode.EventEmitter<InlineSession>();
   /** Fires for each new session (the status bar and the candidates store follow it). */
@@ -122,16 +125,22 @@ export class InlineSessions implements vscode.Disposable {
     try {
       const found = await this.problems.problemFor(session.document);
       if (!found) throw new NoProblemError(vscode.workspace.asRelativePath(session.document.uri));
-      const critic = await this.critics.get(signal);
+      // No critic configured: continuations are ranked by the generator's likelihood, as best-of-n is.
+      const critic = await this.critics.get(signal).catch((error: unknown) => {
+        if (error instanceof NoCriticError) return undefined;
+        throw error;
+      });
+      if (!critic) this.tellNoCritic(session.explicit);
+      const templates = critic?.info.templates ?? DEFAULT_TEMPLATES;
       const generator = await this.generators.get(signal);
       const ranker = await this.rankerFor(critic);
       const options = inlineOptions(settings);
       session.problem = found.problem;
       session.critic = critic;
-      const lead = await this.leads.get(generator, leadRequest(found.problem, critic.info.templates, options), signal);
+      const lead = await this.leads.get(generator, leadRequest(found.problem, templates, options), signal);
       const text = session.document.getText();
       const codeFrom = found.source === 'docstring' ? codeAfterTopStatement(text) : 0;
-      const request = buildInlineRequest(found.problem, critic.info.templates, text, session.document.offsetAt(session.position), options, lead, codeFrom);
+      const request = buildInlineRequest(found.problem, templates, text, session.document.offsetAt(session.position), options, lead, codeFrom);
       session.request = request;
       const ranking = await timed(this.log, `inline suggestions at ${where} (${options.n} with ${generator.name})`, () =>
         ranker.rank(generator, request, signal, { onRanking: (r) => session.update(r), onText: (c) => session.text(c) }),
@@ -151,8 +160,17 @@ export class InlineSessions implements vscode.Disposable {
     }
   }
 
-  private async rankerFor(critic: Critic): Promise<ContinuationRanker> {
-    if (this.ranker?.critic !== critic) {
+  private tellNoCritic(explicit: boolean): void {
+    if (this.toldNoCritic || !explicit) return;
+    this.toldNoCritic = true;
+    this.log.info('no critic configured: ranking inline suggestions by the generator\'s mean token log-probability');
+    void vscode.window
+      .showInformationMessage('PassLens: no critic configured, so inline suggestions are ranked by the generator\'s likelihood (not a p(pass)).', 'Pick Critic Bundle…')
+      .then((choice) => choice && vscode.commands.executeCommand('passlens.selectCriticModel'));
+  }
+
+  private async rankerFor(critic: Critic | undefined): Promise<ContinuationRanker> {
+    if (!this.ranker || this.ranker.critic !== critic) {
       await this.dropRanker();
       this.ranker = { critic, ranker: new ContinuationRanker(critic) };
     }

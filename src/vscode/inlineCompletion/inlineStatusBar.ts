@@ -7,6 +7,11 @@ export const RANKED_CONTEXT = 'passlens.inlineRanked';
 
 const pct = (v: number) => (Number.isNaN(v) ? '—' : `${(v * 100).toFixed(0)}%`);
 
+/** A continuation's ranking value as shown: its p(pass), or its likelihood when no critic ranked it. */
+export function rankingValue(c: ScoredContinuation): string {
+  return c.rankedBy === 'likelihood' ? `likelihood ${Number.isNaN(c.final) ? '—' : c.final.toFixed(2)}` : `p(pass) ${pct(c.final)}`;
+}
+
 /**
  * While a PassLens suggestion shows: its rank and p(pass) in the status bar ("PassLens 2/4
  * · p(pass) 71%", behind a spinner until every continuation is scored), the whole ranking in the tooltip, and a click opens the candidates
@@ -56,9 +61,10 @@ export class InlineStatusBar implements vscode.Disposable {
     // A spinning icon until the list the editor walks is final: continuations are still being
     // written and scored, or the editor has yet to fetch the final order (unless the user walks it already).
     const settled = session.done && (shown !== 0 || sameOrder(list, session.ranked));
-    this.item.text = `$(${settled ? 'sparkle' : 'sync~spin'}) PassLens ${shown + 1}/${list.length} · p(pass) ${pct(current.final)}`;
+    this.item.text = `$(${settled ? 'sparkle' : 'sync~spin'}) PassLens ${shown + 1}/${list.length} · ${rankingValue(current)}`;
     this.item.tooltip = this.tooltip(session, list, shown);
-    this.item.backgroundColor = current.final < 0.2 ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
+    const unlikely = current.rankedBy === 'critic' && current.final < 0.2;
+    this.item.backgroundColor = unlikely ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
     this.item.show();
   }
 
@@ -67,12 +73,16 @@ export class InlineStatusBar implements vscode.Disposable {
     const rows = list.map((c, i) => {
       const first = c.continuation.split('\n').find((l) => l.trim())?.trim() ?? '';
       const samples = c.indices.length > 1 ? ` ×${c.indices.length}` : '';
-      const line = `${i + 1}. **${pct(c.final)}**${samples} \`${first.replace(/`/g, "'").slice(0, 60)}\``;
+      const value = c.rankedBy === 'likelihood' ? (Number.isNaN(c.final) ? '—' : c.final.toFixed(2)) : pct(c.final);
+      const line = `${i + 1}. **${value}**${samples} \`${first.replace(/`/g, "'").slice(0, 60)}\``;
       return i === shown ? `${line} ← shown` : line;
     });
     const pending = session.done ? '' : `\n\n$(sync~spin) ${n - (session.ranking?.candidates.filter((c) => c.state === 'scored' || c.state === 'empty').length ?? 0)} of ${n} still being written`;
+    const heading = list[0]?.rankedBy === 'likelihood'
+      ? "**PassLens: continuations by the generator's likelihood** (mean log-prob; no critic configured, so not a p(pass))"
+      : "**PassLens: continuations by the critic's p(pass)**";
     const markdown = new vscode.MarkdownString(
-      `**PassLens: continuations by the critic's p(pass)** (${n} sampled)\n\n${rows.join('\n\n')}${pending}\n\nAlt+] / Alt+[ next / previous · Tab accepts · [Candidates panel](command:passlens.showCandidates) (Ctrl+Enter)`,
+      `${heading} (${n} sampled)\n\n${rows.join('\n\n')}${pending}\n\nAlt+] / Alt+[ next / previous · Tab accepts · [Candidates panel](command:passlens.showCandidates) (Ctrl+Enter)`,
       true,
     );
     markdown.isTrusted = { enabledCommands: ['passlens.showCandidates'] };

@@ -7,6 +7,7 @@ import { isAbortError } from '../../core/shared/abort';
 import { errorMessage } from '../log';
 import type { CandidateSource } from '../generateAndRank/candidatesPanel';
 import type { InlineSession } from './inlineSession';
+import { rankingValue } from './inlineStatusBar';
 
 /** Where verdicts come from: the sandbox when the workspace is trusted (SandboxService). */
 export interface VerdictSource {
@@ -42,7 +43,8 @@ export class SessionCards implements CandidateSource, vscode.Disposable {
 
   get detail(): string {
     const n = this.session.request?.generation.n;
-    return `${n ?? 'N'} continuations of the code at the cursor, best first by the critic's p(pass) of the file after accepting` + (this.session.error && !isAbortError(this.session.error) ? ` · ${errorMessage(this.session.error)}` : '');
+    const by = this.session.critic ? "best first by the critic's p(pass) of the file after accepting" : "best first by the generator's likelihood (no critic configured: not a p(pass))";
+    return `${n ?? 'N'} continuations of the code at the cursor, ${by}` + (this.session.error && !isAbortError(this.session.error) ? ` · ${errorMessage(this.session.error)}` : '');
   }
 
   get done(): boolean {
@@ -118,6 +120,7 @@ export class SessionCards implements CandidateSource, vscode.Disposable {
       label: scored.indices.length > 1 ? `${scored.indices.length} of ${n} samples wrote this` : `sample ${scored.indices[0] + 1} of ${n}`,
       code: scored.continuation,
       final: scored.final,
+      rankedBy: scored.rankedBy,
       values: scored.values,
       ...(from >= 0 ? { span: [from, (to >= 0 ? to : offsets.length - 1) + 1] as [number, number] } : {}),
       state: 'scored',
@@ -139,7 +142,7 @@ export class SessionCards implements CandidateSource, vscode.Disposable {
     const column = vscode.window.visibleTextEditors.find((e) => e.document === session.document)?.viewColumn;
     const editor = await vscode.window.showTextDocument(session.document, { viewColumn: column, preserveFocus: false });
     if (!(await editor.edit((edit) => edit.insert(session.position, key)))) throw new Error('The editor refused the edit.');
-    return `Inserted the continuation with p(pass) ${(scored.final * 100).toFixed(0)}%.`;
+    return `Inserted the continuation with ${rankingValue(scored)}.`;
   }
 
   dispose(): void {

@@ -187,6 +187,31 @@ suite('inline suggestions and the candidates panel (micro-ci models, held-out mi
     }
   });
 
+  test('without a critic, the ghost text is the most likely continuation, labelled likelihood, and the panel says so', async function () {
+    this.timeout(240_000);
+    await config().update('critic.bundlePath', '', vscode.ConfigurationTarget.Workspace);
+    try {
+      const editor = await openSolution('inline_likelihood', '');
+      const session = await suggest(editor);
+      assert.equal(session.critic, undefined);
+      assert.ok(session.provided.every((c) => c.rankedBy === 'likelihood' && c.values.length === 0), 'no p(pass) without a critic');
+      const finals = session.provided.map((c) => c.final);
+      assert.ok(finals.every((f) => Number.isFinite(f) && f < 0), `mean log-probabilities: ${finals.join(', ')}`);
+      assert.deepEqual(finals, [...finals].sort((a, b) => b - a), 'most likely first');
+      await vscode.commands.executeCommand('editor.action.inlineSuggest.commit');
+      await waitFor('the most likely continuation to be inserted', () => editor.document.getText() === session.provided[0].continuation || undefined);
+      await vscode.commands.executeCommand('passlens.showCandidates');
+      const panel = await waitFor('the candidates panel', () => api.candidatesPanel());
+      const view = panel.view();
+      assert.match(view.detail, /by the generator's likelihood/);
+      assert.deepEqual(view.cards.map((c) => c.code), session.ranked.map((c) => c.continuation));
+      assert.ok(view.cards.every((c) => c.rankedBy === 'likelihood'));
+      await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+    } finally {
+      await config().update('critic.bundlePath', SETTINGS['critic.bundlePath'], vscode.ConfigurationTarget.Workspace);
+    }
+  });
+
   test('the candidates panel opens from the inline suggestion, lists its continuations best first, Accept inserts', async function () {
     this.timeout(240_000);
     const editor = await openSolution('inline_panel', '');
