@@ -75,6 +75,14 @@ export class CriticService implements vscode.Disposable {
     return this.loading;
   }
 
+  /** The configured critic, or undefined when none is configured (rankings then fall back to likelihood). */
+  getIfConfigured(signal?: AbortSignal): Promise<Critic | undefined> {
+    return this.get(signal).catch((error: unknown) => {
+      if (error instanceof NoCriticError) return undefined;
+      throw error;
+    });
+  }
+
   /** Whether a critic is loaded or loading. */
   get active(): boolean {
     return this.loading !== undefined;

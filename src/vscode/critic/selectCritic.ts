@@ -15,6 +15,14 @@ export async function offerCriticFix(error: unknown): Promise<void> {
   void vscode.window.showErrorMessage(`PassLens: ${errorMessage(error)}`);
 }
 
+/** Says (in the log and once on screen) that with no critic configured `what` are ranked by likelihood, and offers to pick one. */
+export function tellRankedByLikelihood(what: string, log: vscode.LogOutputChannel): void {
+  log.info(`no critic configured: ranking ${what} by the generator's mean token log-probability`);
+  void vscode.window
+    .showInformationMessage(`PassLens: no critic configured, so ${what} are ranked by the generator's likelihood (not a p(pass)).`, 'Pick Critic Bundle…')
+    .then((choice) => choice && vscode.commands.executeCommand('passlens.selectCriticModel'));
+}
+
 /**
  * PassLens: Select Critic Model — a bundle folder or a vLLM server URL, loaded once right
  * away to validate it; saved to the settings only when it works. Typing the server's URL

@@ -5,9 +5,9 @@ import type { Problem } from '../../core/problem/types';
 import { SandboxUnavailableError } from '../../core/sandbox';
 import { docstringEndingAt, problemFromStatement, statementAboveLine } from '../../core/problem/extraction';
 import type { Critic } from '../../core/critic/types';
-import { offerCriticFix } from '../critic/selectCritic';
+import { offerCriticFix, tellRankedByLikelihood } from '../critic/selectCritic';
 import { errorMessage, isCancellation, timed, withProgress } from '../log';
-import { NoCriticError, type CriticService } from '../critic/criticService';
+import type { CriticService } from '../critic/criticService';
 import type { GeneratorService } from '../generation/generatorService';
 import type { ProblemService } from '../problem/problemService';
 import type { SandboxService } from '../sandbox/sandboxService';
@@ -110,17 +110,9 @@ export async function generateAndRankCommand(deps: GenerateAndRankDeps): Promise
     const title = strategy === 'guided' ? `PassLens: guided search, ${n} candidates at a time` : `PassLens: generating ${n} candidates`;
     candidates = await withProgress(deps.log, title, async (progress, signal) => {
       // No critic configured: best-of-n ranks by the generator's likelihood, and says so.
-      const critic: Critic | undefined = await deps.critics.get(signal).catch((error: unknown) => {
-        if (error instanceof NoCriticError && strategy === 'best-of-n') return undefined;
-        throw error;
-      });
+      const critic: Critic | undefined = strategy === 'best-of-n' ? await deps.critics.getIfConfigured(signal) : await deps.critics.get(signal);
       calibrated = critic?.info.calibration !== undefined;
-      if (!critic) {
-        deps.log.info('no critic configured: ranking candidates by the generator\'s mean token log-probability');
-        void vscode.window
-          .showInformationMessage('PassLens: no critic configured, so candidates are ranked by the generator\'s likelihood (not a p(pass)).', 'Pick Critic Bundle…')
-          .then((choice) => choice && vscode.commands.executeCommand('passlens.selectCriticModel'));
-      }
+      if (!critic) tellRankedByLikelihood('candidates', deps.log);
       const generator = await deps.generators.get(signal);
       progress.report({ message: `${generator.name}` });
       try {

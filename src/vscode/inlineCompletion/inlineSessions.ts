@@ -6,7 +6,8 @@ import { buildInlineRequest, leadRequest, type InlineOptions } from '../../core/
 import { codeAfterTopStatement } from '../../core/problem/extraction';
 import { isAbortError } from '../../core/shared/abort';
 import { DEFAULT_TEMPLATES } from '../../core/contracts';
-import { NoCriticError, type CriticService } from '../critic/criticService';
+import type { CriticService } from '../critic/criticService';
+import { tellRankedByLikelihood } from '../critic/selectCritic';
 import type { GeneratorService } from '../generation/generatorService';
 import { errorMessage, timed } from '../log';
 import type { ProblemService } from '../problem/problemService';
@@ -126,11 +127,11 @@ export class InlineSessions implements vscode.Disposable {
       const found = await this.problems.problemFor(session.document);
       if (!found) throw new NoProblemError(vscode.workspace.asRelativePath(session.document.uri));
       // No critic configured: continuations are ranked by the generator's likelihood, as best-of-n is.
-      const critic = await this.critics.get(signal).catch((error: unknown) => {
-        if (error instanceof NoCriticError) return undefined;
-        throw error;
-      });
-      if (!critic) this.tellNoCritic(session.explicit);
+      const critic = await this.critics.getIfConfigured(signal);
+      if (!critic && session.explicit && !this.toldNoCritic) {
+        this.toldNoCritic = true;
+        tellRankedByLikelihood('inline suggestions', this.log);
+      }
       const templates = critic?.info.templates ?? DEFAULT_TEMPLATES;
       const generator = await this.generators.get(signal);
       const ranker = await this.rankerFor(critic);
@@ -158,15 +159,6 @@ export class InlineSessions implements vscode.Disposable {
       this.generators.idle();
       if (!settings.liveConfidence.enabled) this.critics.idle();
     }
-  }
-
-  private tellNoCritic(explicit: boolean): void {
-    if (this.toldNoCritic || !explicit) return;
-    this.toldNoCritic = true;
-    this.log.info('no critic configured: ranking inline suggestions by the generator\'s mean token log-probability');
-    void vscode.window
-      .showInformationMessage('PassLens: no critic configured, so inline suggestions are ranked by the generator\'s likelihood (not a p(pass)).', 'Pick Critic Bundle…')
-      .then((choice) => choice && vscode.commands.executeCommand('passlens.selectCriticModel'));
   }
 
   private async rankerFor(critic: Critic | undefined): Promise<ContinuationRanker> {

@@ -7,9 +7,12 @@ export const RANKED_CONTEXT = 'passlens.inlineRanked';
 
 const pct = (v: number) => (Number.isNaN(v) ? '—' : `${(v * 100).toFixed(0)}%`);
 
-/** A continuation's ranking value as shown: its p(pass), or its likelihood when no critic ranked it. */
+/** A continuation's ranking value: its p(pass) as a percentage, or its mean log-prob when no critic ranked it. */
+const shownValue = (c: ScoredContinuation) => (c.rankedBy === 'likelihood' ? (Number.isNaN(c.final) ? '—' : c.final.toFixed(2)) : pct(c.final));
+
+/** The ranking value, named: "p(pass) 71%" or "likelihood -0.42". */
 export function rankingValue(c: ScoredContinuation): string {
-  return c.rankedBy === 'likelihood' ? `likelihood ${Number.isNaN(c.final) ? '—' : c.final.toFixed(2)}` : `p(pass) ${pct(c.final)}`;
+  return `${c.rankedBy === 'likelihood' ? 'likelihood' : 'p(pass)'} ${shownValue(c)}`;
 }
 
 /**
@@ -73,8 +76,7 @@ export class InlineStatusBar implements vscode.Disposable {
     const rows = list.map((c, i) => {
       const first = c.continuation.split('\n').find((l) => l.trim())?.trim() ?? '';
       const samples = c.indices.length > 1 ? ` ×${c.indices.length}` : '';
-      const value = c.rankedBy === 'likelihood' ? (Number.isNaN(c.final) ? '—' : c.final.toFixed(2)) : pct(c.final);
-      const line = `${i + 1}. **${value}**${samples} \`${first.replace(/`/g, "'").slice(0, 60)}\``;
+      const line = `${i + 1}. **${shownValue(c)}**${samples} \`${first.replace(/`/g, "'").slice(0, 60)}\``;
       return i === shown ? `${line} ← shown` : line;
     });
     const pending = session.done ? '' : `\n\n$(sync~spin) ${n - (session.ranking?.candidates.filter((c) => c.state === 'scored' || c.state === 'empty').length ?? 0)} of ${n} still being written`;
